@@ -1,0 +1,22 @@
+import type { Config } from '../config/config';
+import type { Logger } from '../logging/logger';
+import type { Channel, ChannelName } from './channel';
+import { EmailChannel } from './email-channel';
+import { createTwilioChannels } from './twilio-channels';
+
+/**
+ * The provider channels whose settings are present: email with SMTP_URL or SMTP_HOST and
+ * EMAIL_FROM, sms with Twilio credentials and TWILIO_SMS_FROM, whatsapp with Twilio credentials
+ * and TWILIO_WHATSAPP_FROM. An unconfigured channel is absent from the map, so the dispatcher
+ * can fail its messages permanently with a clear error instead of trying a half-built client.
+ * Webhook and log channels are built by the delivery engine.
+ */
+export function buildChannels(config: Pick<Config, 'channels'>, deps: { logger: Logger }): Map<ChannelName, Channel> {
+  const channels = new Map<ChannelName, Channel>();
+  const { email, twilio } = config.channels;
+  if (email) channels.set('email', new EmailChannel(email, deps.logger));
+  if (twilio) {
+    for (const channel of createTwilioChannels(twilio, deps.logger)) channels.set(channel.name, channel);
+  }
+  return channels;
+}

@@ -1,0 +1,186 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { channelProblems, envSchema, scheduleProblems, type Env } from './schema';
+import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
+
+/** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
+export type ScheduledJobName =
+  | 'campaign-scheduler'
+  | 'lead-reminder-scheduler'
+  | 'call-scheduler'
+  | 'trial-expiration'
+  | 'call-cleanup';
+
+export interface Config {
+  readonly nodeEnv: string;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Identifies this process in locks, job history and logs. */
+  readonly instanceId: string;
+  readonly http: { readonly port: number; readonly apiKey: string | undefined };
+  readonly database: {
+    /** Undefined means the embedded PGlite database in pgliteDataDir. */
+    readonly url: string | undefined;
+    readonly poolMax: number;
+    readonly queryTimeoutMs: number;
+    readonly pgliteDataDir: string;
+  };
+  readonly redis: {
+    /** Undefined means the in-process lock (one process only). */
+    readonly url: string | undefined;
+    readonly keyPrefix: string;
+    readonly commandTimeoutMs: number;
+  };
+  readonly qdrant: { readonly url: string | undefined };
+  readonly openai: {
+    /** Undefined means personalization is off: messages go out as rendered. */
+    readonly apiKey: string | undefined;
+    /** Undefined means the client's default (api.openai.com). */
+    readonly baseUrl: string | undefined;
+    readonly model: string;
+    readonly timeoutMs: number;
+  };
+  /** A channel whose settings are absent is not configured; messages for it fail permanently. */
+  readonly channels: {
+    readonly email: EmailChannelConfig | undefined;
+    readonly twilio: TwilioChannelConfig | undefined;
+  };
+  readonly campaigns: { readonly batchSize: number; readonly batchDelayMs: number };
+  readonly scheduler: {
+    readonly jobsEnabled: boolean;
+    readonly lockTtlMs: number;
+    readonly shutdownTimeoutMs: number;
+    readonly timezone: string;
+    readonly schedules: Readonly<Record<ScheduledJobName, string>>;
+  };
+  readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
+  readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+}
+
+export interface EmailChannelConfig {
+  /** smtp:// or smtps:// URL with credentials; when set, host/port/secure/user/pass are unused. */
+  readonly url: string | undefined;
+  readonly host: string | undefined;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly user: string | undefined;
+  readonly pass: string | undefined;
+  readonly from: string;
+}
+
+export interface TwilioChannelConfig {
+  readonly accountSid: string;
+  readonly authToken: string;
+  /** Undefined means Twilio itself; tests point it at a local fake. */
+  readonly apiBaseUrl: string | undefined;
+  /** SMS is configured only with a sender number (or messaging service). */
+  readonly smsFrom: string | undefined;
+  /** WhatsApp is configured only with a sender; the whatsapp: prefix is added when missing. */
+  readonly whatsappFrom: string | undefined;
+}
+
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly message: string;
+}
+
+/** Thrown by loadConfig with every problem found, so an operator fixes them all in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(problems.map((p) => `${p.variable}: ${p.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once into a typed, deeply frozen Config. Throws ConfigError. */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      const raw = env[variable];
+      const shown = raw === undefined || isSecret(variable) ? '' : ` (got "${raw}")`;
+      const message = issue.message.includes('(got ') ? issue.message : issue.message + shown;
+      return { variable, message };
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const problems = [...scheduleProblems(e), ...channelProblems(e)];
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(toConfig(e));
+}
+
+function toConfig(e: Env): Config {
+  return {
+    nodeEnv: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    instanceId: e.INSTANCE_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    http: { port: e.PORT, apiKey: e.API_KEY },
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DB_POOL_MAX,
+      queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+      pgliteDataDir: e.PGLITE_DATA_DIR,
+    },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    qdrant: { url: e.QDRANT_URL },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS },
+    channels: {
+      // channelProblems() has already rejected half-configured channels.
+      email:
+        e.SMTP_URL || e.SMTP_HOST
+          ? {
+              url: e.SMTP_URL,
+              host: e.SMTP_HOST,
+              port: e.SMTP_PORT,
+              secure: e.SMTP_SECURE,
+              user: e.SMTP_USER,
+              pass: e.SMTP_PASS,
+              from: e.EMAIL_FROM!,
+            }
+          : undefined,
+      twilio:
+        e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN
+          ? {
+              accountSid: e.TWILIO_ACCOUNT_SID,
+              authToken: e.TWILIO_AUTH_TOKEN,
+              apiBaseUrl: e.TWILIO_API_BASE_URL,
+              smsFrom: e.TWILIO_SMS_FROM,
+              whatsappFrom: e.TWILIO_WHATSAPP_FROM,
+            }
+          : undefined,
+    },
+    campaigns: { batchSize: e.CAMPAIGN_BATCH_SIZE, batchDelayMs: e.CAMPAIGN_BATCH_DELAY },
+    scheduler: {
+      jobsEnabled: e.JOBS_ENABLED,
+      lockTtlMs: e.LOCK_TTL_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      timezone: e.CRON_TIMEZONE,
+      schedules: {
+        'campaign-scheduler': e.CAMPAIGN_CRON ?? '0 * * * * *',
+        // scheduleProblems() has already rejected intervals these helpers cannot express.
+        'lead-reminder-scheduler': e.LEAD_REMINDER_CRON ?? cronEveryMinutes(e.LEAD_REMINDER_INTERVAL)!,
+        'call-scheduler': e.CALL_SCHEDULER_CRON ?? cronEverySeconds(e.CALL_SCHEDULER_INTERVAL)!,
+        'trial-expiration': e.TRIAL_EXPIRATION_CRON ?? '0 0 * * * *',
+        'call-cleanup': e.CALL_CLEANUP_CRON ?? '0 30 3 * * *',
+      },
+    },
+    callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
+    health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+  };
+}
+
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|_URL$/;
+
+/** Values of these variables never appear in messages: URLs carry credentials too. */
+export function isSecret(variable: string): boolean {
+  return SECRET_NAME.test(variable);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cron-expression';
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (protocols: string[]) =>
+  optionalText.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` },
+  );
+
+const cron = optionalText.superRefine((v, ctx) => {
+  if (v === undefined) return;
+  const problem = cronExpressionProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${problem} (got "${v}")` });
+});
+
+const timezone = z
+  .string()
+  .default('UTC')
+  .refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an IANA time zone such as UTC or America/New_York' },
+  );
+
+const boolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Every environment variable crm-worker reads, with the design's names and defaults. */
+export const envSchema = z.object({
+  NODE_ENV: z.string().default('production'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug'], { message: 'must be error, warn, info or debug' }).default('info'),
+  INSTANCE_ID: optionalText,
+
+  PORT: int(0, 65535).default(3002),
+  API_KEY: optionalText.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters',
+  }),
+
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  DB_POOL_MAX: int(1, 200).default(10),
+  DB_QUERY_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  PGLITE_DATA_DIR: z.string().default('./data/pglite'),
+
+  REDIS_URL: url(['redis:', 'rediss:']),
+  REDIS_KEY_PREFIX: z.string().default(''),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),
+
+  QDRANT_URL: url(['http:', 'https:']),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: url(['http:', 'https:']),
+  OPENAI_MODEL: z.string().trim().min(1, { message: 'must not be empty' }).default('gpt-4o-mini'),
+  OPENAI_TIMEOUT_MS: int(100, 120_000).default(10_000),
+
+  SMTP_URL: url(['smtp:', 'smtps:']),
+  SMTP_HOST: optionalText,
+  SMTP_PORT: int(1, 65535).default(587),
+  SMTP_USER: optionalText,
+  SMTP_PASS: optionalText,
+  SMTP_SECURE: boolean.default(false),
+  EMAIL_FROM: optionalText.refine((v) => v === undefined || /^[^@\s<>]+@[^@\s<>]+$|<[^@\s<>]+@[^@\s<>]+>$/.test(v), {
+    message: 'must be an e-mail address, optionally as "Name <address>"',
+  }),
+  TWILIO_ACCOUNT_SID: optionalText.refine((v) => v === undefined || /^AC[0-9a-fA-F]{32}$/.test(v), {
+    message: 'must be AC followed by 32 hex digits',
+  }),
+  TWILIO_AUTH_TOKEN: optionalText,
+  TWILIO_SMS_FROM: optionalText,
+  TWILIO_WHATSAPP_FROM: optionalText,
+  TWILIO_API_BASE_URL: url(['http:', 'https:']),
+
+  CAMPAIGN_BATCH_SIZE: int(1, 100_000).default(100),
+  CAMPAIGN_BATCH_DELAY: int(0, 3_600_000).default(5_000),
+  CALL_SCHEDULER_INTERVAL: int(1, 86_400).default(30),
+  LEAD_REMINDER_INTERVAL: int(1, 1_440).default(60),
+
+  LOCK_TTL_MS: int(1_000, 3_600_000).default(60_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(5_000),
+  CRON_TIMEZONE: timezone,
+  CAMPAIGN_CRON: cron,
+  LEAD_REMINDER_CRON: cron,
+  CALL_SCHEDULER_CRON: cron,
+  TRIAL_EXPIRATION_CRON: cron,
+  CALL_CLEANUP_CRON: cron,
+  JOBS_ENABLED: boolean.default(true),
+
+  CALL_RETENTION_DAYS: int(1, 3_650).default(90),
+  CALL_CLEANUP_BATCH_SIZE: int(1, 100_000).default(1_000),
+
+  HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
+  HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Channel variables that only make sense together: a half-configured channel is an error, not absent. */
+export function channelProblems(env: Env): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  const smtp = env.SMTP_URL !== undefined || env.SMTP_HOST !== undefined;
+  if (smtp && !env.EMAIL_FROM) problems.push({ variable: 'EMAIL_FROM', message: 'is required when SMTP_URL or SMTP_HOST is set' });
+  if (!smtp && env.EMAIL_FROM) problems.push({ variable: 'SMTP_HOST', message: 'or SMTP_URL is required when EMAIL_FROM is set' });
+  if (env.SMTP_URL && env.SMTP_HOST) problems.push({ variable: 'SMTP_HOST', message: 'set SMTP_URL or SMTP_HOST, not both' });
+  if ((env.SMTP_USER === undefined) !== (env.SMTP_PASS === undefined)) {
+    problems.push({ variable: env.SMTP_USER ? 'SMTP_PASS' : 'SMTP_USER', message: 'SMTP_USER and SMTP_PASS go together' });
+  }
+  const twilio = env.TWILIO_ACCOUNT_SID !== undefined || env.TWILIO_AUTH_TOKEN !== undefined;
+  const senders = env.TWILIO_SMS_FROM !== undefined || env.TWILIO_WHATSAPP_FROM !== undefined;
+  if (twilio || senders) {
+    if (!env.TWILIO_ACCOUNT_SID) problems.push({ variable: 'TWILIO_ACCOUNT_SID', message: 'is required for SMS and WhatsApp' });
+    if (!env.TWILIO_AUTH_TOKEN) problems.push({ variable: 'TWILIO_AUTH_TOKEN', message: 'is required for SMS and WhatsApp' });
+    if (!senders) problems.push({ variable: 'TWILIO_SMS_FROM', message: 'or TWILIO_WHATSAPP_FROM is required with Twilio credentials' });
+  }
+  return problems;
+}
+
+/** Derived schedules: an explicit *_CRON wins; otherwise the design's interval variables apply. */
+export function scheduleProblems(env: Env): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  if (!env.CALL_SCHEDULER_CRON && !cronEverySeconds(env.CALL_SCHEDULER_INTERVAL)) {
+    problems.push({
+      variable: 'CALL_SCHEDULER_INTERVAL',
+      message: 'must divide a minute evenly (1-30 s) or be whole minutes; set CALL_SCHEDULER_CRON for other schedules',
+    });
+  }
+  if (!env.LEAD_REMINDER_CRON && !cronEveryMinutes(env.LEAD_REMINDER_INTERVAL)) {
+    problems.push({
+      variable: 'LEAD_REMINDER_INTERVAL',
+      message: 'must divide an hour or a day evenly; set LEAD_REMINDER_CRON for other schedules',
+    });
+  }
+  return problems;
+}

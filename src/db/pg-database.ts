@@ -1,0 +1,88 @@
+import { Pool, type PoolClient } from 'pg';
+import type { Database, Queryable, QueryResult } from './database';
+import type { Logger } from '../logging/logger';
+
+export interface PgDatabaseOptions {
+  url: string;
+  poolMax: number;
+  queryTimeoutMs: number;
+  applicationName: string;
+  logger: Logger;
+}
+
+/** PostgreSQL through a pg Pool. A broken connection is discarded, never reused. */
+export function createPgDatabase(options: PgDatabaseOptions): Database {
+  const pool = new Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: Math.min(options.queryTimeoutMs, 10_000),
+    // Client-side deadline: a hung server or a dead TCP peer fails the query instead of hanging it.
+    query_timeout: options.queryTimeoutMs,
+    application_name: options.applicationName,
+    keepAlive: true,
+  });
+  // Idle clients that lose their server emit here; without a listener that would crash the process.
+  pool.on('error', (err) => options.logger.warn('postgres idle client error', { error: err.message }));
+
+  const asQueryable = (client: Pool | PoolClient): Queryable => ({
+    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const result = await client.query(text, params as unknown[] | undefined);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string): Promise<void> {
+      await client.query(script);
+    },
+  });
+  const poolQueryable = asQueryable(pool);
+
+  return {
+    kind: 'postgres',
+    query: poolQueryable.query,
+    exec: poolQueryable.exec,
+    async transaction(fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(asQueryable(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError as Error;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async listen(channel, onNotify) {
+      // LISTEN needs its own long-lived connection, outside the pool's rotation.
+      const client = await pool.connect();
+      const handler = (msg: { channel: string; payload?: string }) => {
+        if (msg.channel === channel) onNotify(msg.payload ?? '');
+      };
+      client.on('notification', handler);
+      client.on('error', () => undefined);
+      await client.query(`LISTEN ${quoteIdent(channel)}`);
+      return async () => {
+        client.off('notification', handler);
+        try {
+          await client.query(`UNLISTEN ${quoteIdent(channel)}`);
+          client.release();
+        } catch (err) {
+          client.release(err as Error);
+        }
+      };
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import type { Database, Queryable, QueryResult } from './database';
+import { quoteIdent } from './pg-database';
+
+/**
+ * The embedded default: PostgreSQL compiled to WASM, persisted in a local folder, so the worker
+ * runs on a fresh machine with nothing installed. One process only; the same SQL as PostgreSQL.
+ */
+export async function createPgliteDatabase(dataDir: string): Promise<Database> {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir);
+
+  const asQueryable = (target: PGlite | Transaction): Queryable => ({
+    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const result = await target.query<R>(text, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(script: string): Promise<void> {
+      await target.exec(script);
+    },
+  });
+  const main = asQueryable(db);
+
+  return {
+    kind: 'pglite',
+    query: main.query,
+    exec: main.exec,
+    transaction(fn) {
+      return db.transaction((tx) => fn(asQueryable(tx)));
+    },
+    async listen(channel, onNotify) {
+      const unsubscribe = await db.listen(quoteIdent(channel), onNotify);
+      return async () => unsubscribe();
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

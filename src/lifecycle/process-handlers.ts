@@ -1,0 +1,49 @@
+import type { Logger } from '../logging/logger';
+
+export interface ProcessHandlerOptions {
+  logger: Logger;
+  /** Graceful stop; resolves when everything is closed. */
+  shutdown: () => Promise<void>;
+  /** Best-effort release of held locks before a crash exit. */
+  releaseLocks: () => Promise<void>;
+}
+
+/**
+ * SIGTERM/SIGINT stop gracefully and exit 0; a second signal forces exit. An uncaught exception
+ * or unhandled rejection leaves the process in an unknown state: log it, release locks where
+ * possible so other replicas need not wait out the TTL, and exit non-zero for the supervisor.
+ */
+export function installProcessHandlers(options: ProcessHandlerOptions): void {
+  const { logger } = options;
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn('second signal: forcing exit', { signal });
+      process.exit(130);
+    }
+    signalled = true;
+    logger.info('signal received: shutting down', { signal });
+    options.shutdown().then(
+      () => {
+        logger.info('shutdown complete');
+        process.exit(0);
+      },
+      (err: Error) => {
+        logger.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const onFatal = (kind: string) => (err: unknown) => {
+    logger.error(`${kind}: exiting`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    const exit = () => process.exit(1);
+    // Never wait long on a process that is already in trouble.
+    setTimeout(exit, 2_000).unref();
+    options.releaseLocks().then(exit, exit);
+  };
+  process.on('uncaughtException', onFatal('uncaught exception'));
+  process.on('unhandledRejection', onFatal('unhandled rejection'));
+}

@@ -1,0 +1,226 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig, type Config } from './config/config';
+import type { Database } from './db/database';
+import { migrate } from './db/migrate';
+import { createPgDatabase } from './db/pg-database';
+import { createPgliteDatabase } from './db/pglite-database';
+import { HealthMonitor, type Probe } from './health/health-monitor';
+import { databaseProbe, qdrantProbe, redisProbe } from './health/probes';
+import { createHttpApp } from './http/app';
+import { buildJobs } from './jobs';
+import { installProcessHandlers } from './lifecycle/process-handlers';
+import { ShutdownSequence } from './lifecycle/shutdown';
+import { createInProcessLeaseLocks } from './locks/in-process-lease-locks';
+import { lockKey, type LeaseLocks } from './locks/lease';
+import { createRedisLeaseLocks } from './locks/redis-lease-locks';
+import { createLogger, type Logger } from './logging/logger';
+import { createMetrics } from './metrics/metrics';
+import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
+import type { JobDefinition } from './scheduler/job';
+import { recentRuns } from './scheduler/job-runs';
+import { Scheduler } from './scheduler/scheduler';
+import { sleep } from './util/deadline';
+
+export interface WorkerOptions {
+  /** Jobs beyond the built-in catalogue (test fixtures use this; production does not). */
+  extraJobs?: (deps: { config: Config }) => JobDefinition[];
+  logger?: Logger;
+}
+
+export interface RunningWorker {
+  readonly config: Config;
+  readonly port: number;
+  readonly scheduler: Scheduler;
+  readonly locks: LeaseLocks;
+  readonly db: Database;
+  readonly logger: Logger;
+  /** Ordered, graceful stop; idempotent. */
+  stop(): Promise<void>;
+  /** Best-effort release of every held lease (crash path). */
+  releaseLocks(): Promise<void>;
+}
+
+/**
+ * The composition root: every client is built here and passed down; nothing below reads the
+ * environment or holds a module-level singleton.
+ */
+export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<RunningWorker> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const shutdown = new ShutdownSequence(logger);
+  const startedAt = Date.now();
+  let started = false;
+
+  logger.info('crm-worker starting', {
+    database: config.database.url ? 'postgres (DATABASE_URL)' : `embedded pglite in ${config.database.pgliteDataDir}`,
+    locks: config.redis.url ? 'redis (REDIS_URL)' : 'in-process (no REDIS_URL: one process only)',
+    redisKeyPrefix: config.redis.keyPrefix || undefined,
+    qdrant: config.qdrant.url ? 'configured (QDRANT_URL)' : 'disabled',
+    openai: config.openai.apiKey ? 'configured (OPENAI_API_KEY)' : 'disabled',
+    api: config.http.apiKey ? 'enabled (API_KEY)' : 'disabled (no API_KEY)',
+    jobsEnabled: config.scheduler.jobsEnabled,
+  });
+
+  const db = config.database.url
+    ? createPgDatabase({
+        url: config.database.url,
+        poolMax: config.database.poolMax,
+        queryTimeoutMs: config.database.queryTimeoutMs,
+        applicationName: `crm-worker ${config.instanceId}`.slice(0, 63),
+        logger,
+      })
+    : await createPgliteDatabase(config.database.pgliteDataDir);
+  shutdown.register('database', () => db.close());
+  await migrateWithRetry(db, logger);
+
+  const metrics = createMetrics();
+  let redis: RedisClient | undefined;
+  let locks: LeaseLocks;
+  if (config.redis.url) {
+    redis = await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
+    const client = redis;
+    shutdown.register('redis', () => closeRedis(client, 2_000));
+    locks = createRedisLeaseLocks({
+      client,
+      keyPrefix: config.redis.keyPrefix,
+      owner: config.instanceId,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+      logger,
+    });
+  } else {
+    locks = createInProcessLeaseLocks({ owner: config.instanceId, logger });
+  }
+
+  const probes: Probe[] = [databaseProbe(db)];
+  if (redis) probes.push(redisProbe(redis));
+  if (config.qdrant.url) probes.push(qdrantProbe(config.qdrant.url));
+  const fixedStatuses = {
+    ...(redis ? {} : { redis: 'in-process' as const }),
+    ...(config.qdrant.url ? {} : { qdrant: 'disabled' as const }),
+  };
+  const health = new HealthMonitor(probes, fixedStatuses, {
+    timeoutMs: config.health.checkTimeoutMs,
+    intervalMs: config.health.probeIntervalMs,
+    logger,
+  });
+  await health.start();
+  shutdown.register('health monitor', async () => health.stop());
+
+  const shutdownController = new AbortController();
+  const jobs = config.scheduler.jobsEnabled
+    ? [...buildJobs(config), ...(options.extraJobs?.({ config }) ?? [])]
+    : [];
+  const scheduler = new Scheduler(
+    {
+      db,
+      locks,
+      metrics,
+      logger,
+      instanceId: config.instanceId,
+      lockTtlMs: config.scheduler.lockTtlMs,
+      shutdownSignal: shutdownController.signal,
+    },
+    jobs,
+    config.scheduler.timezone,
+  );
+
+  const releaseLocks = async () => {
+    await Promise.allSettled(locks.held().map((lease) => lease.release()));
+  };
+
+  const app = createHttpApp({
+    instanceId: config.instanceId,
+    startedAt,
+    modes: {
+      database: db.kind === 'pglite' ? 'embedded-pglite' : 'postgres',
+      locks: locks.kind,
+    },
+    health,
+    scheduler,
+    runsOf: (job, limit) => recentRuns(db, job, limit),
+    lockKeyOf: (job) => lockKey(config.redis.keyPrefix, job),
+    metrics,
+    lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },
+    apiKey: config.http.apiKey,
+    logger,
+  });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  shutdown.register('http', async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  });
+  logger.info('http listening', { port });
+
+  // Registered last, so it runs first: drain jobs while the clients they use are still open.
+  shutdown.register(
+    'scheduler',
+    async () => {
+      const drained = await scheduler.stop(config.scheduler.shutdownTimeoutMs);
+      if (!drained) {
+        logger.warn('jobs still running at SHUTDOWN_TIMEOUT_MS: aborting them', {
+          timeoutMs: config.scheduler.shutdownTimeoutMs,
+        });
+        shutdownController.abort(new Error('shutdown timeout'));
+        await scheduler.settle(2_000);
+      }
+      await releaseLocks();
+    },
+    config.scheduler.shutdownTimeoutMs + 5_000,
+  );
+  await scheduler.start();
+  started = true;
+  logger.info('crm-worker started', { instance: config.instanceId, port, jobs: jobs.map((j) => j.name) });
+
+  return { config, port, scheduler, locks, db, logger, stop: () => shutdown.run(), releaseLocks };
+}
+
+/** Workers often start before their database: retry for a while, then fail for the supervisor. */
+async function migrateWithRetry(db: Database, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(db, logger);
+      return;
+    } catch (err) {
+      if (attempt >= 8) throw err;
+      const waitMs = Math.min(250 * 2 ** attempt, 5_000);
+      logger.warn('database not ready for migrations; retrying', { attempt, waitMs, error: (err as Error).message });
+      await sleep(waitMs);
+    }
+  }
+}
+
+/** Entry point: parse config (exit 78 on any problem), start, and install signal handlers. */
+export async function main(options: WorkerOptions = {}): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const problem of err.problems) process.stderr.write(`config error: ${problem.variable}: ${problem.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  let worker: RunningWorker | undefined;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  installProcessHandlers({
+    logger,
+    shutdown: async () => worker?.stop(),
+    releaseLocks: async () => worker?.releaseLocks(),
+  });
+  try {
+    worker = await startWorker(config, { ...options, logger });
+  } catch (err) {
+    logger.error('startup failed', { error: (err as Error).stack ?? String(err) });
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void main();

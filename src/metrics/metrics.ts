@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * All Prometheus metrics of the process, on a registry owned by the composition root (no
+ * global default registry, so tests can build several workers in one process). Each metric is
+ * registered twice: once for the Prometheus text format and once for OpenMetrics, so
+ * /metrics answers in whichever format the scraper asks for.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  const openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
+  openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const registers = [registry, openMetrics];
+  collectDefaultMetrics({ register: registry, prefix: 'crm_worker_' });
+  // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
+  // rejects them); the handle and resource counts are not worth a malformed exposition.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(`crm_worker_${name}`);
+  }
+
+  return {
+    registry,
+    openMetrics,
+    registers,
+    jobRuns: new Counter({
+      name: 'crm_worker_job_runs_total',
+      help: 'Job ticks this process ran, by job and outcome (succeeded, failed, aborted, lease-lost).',
+      labelNames: ['job', 'outcome'] as const,
+      registers,
+    }),
+    ticksSkipped: new Counter({
+      name: 'crm_worker_job_ticks_skipped_total',
+      help: 'Ticks this process did not run, by reason (contended, already-ran, overlap, lock-unavailable, fence-unavailable, shutting-down).',
+      labelNames: ['job', 'reason'] as const,
+      registers,
+    }),
+    lockContention: new Counter({
+      name: 'crm_worker_lock_contention_total',
+      help: 'Lock acquisitions refused because another holder had the lease.',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    missedTicks: new Counter({
+      name: 'crm_worker_missed_ticks_total',
+      help: 'Scheduled fire times that passed without a run: blocked (event loop late) or down (no worker ran).',
+      labelNames: ['job', 'reason'] as const,
+      registers,
+    }),
+    jobDuration: new Histogram({
+      name: 'crm_worker_job_run_duration_seconds',
+      help: 'Wall time of job ticks, from handler start to outcome.',
+      labelNames: ['job', 'outcome'] as const,
+      buckets: [0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300],
+      registers,
+    }),
+    lastSuccess: new Gauge({
+      name: 'crm_worker_job_last_success_timestamp_seconds',
+      help: 'Unix time at which each job last finished successfully in this process.',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    itemsProcessed: new Counter({
+      name: 'crm_worker_job_items_processed_total',
+      help: 'Items processed by job ticks (tenants suspended, calls removed, ...).',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    jobRunning: new Gauge({
+      name: 'crm_worker_job_running',
+      help: '1 while a tick of the job runs in this process.',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+    leasesLost: new Counter({
+      name: 'crm_worker_leases_lost_total',
+      help: 'Leases lost while held (renewal refused or unconfirmed before the TTL ran out).',
+      labelNames: ['job'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,105 @@
+import type { Database, Queryable } from '../db/database';
+
+/** SQL for the job-run history and the per-job lease epochs: the fence lives here. */
+
+export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'aborted' | 'lease-lost' | 'abandoned';
+
+export interface JobRunRow {
+  id: number;
+  job: string;
+  fire_time: Date;
+  trigger: 'schedule' | 'manual';
+  instance: string;
+  run_id: string;
+  lease_epoch: number;
+  started_at: Date;
+  finished_at: Date | null;
+  outcome: RunOutcome;
+  items: number;
+  error: string | null;
+}
+
+export interface ClaimedTick {
+  epoch: number;
+}
+
+class TickAlreadyClaimed extends Error {}
+
+/**
+ * Claims (job, fire time) for this run and takes the next lease epoch, in one transaction.
+ * Returns null when another run already has this tick: the unique row is the fence. The epoch
+ * is only bumped when we will run, so a replica that merely lost the race disturbs nobody.
+ */
+export async function claimTick(
+  db: Database,
+  claim: { job: string; fireTime: Date; trigger: 'schedule' | 'manual'; instance: string; runId: string; lockWaitMs: number },
+): Promise<ClaimedTick | null> {
+  try {
+    return await db.transaction(async (tx) => {
+      if (db.kind === 'postgres') await tx.query(`SET LOCAL lock_timeout = ${Math.floor(claim.lockWaitMs)}`);
+      const inserted = await tx.query(
+        `INSERT INTO job_runs (job, fire_time, trigger, instance, run_id, lease_epoch)
+         VALUES ($1, $2, $3, $4, $5, 0)
+         ON CONFLICT (job, fire_time) DO NOTHING
+         RETURNING id`,
+        [claim.job, claim.fireTime, claim.trigger, claim.instance, claim.runId],
+      );
+      if (inserted.rowCount === 0) throw new TickAlreadyClaimed();
+      // Waits for any fenced transaction of an older holder to finish (it holds FOR SHARE).
+      const lease = await tx.query<{ epoch: string }>(
+        `INSERT INTO job_leases (job, epoch, holder) VALUES ($1, 1, $2)
+         ON CONFLICT (job) DO UPDATE SET epoch = job_leases.epoch + 1, holder = EXCLUDED.holder, acquired_at = now()
+         RETURNING epoch`,
+        [claim.job, claim.instance],
+      );
+      const epoch = Number(lease.rows[0]!.epoch);
+      await tx.query('UPDATE job_runs SET lease_epoch = $1 WHERE run_id = $2', [epoch, claim.runId]);
+      // A run still marked running under an older epoch lost its holder (crash, SIGKILL).
+      await tx.query(
+        `UPDATE job_runs SET outcome = 'abandoned', finished_at = now(),
+                error = 'its worker stopped before recording an outcome'
+         WHERE job = $1 AND outcome = 'running' AND lease_epoch < $2`,
+        [claim.job, epoch],
+      );
+      return { epoch };
+    });
+  } catch (err) {
+    if (err instanceof TickAlreadyClaimed) return null;
+    throw err;
+  }
+}
+
+export async function finishRun(
+  db: Queryable,
+  runId: string,
+  result: { outcome: RunOutcome; items: number; error?: string },
+): Promise<void> {
+  await db.query(
+    `UPDATE job_runs SET outcome = $2, items = $3, error = $4, finished_at = now() WHERE run_id = $1`,
+    [runId, result.outcome, result.items, result.error ?? null],
+  );
+}
+
+/** Throws LeaseLostError-compatible info when our epoch is no longer current. */
+export async function currentEpoch(tx: Queryable, job: string): Promise<number | undefined> {
+  const result = await tx.query<{ epoch: string }>('SELECT epoch FROM job_leases WHERE job = $1 FOR SHARE', [job]);
+  const row = result.rows[0];
+  return row ? Number(row.epoch) : undefined;
+}
+
+export async function recentRuns(db: Queryable, job: string, limit: number): Promise<JobRunRow[]> {
+  const result = await db.query<JobRunRow>(
+    `SELECT id, job, fire_time, trigger, instance, run_id, lease_epoch, started_at, finished_at, outcome, items, error
+     FROM job_runs WHERE job = $1 ORDER BY fire_time DESC LIMIT $2`,
+    [job, limit],
+  );
+  return result.rows.map((r) => ({ ...r, id: Number(r.id), lease_epoch: Number(r.lease_epoch) }));
+}
+
+/** The newest recorded fire time per job: where missed-tick counting starts after a restart. */
+export async function latestFireTimes(db: Queryable): Promise<Map<string, Date>> {
+  const result = await db.query<{ job: string; latest: Date }>(
+    `SELECT job, max(fire_time) AS latest FROM job_runs WHERE trigger = 'schedule' GROUP BY job`,
+  );
+  return new Map(result.rows.map((r) => [r.job, new Date(r.latest)]));
+}
