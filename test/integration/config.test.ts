@@ -1,0 +1,78 @@
+import { ConfigError, loadConfig } from '../../src/config/config';
+import { spawnWorker } from '../support/worker-process';
+
+describe('configuration from the environment', () => {
+  it('uses the design defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.http.port).toBe(3002);
+    expect(config.campaigns).toEqual({ batchSize: 100, batchDelayMs: 5000 });
+    expect(config.scheduler.lockTtlMs).toBe(60_000);
+    expect(config.scheduler.shutdownTimeoutMs).toBe(5_000);
+    expect(config.scheduler.timezone).toBe('UTC');
+    expect(config.scheduler.schedules).toEqual({
+      'campaign-scheduler': '0 * * * * *',
+      'lead-reminder-scheduler': '0 0 */1 * * *',
+      'call-scheduler': '*/30 * * * * *',
+      'trial-expiration': '0 0 * * * *',
+      'call-cleanup': '0 30 3 * * *',
+    });
+    expect(config.database.url).toBeUndefined();
+    expect(config.redis.url).toBeUndefined();
+  });
+
+  it('derives schedules from the design intervals, and an explicit *_CRON wins', () => {
+    const config = loadConfig({ CALL_SCHEDULER_INTERVAL: '10', LEAD_REMINDER_INTERVAL: '15', TRIAL_EXPIRATION_CRON: '*/2 * * * * *' });
+    expect(config.scheduler.schedules['call-scheduler']).toBe('*/10 * * * * *');
+    expect(config.scheduler.schedules['lead-reminder-scheduler']).toBe('0 */15 * * * *');
+    expect(config.scheduler.schedules['trial-expiration']).toBe('*/2 * * * * *');
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.scheduler.schedules)).toBe(true);
+    expect(() => {
+      (config.http as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('reports every problem at once, one per variable, and never echoes secrets', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        PORT: 'abc',
+        LOCK_TTL_MS: '5',
+        CRON_TIMEZONE: 'Mars/Olympus',
+        CALL_CLEANUP_CRON: '61 * * * *',
+        DATABASE_URL: 'mysql://user:hunter2@db/crm',
+        CALL_SCHEDULER_INTERVAL: '7',
+      });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const variables = error!.problems.map((p) => p.variable).sort();
+    expect(variables).toEqual(['CALL_CLEANUP_CRON', 'CRON_TIMEZONE', 'DATABASE_URL', 'LOCK_TTL_MS', 'PORT']);
+    expect(error!.message).not.toContain('hunter2');
+    expect(error!.problems.find((p) => p.variable === 'PORT')!.message).toContain('"abc"');
+    // Interval problems are reported once the basic values parse.
+    expect(() => loadConfig({ CALL_SCHEDULER_INTERVAL: '7' })).toThrow(/CALL_SCHEDULER_INTERVAL/);
+  });
+
+  it('a bad value stops the worker before it starts: non-zero exit, one line naming each variable', async () => {
+    const worker = spawnWorker('bad-env', { PORT: 'not-a-port', REDIS_URL: 'http://wrong-scheme', TRIAL_EXPIRATION_CRON: 'every hour' });
+    const exit = await worker.waitForExit();
+    expect(exit.code).not.toBe(0);
+    const stderr = worker.stderr.join('');
+    const lines = stderr.trim().split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^config error: PORT: /),
+        expect.stringMatching(/^config error: REDIS_URL: /),
+        expect.stringMatching(/^config error: TRIAL_EXPIRATION_CRON: /),
+      ]),
+    );
+    expect(lines).toHaveLength(3);
+    expect(worker.logs.some((l) => l.message === 'crm-worker started')).toBe(false);
+  });
+});

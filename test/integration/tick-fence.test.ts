@@ -1,0 +1,151 @@
+import type { Database } from '../../src/db/database';
+import { LeaseLostError } from '../../src/locks/renewing-lease';
+import { FencedDatabase } from '../../src/scheduler/fenced-database';
+import type { JobDefinition } from '../../src/scheduler/job';
+import { claimTick } from '../../src/scheduler/job-runs';
+import { runTick } from '../../src/scheduler/run-tick';
+import type { RedisClient } from '../../src/redis/redis-client';
+import { connectTestRedis, openMigratedDatabase, replica } from '../support/harness';
+import { TEST_REDIS_URL, createKeyPrefix, createTestDatabase, type TestDatabase } from '../support/services';
+
+describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () => {
+  const keys = createKeyPrefix();
+  let testDb: TestDatabase;
+  let db: Database;
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = await openMigratedDatabase('postgres', testDb.url);
+    redis = await connectTestRedis(TEST_REDIS_URL);
+  });
+  afterAll(async () => {
+    await db.close();
+    await redis.quit();
+    await keys.removeKeys();
+    await testDb.drop();
+  });
+
+  const countingJob = (name: string, calls: string[]): JobDefinition => ({
+    name,
+    healthKey: name,
+    schedule: '* * * * * *',
+    description: 'test job that records who ran it',
+    async run(ctx) {
+      calls.push(ctx.runId);
+      await ctx.db.query('SELECT 1');
+      return { items: 1 };
+    },
+  });
+
+  it('a tick that finished in milliseconds and released its lock is not run again by a late replica', async () => {
+    const calls: string[] = [];
+    const job = countingJob('fast-job', calls);
+    const fireTime = new Date('2026-03-08T07:00:00.000Z');
+    const a = replica('replica-a', db, redis, keys.prefix);
+    const b = replica('replica-b', db, redis, keys.prefix);
+
+    const first = await runTick(a, job, fireTime);
+    expect(first).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 1 }));
+    // A's lock is already released: only the fence can stop B now.
+    expect(await redis.exists(`${keys.prefix}lock:fast-job`)).toBe(0);
+    const second = await runTick(b, job, fireTime);
+    expect(second).toEqual({ ran: false, reason: 'already-ran' });
+    expect(calls).toHaveLength(1);
+
+    // A replica whose clock is seconds behind fires the same slot later: the same fence applies.
+    const skewed = await runTick(replica('replica-c-behind', db, redis, keys.prefix), job, new Date(fireTime));
+    expect(skewed).toEqual({ ran: false, reason: 'already-ran' });
+
+    const rows = await db.query<{ instance: string; outcome: string }>(
+      'SELECT instance, outcome FROM job_runs WHERE job = $1 AND fire_time = $2',
+      ['fast-job', fireTime],
+    );
+    expect(rows.rows).toEqual([{ instance: 'replica-a', outcome: 'succeeded' }]);
+  });
+
+  it('ticks racing at once run the handler once', async () => {
+    const calls: string[] = [];
+    const job = countingJob('racing-job', calls);
+    const fireTime = new Date('2026-03-08T08:00:00.000Z');
+    const replicas = ['r1', 'r2', 'r3', 'r4', 'r5'].map((n) => replica(n, db, redis, keys.prefix));
+    const results = await Promise.all(replicas.map((r) => runTick(r, job, fireTime)));
+    expect(results.filter((r) => r.ran)).toHaveLength(1);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('a holder whose epoch was superseded cannot write, even while it still believes it holds the lease', async () => {
+    const a = replica('replica-a', db, redis, keys.prefix);
+    await db.query('CREATE TABLE IF NOT EXISTS fence_probe (note text)');
+    const lease = (await a.locks.acquire('fenced-job', 30_000))!;
+    const claimA = (await claimTick(db, {
+      job: 'fenced-job',
+      fireTime: new Date('2026-01-01T00:00:00Z'),
+      trigger: 'schedule',
+      instance: 'replica-a',
+      runId: '00000000-0000-4000-8000-00000000000a',
+      lockWaitMs: 5_000,
+    }))!;
+    const fencedA = new FencedDatabase(db, 'fenced-job', claimA.epoch, lease, 30_000);
+    await fencedA.query(`INSERT INTO fence_probe VALUES ('a-before')`);
+
+    // Redis forgot the lock (restart, failover): B takes over and bumps the epoch.
+    await claimTick(db, {
+      job: 'fenced-job',
+      fireTime: new Date('2026-01-01T00:01:00Z'),
+      trigger: 'schedule',
+      instance: 'replica-b',
+      runId: '00000000-0000-4000-8000-00000000000b',
+      lockWaitMs: 5_000,
+    });
+    expect(lease.isHeld()).toBe(true);
+    await expect(fencedA.query(`INSERT INTO fence_probe VALUES ('a-after')`)).rejects.toBeInstanceOf(LeaseLostError);
+    const notes = await db.query<{ note: string }>('SELECT note FROM fence_probe ORDER BY note');
+    expect(notes.rows.map((r) => r.note)).toEqual(['a-before']);
+    // A's run row was marked abandoned by B's claim: the history says what happened.
+    const aRun = await db.query<{ outcome: string }>('SELECT outcome FROM job_runs WHERE instance = $1 AND job = $2', [
+      'replica-a',
+      'fenced-job',
+    ]);
+    expect(aRun.rows).toEqual([{ outcome: 'abandoned' }]);
+    await lease.release();
+  });
+
+  it('a failing handler is recorded and counted, and the next tick runs normally', async () => {
+    let fail = true;
+    const job: JobDefinition = {
+      name: 'flaky-job',
+      healthKey: 'flaky',
+      schedule: '* * * * * *',
+      description: 'fails once',
+      async run() {
+        if (fail) throw new Error('provider exploded');
+        return { items: 3 };
+      },
+    };
+    const a = replica('replica-a', db, redis, keys.prefix);
+    const failed = await runTick(a, job, new Date('2026-02-01T00:00:00Z'));
+    expect(failed).toEqual(expect.objectContaining({ ran: true, outcome: 'failed', error: 'provider exploded' }));
+    fail = false;
+    const ok = await runTick(a, job, new Date('2026-02-01T00:00:01Z'));
+    expect(ok).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 3 }));
+    const metrics = await a.metrics.registry.getSingleMetricAsString('crm_worker_job_runs_total');
+    expect(metrics).toContain('crm_worker_job_runs_total{job="flaky-job",outcome="failed"} 1');
+    expect(metrics).toContain('crm_worker_job_runs_total{job="flaky-job",outcome="succeeded"} 1');
+    expect(await redis.exists(`${keys.prefix}lock:flaky-job`)).toBe(0);
+  });
+
+  it('a tick whose lock is held elsewhere is skipped and counted as contention', async () => {
+    const calls: string[] = [];
+    const job = countingJob('held-job', calls);
+    const holder = replica('holder', db, redis, keys.prefix);
+    const lease = (await holder.locks.acquire('held-job', 10_000))!;
+    const other = replica('other', db, redis, keys.prefix);
+    expect(await runTick(other, job, new Date('2026-02-02T00:00:00Z'))).toEqual({ ran: false, reason: 'contended' });
+    expect(calls).toHaveLength(0);
+    expect(await other.metrics.registry.getSingleMetricAsString('crm_worker_lock_contention_total')).toContain(
+      'crm_worker_lock_contention_total{job="held-job"} 1',
+    );
+    await lease.release();
+  });
+});

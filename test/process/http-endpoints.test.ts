@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
+import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+
+const API_KEY = 'test-api-key-0123456789';
+
+describe('/health, /metrics and /api/jobs of a running worker', () => {
+  const keys = createKeyPrefix();
+  let db: TestDatabase;
+  let worker: WorkerProcess;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    worker = spawnWorker('http', {
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: keys.prefix,
+      API_KEY,
+      TRIAL_EXPIRATION_CRON: '*/1 * * * * *',
+    });
+    workers.push(worker);
+    await waitUntilStarted(worker);
+    await worker.waitForLog('a first run', (l) => l.message === 'job run finished' && l.job === 'trial-expiration');
+  });
+  afterAll(async () => {
+    await killAll(workers);
+    await keys.removeKeys();
+    await db.drop();
+  });
+
+  it('GET /health answers in the design shape', async () => {
+    const response = await worker.get('/health');
+    expect(response.status).toBe(200);
+    expect(response.json()).toEqual({
+      status: 'ok',
+      timestamp: expect.any(String),
+      uptime: expect.any(Number),
+      instance: 'http',
+      services: { redis: 'connected', database: 'connected', qdrant: 'disabled' },
+      jobs: { trialExpiration: expect.any(Boolean), callCleanup: false },
+      modes: { database: 'postgres', locks: 'redis' },
+    });
+    expect((await worker.get('/health/live')).status).toBe(200);
+    expect((await worker.get('/health/ready')).json()).toEqual({ status: 'ready' });
+  });
+
+  it('GET /metrics gives the design JSON by default', async () => {
+    const body = (await worker.get('/metrics')).json();
+    expect(body).toEqual({
+      jobsProcessed: { trialExpiration: 0, callCleanup: 0 },
+      lastRun: { trialExpiration: expect.stringMatching(/^\d{4}-/), callCleanup: null },
+      uptime: expect.any(Number),
+    });
+  });
+
+  it('GET /metrics in Prometheus text passes promtool check metrics', async () => {
+    const response = await worker.get('/metrics', { accept: 'text/plain' });
+    expect(response.status).toBe(200);
+    for (const expected of [
+      'crm_worker_job_runs_total{job="trial-expiration",outcome="succeeded"}',
+      'crm_worker_job_run_duration_seconds_bucket{le="0.005",job="trial-expiration",outcome="succeeded"}',
+      'crm_worker_job_last_success_timestamp_seconds{job="trial-expiration"}',
+      '# TYPE crm_worker_lock_contention_total counter',
+      '# TYPE crm_worker_missed_ticks_total counter',
+    ]) {
+      expect(response.body).toContain(expected);
+    }
+    // promtool exits non-zero and prints each problem when the exposition is malformed.
+    const output = execFileSync('promtool', ['check', 'metrics'], { input: response.body, encoding: 'utf8' });
+    expect(output.trim()).toBe('');
+    const open = await worker.get('/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
+    expect(open.body.trim().endsWith('# EOF')).toBe(true);
+  });
+
+  it('/api needs the API key', async () => {
+    expect((await worker.get('/api/jobs')).status).toBe(401);
+    expect((await worker.get('/api/jobs', { 'x-api-key': 'wrong-key-wrong-key' })).status).toBe(401);
+    expect((await worker.get('/api/jobs', { authorization: `Bearer ${API_KEY}` })).status).toBe(200);
+  });
+
+  it('GET /api/jobs lists each job with schedule, lock key, last and next run', async () => {
+    const { jobs } = (await worker.get('/api/jobs', { 'x-api-key': API_KEY })).json();
+    expect(jobs).toEqual([
+      expect.objectContaining({
+        name: 'trial-expiration',
+        schedule: '*/1 * * * * *',
+        lockKey: `${keys.prefix}lock:trial-expiration`,
+        lastOutcome: 'succeeded',
+        lastRun: expect.any(String),
+        nextRun: expect.any(String),
+      }),
+      expect.objectContaining({ name: 'call-cleanup', schedule: '0 30 3 * * *', lockKey: `${keys.prefix}lock:call-cleanup` }),
+    ]);
+  });
+
+  it('GET /api/jobs/:name/runs returns the recorded history, and names bad input', async () => {
+    const { runs } = (await worker.get('/api/jobs/trial-expiration/runs?limit=5', { 'x-api-key': API_KEY })).json();
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs[0]).toEqual(
+      expect.objectContaining({ job: 'trial-expiration', instance: 'http', outcome: expect.any(String), items: 0 }),
+    );
+    const bad = await worker.get('/api/jobs/trial-expiration/runs?limit=zero', { 'x-api-key': API_KEY });
+    expect(bad.status).toBe(400);
+    expect(bad.json().error).toMatch(/^limit:/);
+    expect((await worker.get('/api/jobs/no-such-job/runs', { 'x-api-key': API_KEY })).status).toBe(404);
+  });
+
+  it('logs are JSON lines carrying job, run id and instance, with no secrets', () => {
+    const finished = worker.logs.find((l) => l.message === 'job run finished')!;
+    expect(finished).toEqual(expect.objectContaining({ job: 'trial-expiration', runId: expect.any(String), instance: 'http' }));
+    const all = JSON.stringify(worker.logs);
+    expect(all).not.toContain(API_KEY);
+    expect(all).not.toContain(db.url);
+  });
+});

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createClient } from 'redis';
+import { ADMIN_DATABASE_URL, TEST_REDIS_URL, runId } from './env';
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database on the shared server for one test file (or one test). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `crmw_${runId()}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      const client = new Client({ connectionString: ADMIN_DATABASE_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** A Redis key prefix private to one test; removeKeys() deletes what it left. */
+export function createKeyPrefix(): { prefix: string; removeKeys(): Promise<void> } {
+  const prefix = `crmw:${runId()}:${randomBytes(4).toString('hex')}:`;
+  return {
+    prefix,
+    async removeKeys() {
+      const redis = createClient({ url: TEST_REDIS_URL });
+      await redis.connect();
+      try {
+        for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+          if (keys.length > 0) await redis.del(keys);
+        }
+      } finally {
+        await redis.quit();
+      }
+    },
+  };
+}
+
+export async function withRedis<T>(fn: (redis: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+  const redis = createClient({ url: TEST_REDIS_URL });
+  await redis.connect();
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.quit();
+  }
+}
+
+export { TEST_REDIS_URL };
