@@ -8,7 +8,6 @@ import { createPgliteDatabase } from './db/pglite-database';
 import { HealthMonitor, type Probe } from './health/health-monitor';
 import { databaseProbe, qdrantProbe, redisProbe } from './health/probes';
 import { createHttpApp } from './http/app';
-import { buildJobs } from './jobs';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { ShutdownSequence } from './lifecycle/shutdown';
 import { createInProcessLeaseLocks } from './locks/in-process-lease-locks';
@@ -16,6 +15,8 @@ import { lockKey, type LeaseLocks } from './locks/lease';
 import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
 import { createMetrics } from './metrics/metrics';
+import { moduleFactories } from './modules';
+import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
 import { recentRuns } from './scheduler/job-runs';
@@ -91,12 +92,19 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     locks = createInProcessLeaseLocks({ owner: config.instanceId, logger });
   }
 
+  const shutdownController = new AbortController();
+  const context: ModuleContext = { config, db, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal };
+  const modules: WorkerModule[] = [];
+  for (const factory of moduleFactories) modules.push(await factory(context));
+
   const probes: Probe[] = [databaseProbe(db)];
   if (redis) probes.push(redisProbe(redis));
   if (config.qdrant.url) probes.push(qdrantProbe(config.qdrant.url));
+  for (const module of modules) probes.push(...(module.probes?.() ?? []));
   const fixedStatuses = {
     ...(redis ? {} : { redis: 'in-process' as const }),
     ...(config.qdrant.url ? {} : { qdrant: 'disabled' as const }),
+    ...Object.assign({}, ...modules.map((m) => m.fixedStatuses?.() ?? {})),
   };
   const health = new HealthMonitor(probes, fixedStatuses, {
     timeoutMs: config.health.checkTimeoutMs,
@@ -106,9 +114,8 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   await health.start();
   shutdown.register('health monitor', async () => health.stop());
 
-  const shutdownController = new AbortController();
   const jobs = config.scheduler.jobsEnabled
-    ? [...buildJobs(config), ...(options.extraJobs?.({ config }) ?? [])]
+    ? [...modules.flatMap((m) => m.jobs?.() ?? []), ...(options.extraJobs?.({ config }) ?? [])]
     : [];
   const scheduler = new Scheduler(
     {
@@ -143,6 +150,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },
     apiKey: config.http.apiKey,
     logger,
+    apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
@@ -158,6 +166,11 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   });
   logger.info('http listening', { port });
 
+  // Modules stop after the scheduler has drained and before the clients close (shutdown runs in
+  // reverse registration order).
+  for (const module of modules) {
+    if (module.stop) shutdown.register(`module ${module.name}`, () => module.stop!());
+  }
   // Registered last, so it runs first: drain jobs while the clients they use are still open.
   shutdown.register(
     'scheduler',
@@ -174,6 +187,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     },
     config.scheduler.shutdownTimeoutMs + 5_000,
   );
+  for (const module of modules) await module.start?.();
   await scheduler.start();
   started = true;
   logger.info('crm-worker started', { instance: config.instanceId, port, jobs: jobs.map((j) => j.name) });

@@ -12,7 +12,11 @@ export interface Migration {
   sql: string;
 }
 
-/** Reads NNNN_name.sql files in order; a gap or duplicate number is a packaging error. */
+/**
+ * Reads NNNN_name.sql files in order. Numbers may leave gaps (each module owns a range:
+ * 0001-0009 core and delivery, 0010-0019 knowledge, 0020-0029 calls, 0030-0049 CRM jobs);
+ * a duplicate number is a packaging error.
+ */
 export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
   const migrations = fs
     .readdirSync(dir)
@@ -24,7 +28,8 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
     })
     .sort((a, b) => a.id - b.id);
   migrations.forEach((m, i) => {
-    if (m.id !== i + 1) throw new Error(`migrations must be numbered 0001, 0002, …: found ${m.id} at position ${i + 1}`);
+    const previous = migrations[i - 1];
+    if (previous && previous.id === m.id) throw new Error(`two migrations are numbered ${m.id}: ${previous.name} and ${m.name}`);
   });
   return migrations;
 }

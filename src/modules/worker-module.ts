@@ -1,0 +1,41 @@
+import type { Router } from 'express';
+import type { Config } from '../config/config';
+import type { Database } from '../db/database';
+import type { Probe } from '../health/health-monitor';
+import type { LeaseLocks } from '../locks/lease';
+import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
+import type { RedisClient } from '../redis/redis-client';
+import type { JobDefinition } from '../scheduler/job';
+
+/** What the composition root hands every module: the shared clients, built once. */
+export interface ModuleContext {
+  readonly config: Config;
+  readonly db: Database;
+  readonly locks: LeaseLocks;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Undefined in the embedded default (no REDIS_URL): modules fall back to in-process state. */
+  readonly redis: RedisClient | undefined;
+  /** Aborted when shutdown gives up waiting; long-running module loops stop on it. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/**
+ * A capability plugged into the worker (delivery, CRM jobs, calls, knowledge). Every part is
+ * optional; the root wires jobs into the scheduler, routers under /api behind the API key,
+ * probes into /health, and calls start() after the HTTP server listens and stop() during the
+ * ordered shutdown, after the scheduler has drained and before the clients close.
+ */
+export interface WorkerModule {
+  readonly name: string;
+  jobs?(): JobDefinition[];
+  apiRouter?(): Router;
+  probes?(): Probe[];
+  /** Fixed /health entries for dependencies the module reports without probing (e.g. disabled). */
+  fixedStatuses?(): Record<string, 'disabled' | 'in-process'>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export type ModuleFactory = (ctx: ModuleContext) => WorkerModule | Promise<WorkerModule>;
