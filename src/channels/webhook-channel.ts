@@ -120,6 +120,8 @@ export class WebhookChannel implements Channel {
           res.on('error', (err) => reject(new TransientDeliveryError(`webhook ${url.host}: ${err.message}`)));
         },
       );
+      // Headers and body leave in one go; without this, Nagle's algorithm can hold the body back.
+      request.setNoDelay(true);
       request.on('error', (err: Error & { code?: string }) => {
         if (err instanceof PrivateAddressError || err.code === 'EPRIVATE') reject(new PermanentDeliveryError(err.message));
         else if (err.name === 'AbortError') reject(new TransientDeliveryError(`webhook ${url.host}: timed out or aborted`));

@@ -31,47 +31,34 @@ const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id,
   m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
   m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
 
+export type SkipReason = 'followups_disabled' | 'suppressed' | 'action_item_completed' | 'contact_replied' | 'stale';
+
+/** A claimed row; skip_reason is set when the send-time checks turned it into 'skipped' instead. */
+export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
+
 /**
- * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token.
- * SKIP LOCKED lets several workers claim side by side without waiting on or taking each other's
- * rows; the lease says how long the claim holds if this worker dies.
+ * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token,
+ * and runs the send-time checks in the same statement. SKIP LOCKED lets several workers claim
+ * side by side without waiting on or taking each other's rows; the lease says how long the claim
+ * holds if this worker dies.
+ *
+ * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
+ * opted out, the action item was done, the contact replied, the message is too late to make
+ * sense) makes the row 'skipped' with its reason instead of 'sending'. Still-scheduled needs no
+ * check: only 'scheduled' rows are claimed and cancel only touches 'scheduled' rows.
  */
 export async function claimDueMessages(
   db: Queryable,
-  params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[] },
-): Promise<ClaimedMessage[]> {
-  const result = await db.query<ClaimedMessage>(
-    `UPDATE scheduled_messages m
-        SET status = 'sending', claimed_by = $1, lease_expires_at = now() + $2 * interval '1 millisecond',
-            attempts = m.attempts + 1, updated_at = now()
-      WHERE m.id IN (
-        SELECT id FROM scheduled_messages
-         WHERE status = 'scheduled' AND due_at <= now() AND NOT (channel = ANY($4::text[]))
-         ORDER BY due_at
-         LIMIT $3
-         FOR UPDATE SKIP LOCKED)
-      RETURNING ${CLAIMED_COLUMNS}`,
-    [params.token, params.leaseMs, params.limit, params.excludeChannels],
-  );
-  return result.rows;
-}
-
-export type SkipReason = 'followups_disabled' | 'suppressed' | 'action_item_completed' | 'contact_replied' | 'stale';
-
-/**
- * The send-time checks: whatever changed since scheduling (tenant switched follow-ups off, the
- * contact opted out, the action item was done, the contact replied, the message is too late to
- * make sense) turns the claimed row into 'skipped' with its reason. Returns the skipped ids.
- * (Still-scheduled needs no check here: a claim only takes 'scheduled' rows, and cancel only
- * touches 'scheduled' rows, so a cancelled message is never claimed.)
- */
-export async function skipIfNoLongerWanted(
-  db: Queryable,
-  params: { ids: readonly string[]; token: string; staleAfterSeconds: number },
-): Promise<Map<string, SkipReason>> {
-  if (params.ids.length === 0) return new Map();
-  const result = await db.query<{ id: string; reason: SkipReason }>(
-    `WITH checks AS (
+  params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
+): Promise<ClaimResult[]> {
+  const result = await db.query<ClaimResult>(
+    `WITH picked AS (
+       SELECT id FROM scheduled_messages
+        WHERE status = 'scheduled' AND due_at <= now() AND NOT (channel = ANY($4::text[]))
+        ORDER BY due_at
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+     ), checked AS (
        SELECT m.id, CASE
          WHEN m.type = 'followup' AND t.followup_enabled IS NOT TRUE THEN 'followups_disabled'
          WHEN EXISTS (SELECT 1 FROM suppressions s
@@ -83,19 +70,23 @@ export async function skipIfNoLongerWanted(
                        WHERE r.tenant_id = m.tenant_id AND r.received_at > m.created_at
                          AND ((m.contact_id IS NOT NULL AND r.contact_id = m.contact_id)
                            OR (m.lead_id IS NOT NULL AND r.lead_id = m.lead_id))) THEN 'contact_replied'
-         WHEN now() - m.scheduled_at > $3 * interval '1 second' THEN 'stale'
+         WHEN now() - m.scheduled_at > $5 * interval '1 second' THEN 'stale'
        END AS reason
-       FROM scheduled_messages m LEFT JOIN tenants t ON t.id = m.tenant_id
-       WHERE m.id = ANY($1::bigint[]) AND m.status = 'sending' AND m.claimed_by = $2
+       FROM scheduled_messages m JOIN picked p ON p.id = m.id LEFT JOIN tenants t ON t.id = m.tenant_id
      )
      UPDATE scheduled_messages m
-        SET status = 'skipped', skip_reason = c.reason, lease_expires_at = NULL, updated_at = now()
-       FROM checks c
-      WHERE m.id = c.id AND c.reason IS NOT NULL
-      RETURNING m.id::text AS id, c.reason AS reason`,
-    [params.ids, params.token, params.staleAfterSeconds],
+        SET status = CASE WHEN c.reason IS NULL THEN 'sending' ELSE 'skipped' END,
+            skip_reason = c.reason,
+            claimed_by = $1,
+            lease_expires_at = CASE WHEN c.reason IS NULL THEN now() + $2 * interval '1 millisecond' END,
+            attempts = m.attempts + CASE WHEN c.reason IS NULL THEN 1 ELSE 0 END,
+            updated_at = now()
+       FROM checked c
+      WHERE m.id = c.id
+      RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason`,
+    [params.token, params.leaseMs, params.limit, params.excludeChannels, params.staleAfterSeconds],
   );
-  return new Map(result.rows.map((r) => [r.id, r.reason]));
+  return result.rows;
 }
 
 export interface SentRecord {

@@ -14,7 +14,6 @@ import {
   recordAttemptFailure,
   recordHeartbeat,
   releaseClaims,
-  skipIfNoLongerWanted,
   type ClaimedMessage,
 } from './claims';
 import type { DeliveryMetrics } from './delivery-metrics';
@@ -154,26 +153,15 @@ export class Dispatcher {
       limit,
       leaseMs: config.leaseMs,
       excludeChannels: this.deps.rateLimits.pausedChannels(),
+      staleAfterSeconds: config.staleAfterSeconds,
     });
-    if (claimed.length === 0) return false;
-    for (const row of claimed) this.inFlight.set(row.id, { token, started: false });
-    let skipped: Map<string, string>;
-    try {
-      skipped = await skipIfNoLongerWanted(db, { ids: claimed.map((r) => r.id), token, staleAfterSeconds: config.staleAfterSeconds });
-    } catch (err) {
-      // Nothing was sent: give the rows back rather than leave them to expire as unknown.
-      await releaseClaims(db, { ids: claimed.map((r) => r.id), token }).catch(() => undefined);
-      for (const row of claimed) this.inFlight.delete(row.id);
-      throw err;
-    }
     for (const row of claimed) {
-      const reason = skipped.get(row.id);
-      if (reason) {
-        this.inFlight.delete(row.id);
+      if (row.skip_reason) {
         this.deps.metrics.sends.inc({ channel: row.channel, strategy: strategyOf(row), result: 'skipped' });
-        this.log.info('message skipped at send time', { messageId: row.id, reason });
+        this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
         continue;
       }
+      this.inFlight.set(row.id, { token, started: false });
       void this.deliver(row, token).finally(() => {
         this.inFlight.delete(row.id);
         this.wakeUp();
@@ -237,7 +225,9 @@ export class Dispatcher {
       const sentAt = new Date();
       metrics.lag.observe({ channel: row.channel }, Math.max(0, (sentAt.getTime() - new Date(row.scheduled_at).getTime()) / 1000));
       metrics.sends.inc({ ...labels, result: 'sent' });
-      await this.sentWriter.write({
+      // The slot frees now; the "sent" mark is batched with others finishing at the same time. If
+      // the process dies before it is written, the row's lease expires and it becomes 'unknown'.
+      void this.sentWriter.write({
         id: row.id, token, sentAt, sentBy: this.deps.instanceId, providerMessageId: result.providerMessageId ?? null,
       }, row.recurrence_interval_seconds !== null);
     } catch (err) {
