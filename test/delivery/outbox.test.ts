@@ -10,6 +10,7 @@ import {
   scheduleMessages,
   type ScheduleRequest,
 } from '../../src/delivery/outbox';
+import { workerHealth } from '../../src/delivery/worker-health';
 import { openMigratedDatabase } from '../support/harness';
 import { createTestDatabase, type TestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
@@ -115,5 +116,16 @@ describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) =
       }),
     ).rejects.toThrow('caller changed its mind');
     expect(await count()).toBe(before);
+  });
+
+  it('reports worker health as unknown, running or stale from the shared heartbeat (design 000)', async () => {
+    await db.query('DELETE FROM delivery_heartbeats');
+    expect(await workerHealth(db, 300_000)).toEqual(expect.objectContaining({ ok: false, status: 'unknown', last_tick: null }));
+    await db.query(`INSERT INTO delivery_heartbeats (instance, last_tick) VALUES ('old', now() - interval '10 minutes')`);
+    expect(await workerHealth(db, 300_000)).toEqual(expect.objectContaining({ ok: false, status: 'stale' }));
+    await db.query(`INSERT INTO delivery_heartbeats (instance, last_tick) VALUES ('new', now() - interval '1 minute')`);
+    const health = await workerHealth(db, 300_000);
+    expect(health).toEqual(expect.objectContaining({ ok: true, status: 'running' }));
+    expect(Date.parse(health.checked_at) - Date.parse(health.last_tick!)).toBeGreaterThanOrEqual(60_000);
   });
 });
