@@ -66,6 +66,8 @@ export class Dispatcher {
   private consecutiveErrors = 0;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
+  /** Free slots worth a claim while others are busy: a quarter of the concurrency. */
+  private readonly claimThreshold: number;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
   lastTickAt: Date | undefined;
 
@@ -73,6 +75,7 @@ export class Dispatcher {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
     this.sentWriter = new SentWriter(deps.db, this.log);
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
+    this.claimThreshold = Math.max(1, Math.min(deps.config.batchSize, Math.ceil(deps.config.concurrency / 4)));
   }
 
   start(): void {
@@ -145,7 +148,9 @@ export class Dispatcher {
     this.lastTickAt = new Date();
 
     const free = config.concurrency - this.inFlight.size;
-    if (free <= 0) return false;
+    // While sends are in flight, wait for a few slots to free before claiming again: one claim
+    // for several rows instead of one per finished send (the claim is the costly statement).
+    if (free <= 0 || (this.inFlight.size > 0 && free < this.claimThreshold)) return false;
     const limit = Math.min(free, config.batchSize);
     const token = `${this.tokenPrefix}:${++this.claimSeq}`;
     const claimed = await claimDueMessages(db, {
@@ -307,7 +312,8 @@ export class Dispatcher {
 
   private async millisUntilNextWork(): Promise<number> {
     const { config, rateLimits, db } = this.deps;
-    if (this.inFlight.size >= config.concurrency) return config.maxSleepMs; // a finishing send wakes us
+    // A finishing send wakes us; until enough slots are free there is nothing to claim.
+    if (this.inFlight.size > 0 && config.concurrency - this.inFlight.size < this.claimThreshold) return config.maxSleepMs;
     const paused = rateLimits.pausedChannels();
     const candidates = [config.maxSleepMs];
     const dueIn = await nextWakeInMs(db, paused);
