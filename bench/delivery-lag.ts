@@ -6,6 +6,7 @@
  * Run: npm run bench:delivery   (BENCH_CONCURRENCY sets DELIVERY_CONCURRENCY; BENCH_BACKLOG the backlog size)
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -48,6 +49,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   process.env.CRMW_TEST_RUN ??= `bench${Date.now().toString(36)}`;
+  const loadAtStart = os.loadavg();
   const testDb = await createTestDatabase();
   const sink = await startNoopSink();
   const db = await openMigratedDatabase('postgres', testDb.url);
@@ -98,6 +100,7 @@ async function main() {
       '',
       '## Machine',
       machineDescription(),
+      `- load average at start: ${loadAtStart.map((l) => l.toFixed(2)).join(', ')}`,
       '',
       `## ${LAG_MESSAGES.toLocaleString('en')} messages due over 10 s`,
       '| delivered | early | lag p50 | lag p99 | lag max |',
