@@ -91,10 +91,13 @@ export class Dispatcher {
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await delay(20);
     // Rows whose send never started go back at once; started ones keep their lease (outcome unknown).
-    const unstarted = [...this.inFlight.entries()].filter(([, s]) => !s.started);
-    for (const [id, { token }] of unstarted) await releaseClaims(this.deps.db, { ids: [id], token }).catch(() => undefined);
+    const unstartedByToken = new Map<string, string[]>();
+    for (const [id, { token, started }] of this.inFlight) {
+      if (!started) unstartedByToken.set(token, [...(unstartedByToken.get(token) ?? []), id]);
+    }
+    for (const [token, ids] of unstartedByToken) await releaseClaims(this.deps.db, { ids, token }).catch(() => undefined);
     this.abortSends.abort(new Error('dispatcher stopping'));
-    await this.sentWriter.drain(2_000);
+    await this.sentWriter.drain(1_000);
     await this.unlisten?.().catch(() => undefined);
   }
 

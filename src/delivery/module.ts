@@ -73,7 +73,8 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
       });
     },
     async stop() {
-      await dispatcher?.stop(Math.max(1_000, config.scheduler.shutdownTimeoutMs));
+      // Within the shutdown step's own 5 s deadline: sends in flight get up to 3 s, sent marks 1 s.
+      await dispatcher?.stop(Math.min(3_000, config.scheduler.shutdownTimeoutMs));
       webhook.close();
     },
   };
