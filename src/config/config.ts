@@ -54,6 +54,11 @@ export interface Config {
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
   readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+  readonly crm: {
+    readonly schedules: { readonly nurture: string; readonly dunning: string; readonly kpiSnapshots: string };
+    /** Days after an invoice's due date on which a payment reminder goes out. */
+    readonly dunningReminderDays: readonly number[];
+  };
 }
 
 export interface EmailChannelConfig {
@@ -167,6 +172,15 @@ function toConfig(e: Env): Config {
     },
     callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
     health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+    crm: {
+      schedules: {
+        nurture: e.NURTURE_CRON ?? '0 */5 * * * *',
+        dunning: e.DUNNING_CRON ?? '0 */5 * * * *',
+        // Every 15 minutes: each organization is snapshotted soon after 01:00 in its own zone.
+        kpiSnapshots: e.KPI_SNAPSHOT_CRON ?? '0 */15 * * * *',
+      },
+      dunningReminderDays: e.DUNNING_REMINDER_DAYS,
+    },
   };
 }
 

@@ -114,6 +114,27 @@ export const envSchema = z.object({
 
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
   HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
+
+  // --- crm jobs ---
+  NURTURE_CRON: cron,
+  DUNNING_CRON: cron,
+  KPI_SNAPSHOT_CRON: cron,
+  DUNNING_REMINDER_DAYS: z
+    .string()
+    .default('1,3,7,14')
+    .transform((v, ctx) => {
+      const days = v.split(',').map((d) => d.trim());
+      if (days.some((d) => !/^\d{1,3}$/.test(d))) {
+        ctx.addIssue({ code: 'custom', message: `must be whole numbers of days separated by commas, such as 1,3,7 (got "${v}")` });
+        return z.NEVER;
+      }
+      const numbers = [...new Set(days.map(Number))].sort((a, b) => a - b);
+      if (numbers.length === 0 || numbers.length > 20) {
+        ctx.addIssue({ code: 'custom', message: `must list 1 to 20 days (got "${v}")` });
+        return z.NEVER;
+      }
+      return numbers;
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;
