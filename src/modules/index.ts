@@ -1,5 +1,6 @@
 import { buildJobs } from '../jobs';
 import type { ModuleFactory } from './worker-module';
+import { crmModule } from '../crm/module';
 
 /** The core jobs of the worker (trial expiration, call cleanup). */
 const coreJobs: ModuleFactory = ({ config }) => ({ name: 'core-jobs', jobs: () => buildJobs(config) });
@@ -8,4 +9,4 @@ const coreJobs: ModuleFactory = ({ config }) => ({ name: 'core-jobs', jobs: () =
  * Every module of this build, in start order (stopped in reverse). Adding a capability means
  * one line here; main.ts does not change.
  */
-export const moduleFactories: readonly ModuleFactory[] = [coreJobs];
+export const moduleFactories: readonly ModuleFactory[] = [coreJobs, crmModule];

@@ -180,6 +180,9 @@ CREATE TABLE invoices (
   paid_at               timestamptz,
   -- Set by dunning-scheduler once the reminders are in the outbox; reset never.
   dunning_scheduled_at  timestamptz,
+  -- The reminder days planned at scheduling time: closing cancels exactly these keys even if
+  -- DUNNING_REMINDER_DAYS changed since.
+  dunning_days          integer[],
   -- Set when paid after at least one dunning reminder went out: the KPI "recovered by dunning".
   recovered_by_dunning  boolean     NOT NULL DEFAULT false,
   dunning_closed_at     timestamptz,

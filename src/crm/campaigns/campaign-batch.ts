@@ -1,0 +1,124 @@
+import type { Queryable } from '../../db/database';
+
+export interface BatchOutcome {
+  /** Contacts read from the audience in this batch (0 means the campaign is not expanding). */
+  read: number;
+  queued: number;
+  skipped: number;
+  /** True when this batch reached the end of the audience. */
+  finished: boolean;
+}
+
+/** Keys are deterministic per (campaign, contact): the outbox refuses a second row for one. */
+export function campaignMessageKey(campaignId: string, contactId: string): string {
+  return `campaign:${campaignId}:${contactId}`;
+}
+
+/**
+ * The audience as a keyset-ordered source: a list walks its membership primary key
+ * (list_id, contact_id); a segment walks contacts (tenant_id, id) filtered by tags. Both read
+ * only `limit` rows after the cursor, so memory and time per batch do not grow with the audience.
+ */
+const AUDIENCE = `
+  SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
+         CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
+    FROM camp
+    JOIN contact_list_members m ON m.list_id = camp.list_id AND m.contact_id > coalesce(camp.cursor_contact_id, '')
+    JOIN contacts c ON c.id = m.contact_id AND c.tenant_id = camp.tenant_id
+   WHERE camp.list_id IS NOT NULL
+   ORDER BY m.contact_id
+   LIMIT $2`;
+const SEGMENT_AUDIENCE = `
+  SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
+         CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
+    FROM camp
+    JOIN segments s ON s.id = camp.segment_id
+    JOIN contacts c ON c.tenant_id = camp.tenant_id AND c.tags @> s.tags AND c.id > coalesce(camp.cursor_contact_id, '')
+   ORDER BY c.id
+   LIMIT $2`;
+
+/**
+ * Expands one batch of a campaign that is 'sending', in ONE statement (so in one transaction
+ * with the cursor move): read the next `limit` audience contacts after the cursor, record each
+ * as a recipient (queued, or skipped when opted out or without an address), insert an outbox
+ * row per newly queued recipient straight from SQL, advance the cursor and the counts.
+ * Nothing is loaded into Node but the counts: a 1,000,000-recipient campaign costs the same
+ * memory as a 100-recipient one.
+ *
+ * Rows go into the delivery engine's scheduled_messages with the columns of its contract
+ * (docs/crm-jobs.md explains why campaigns bypass scheduleMessages(): bulk INSERT ... SELECT).
+ * Exactly-once holds twice over: campaign_recipients (campaign_id, contact_id) and the outbox's
+ * unique idempotency key. A paused or cancelled campaign reads no rows: the FOR UPDATE on the
+ * campaign row serializes with the pause/cancel API.
+ */
+export async function expandCampaignBatch(
+  tx: Queryable,
+  campaignId: string,
+  limit: number,
+  audience: 'list' | 'segment',
+): Promise<BatchOutcome> {
+  const result = await tx.query<{ read: number; queued: number; skipped: number }>(
+    `WITH camp AS (
+       SELECT id, tenant_id, name, channel, subject, template, send_at, list_id, segment_id, cursor_contact_id
+         FROM campaigns WHERE id = $1 AND status = 'sending' AND expanded_at IS NULL
+          FOR UPDATE
+     ),
+     batch AS (${audience === 'list' ? AUDIENCE : SEGMENT_AUDIENCE}),
+     classified AS (
+       SELECT b.*,
+              CASE WHEN b.address IS NULL OR btrim(b.address) = '' THEN 'no-address'
+                   WHEN EXISTS (SELECT 1 FROM suppressions s, camp
+                                 WHERE s.tenant_id = camp.tenant_id AND s.channel = camp.channel
+                                   AND s.recipient = lower(btrim(b.address))) THEN 'opted-out'
+                   WHEN EXISTS (SELECT 1 FROM suppressions s, camp
+                                 WHERE s.tenant_id = camp.tenant_id AND s.channel = camp.channel
+                                   AND s.recipient = btrim(b.address)) THEN 'opted-out'
+              END AS skip_reason
+         FROM batch b
+     ),
+     recorded AS (
+       INSERT INTO campaign_recipients (campaign_id, contact_id, status, skip_reason)
+       SELECT $1, contact_id, CASE WHEN skip_reason IS NULL THEN 'queued' ELSE 'skipped' END, skip_reason
+         FROM classified
+       ON CONFLICT (campaign_id, contact_id) DO NOTHING
+       RETURNING contact_id, status
+     ),
+     outbox AS (
+       INSERT INTO scheduled_messages
+         (tenant_id, contact_id, channel, recipient, scheduled_at, template, subject, variables, type, status, idempotency_key)
+       SELECT camp.tenant_id, k.contact_id, camp.channel, btrim(k.address), camp.send_at, camp.template, camp.subject,
+              jsonb_build_object(
+                'contact', jsonb_build_object('id', k.contact_id, 'name', k.name, 'email', k.email, 'phone', k.phone)
+                           || coalesce(k.attributes, '{}'::jsonb),
+                'campaign', jsonb_build_object('id', camp.id, 'name', camp.name)),
+              'campaign', 'scheduled', 'campaign:' || camp.id || ':' || k.contact_id
+         FROM recorded r
+         JOIN classified k ON k.contact_id = r.contact_id
+         CROSS JOIN camp
+        WHERE r.status = 'queued'
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING 1
+     ),
+     counts AS (
+       SELECT (SELECT count(*) FROM batch)::int AS read,
+              (SELECT count(*) FROM recorded WHERE status = 'queued')::int AS queued,
+              (SELECT count(*) FROM recorded WHERE status = 'skipped')::int AS skipped,
+              (SELECT count(*) FROM outbox)::int AS inserted,
+              (SELECT max(contact_id) FROM batch) AS last_contact
+     )
+     UPDATE campaigns c
+        SET cursor_contact_id = coalesce(counts.last_contact, c.cursor_contact_id),
+            queued = c.queued + counts.queued,
+            skipped = c.skipped + counts.skipped,
+            expanded_at = CASE WHEN counts.read < $2 THEN now() END,
+            targeted = CASE WHEN counts.read < $2 THEN c.queued + counts.queued + c.skipped + counts.skipped ELSE c.targeted END,
+            updated_at = now()
+       FROM counts
+      WHERE c.id = $1 AND c.id IN (SELECT id FROM camp)
+     RETURNING counts.read, counts.queued, counts.skipped`,
+    [campaignId, limit],
+  );
+  const row = result.rows[0];
+  if (!row) return { read: 0, queued: 0, skipped: 0, finished: false };
+  return { read: row.read, queued: row.queued, skipped: row.skipped, finished: row.read < limit };
+}
