@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database';
+import { WAKEUP_CHANNEL } from '../../delivery/outbox';
 
 export interface BatchOutcome {
   /** Contacts read from the audience in this batch (0 means the campaign is not expanding). */
@@ -19,7 +20,7 @@ export function campaignMessageKey(campaignId: string, contactId: string): strin
  * (list_id, contact_id); a segment walks contacts (tenant_id, id) filtered by tags. Both read
  * only `limit` rows after the cursor, so memory and time per batch do not grow with the audience.
  */
-const AUDIENCE = `
+const LIST_AUDIENCE = `
   SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
          CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
     FROM camp
@@ -45,8 +46,10 @@ const SEGMENT_AUDIENCE = `
  * Nothing is loaded into Node but the counts: a 1,000,000-recipient campaign costs the same
  * memory as a 100-recipient one.
  *
- * Rows go into the delivery engine's scheduled_messages with the columns of its contract
- * (docs/crm-jobs.md explains why campaigns bypass scheduleMessages(): bulk INSERT ... SELECT).
+ * Rows go into the delivery engine's scheduled_messages with the columns of its contract and
+ * its wake-up NOTIFY. Campaigns bypass scheduleMessages() (which takes rows from Node) for bulk
+ * INSERT ... SELECT; what it would check per request is checked here in SQL (address shape,
+ * suppressions) and once per campaign at creation (the template, see campaign-template.ts).
  * Exactly-once holds twice over: campaign_recipients (campaign_id, contact_id) and the outbox's
  * unique idempotency key. A paused or cancelled campaign reads no rows: the FOR UPDATE on the
  * campaign row serializes with the pause/cancel API.
@@ -63,18 +66,19 @@ export async function expandCampaignBatch(
          FROM campaigns WHERE id = $1 AND status = 'sending' AND expanded_at IS NULL
           FOR UPDATE
      ),
-     batch AS (${audience === 'list' ? AUDIENCE : SEGMENT_AUDIENCE}),
+     batch AS (${audience === 'list' ? LIST_AUDIENCE : SEGMENT_AUDIENCE}),
      classified AS (
        SELECT b.*,
               CASE WHEN b.address IS NULL OR btrim(b.address) = '' THEN 'no-address'
-                   WHEN EXISTS (SELECT 1 FROM suppressions s, camp
-                                 WHERE s.tenant_id = camp.tenant_id AND s.channel = camp.channel
-                                   AND s.recipient = lower(btrim(b.address))) THEN 'opted-out'
-                   WHEN EXISTS (SELECT 1 FROM suppressions s, camp
-                                 WHERE s.tenant_id = camp.tenant_id AND s.channel = camp.channel
-                                   AND s.recipient = btrim(b.address)) THEN 'opted-out'
+                   -- The checks scheduleMessages() applies per request, in SQL: a malformed
+                   -- address is skipped here instead of failing later at the provider.
+                   WHEN camp.channel = 'email' AND btrim(b.address) !~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$' THEN 'invalid-address'
+                   WHEN camp.channel = 'whatsapp' AND regexp_replace(btrim(b.address), '^whatsapp:', '') !~ '^[+][1-9][0-9]{6,14}$' THEN 'invalid-address'
+                   WHEN EXISTS (SELECT 1 FROM suppressions s
+                                 WHERE s.tenant_id = camp.tenant_id AND s.channel IN (camp.channel, '*')
+                                   AND s.recipient IN (btrim(b.address), lower(btrim(b.address)))) THEN 'opted-out'
               END AS skip_reason
-         FROM batch b
+         FROM batch b, camp
      ),
      recorded AS (
        INSERT INTO campaign_recipients (campaign_id, contact_id, status, skip_reason)
@@ -85,8 +89,8 @@ export async function expandCampaignBatch(
      ),
      outbox AS (
        INSERT INTO scheduled_messages
-         (tenant_id, contact_id, channel, recipient, scheduled_at, template, subject, variables, type, status, idempotency_key)
-       SELECT camp.tenant_id, k.contact_id, camp.channel, btrim(k.address), camp.send_at, camp.template, camp.subject,
+         (tenant_id, contact_id, channel, recipient, scheduled_at, due_at, template, subject, variables, type, status, idempotency_key)
+       SELECT camp.tenant_id, k.contact_id, camp.channel, btrim(k.address), camp.send_at, camp.send_at, camp.template, camp.subject,
               jsonb_build_object(
                 'contact', jsonb_build_object('id', k.contact_id, 'name', k.name, 'email', k.email, 'phone', k.phone)
                            || coalesce(k.attributes, '{}'::jsonb),
@@ -97,13 +101,19 @@ export async function expandCampaignBatch(
          CROSS JOIN camp
         WHERE r.status = 'queued'
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING 1
+       RETURNING due_at
+     ),
+     -- Wakes the delivery dispatchers in the same statement, as scheduleMessages() does.
+     woken AS (
+       SELECT pg_notify('${WAKEUP_CHANNEL}', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)
+         FROM outbox HAVING count(*) > 0
      ),
      counts AS (
        SELECT (SELECT count(*) FROM batch)::int AS read,
               (SELECT count(*) FROM recorded WHERE status = 'queued')::int AS queued,
               (SELECT count(*) FROM recorded WHERE status = 'skipped')::int AS skipped,
               (SELECT count(*) FROM outbox)::int AS inserted,
+              (SELECT count(*) FROM woken)::int AS woken,
               (SELECT max(contact_id) FROM batch) AS last_contact
      )
      UPDATE campaigns c

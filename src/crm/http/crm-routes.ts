@@ -9,6 +9,7 @@ import {
   pauseCampaign,
   resumeCampaign,
 } from '../campaigns/campaign-store';
+import { validateCampaignTemplate } from '../campaigns/campaign-template';
 import { createInvoice, markInvoicePaid } from '../dunning/invoices';
 import { NotFoundError } from '../errors';
 import { computeKpiSnapshot } from '../kpi/kpi-snapshots';
@@ -79,6 +80,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
 
   router.post('/campaigns', handle(async (req, res) => {
     const body = parseBody(campaignBody, req.body);
+    validateCampaignTemplate(body);
     const owner = body.listId
       ? await db.query('SELECT 1 FROM contact_lists WHERE id = $1 AND tenant_id = $2', [body.listId, body.tenantId])
       : await db.query('SELECT 1 FROM segments WHERE id = $1 AND tenant_id = $2', [body.segmentId, body.tenantId]);

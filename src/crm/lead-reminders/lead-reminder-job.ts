@@ -29,7 +29,7 @@ interface IssuedReminder {
  * the same contact cannot overrun the cap together, and a contact silent for several periods
  * gets one reminder per period, not a burst.
  */
-async function issueDueReminders(tx: Queryable, limit: number): Promise<IssuedReminder[]> {
+export async function issueDueReminders(tx: Queryable, limit: number): Promise<IssuedReminder[]> {
   const result = await tx.query<IssuedReminder>(
     `WITH candidates AS (
        SELECT l.id AS lead_id, l.tenant_id, l.contact_id, l.created_at,
@@ -65,7 +65,7 @@ async function issueDueReminders(tx: Queryable, limit: number): Promise<IssuedRe
                              AND r.created_at > now() - make_interval(mins => numbered.no_reply_minutes))
         ORDER BY contact_id, silent_since, lead_id
         LIMIT $1
-     )
+     ),
      ins AS (
        INSERT INTO lead_reminders (tenant_id, lead_id, contact_id, silent_since, reminder_no, idempotency_key)
        SELECT tenant_id, lead_id, contact_id, silent_since, reminder_no,

@@ -77,7 +77,7 @@ CREATE TABLE campaign_recipients (
   campaign_id  text NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
   contact_id   text NOT NULL,
   status       text NOT NULL CHECK (status IN ('queued', 'skipped')),
-  skip_reason  text CHECK (skip_reason IN ('opted-out', 'no-address')),
+  skip_reason  text CHECK (skip_reason IN ('opted-out', 'no-address', 'invalid-address')),
   PRIMARY KEY (campaign_id, contact_id)
 );
 
