@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database';
-import { scheduleMessages, type ChannelName, type ScheduleRequest } from '../../delivery/outbox';
+import { scheduleMessages, ValidationError, type ChannelName, type ScheduleRequest } from '../../delivery/outbox';
+import type { Logger } from '../../logging/logger';
 import type { JobDefinition } from '../../scheduler/job';
 
 const BATCH = 500;
@@ -107,6 +108,33 @@ function toRequest(r: IssuedReminder): ScheduleRequest {
 }
 
 /**
+ * Schedules the reminders; a tenant's bad template (the delivery engine's ValidationError,
+ * thrown before anything is written) must not block every other tenant, so on rejection each
+ * reminder is tried alone and the rejected ones keep their row with the error: issued once,
+ * never retried, visible to the operator. Returns how many were rejected.
+ */
+async function scheduleReminders(tx: Queryable, reminders: IssuedReminder[], logger: Logger): Promise<number> {
+  try {
+    await scheduleMessages(tx, reminders.map(toRequest));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+  }
+  let rejected = 0;
+  for (const reminder of reminders) {
+    try {
+      await scheduleMessages(tx, [toRequest(reminder)]);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      rejected++;
+      await tx.query('UPDATE lead_reminders SET error = $2 WHERE idempotency_key = $1', [reminder.idempotency_key, err.message]);
+      logger.warn('lead reminder rejected by the delivery engine', { tenant: reminder.tenant_id, lead: reminder.lead_id, error: err.message });
+    }
+  }
+  return rejected;
+}
+
+/**
  * lead-reminder-scheduler: every LEAD_REMINDER_INTERVAL minutes, leads silent for their
  * tenant's configured time get a reminder through the delivery engine. The reminder row and
  * its outbox message commit in one fenced transaction per batch.
@@ -119,17 +147,18 @@ export function createLeadReminderJob(options: { schedule: string }): JobDefinit
     description: 'Sends reminders for leads without a reply for their tenant-configured time',
     async run({ db, logger, signal }) {
       let issued = 0;
+      let rejected = 0;
       for (;;) {
         signal.throwIfAborted();
         const batch = await db.transaction(async (tx) => {
           const reminders = await issueDueReminders(tx, BATCH);
-          if (reminders.length > 0) await scheduleMessages(tx, reminders.map(toRequest));
+          if (reminders.length > 0) rejected += await scheduleReminders(tx, reminders, logger);
           return reminders.length;
         });
         issued += batch;
         if (batch === 0) break;
       }
-      if (issued > 0) logger.info('lead reminders issued', { reminders: issued });
+      if (issued > 0) logger.info('lead reminders issued', { reminders: issued, rejected });
       return { items: issued };
     },
   };

@@ -116,6 +116,8 @@ CREATE TABLE lead_reminders (
   silent_since     timestamptz NOT NULL,
   reminder_no      integer     NOT NULL,
   idempotency_key  text        NOT NULL UNIQUE,
+  -- Set when the delivery engine refused the message (e.g. the tenant's template is invalid).
+  error            text,
   created_at       timestamptz NOT NULL DEFAULT now(),
   UNIQUE (lead_id, silent_since, reminder_no)
 );
