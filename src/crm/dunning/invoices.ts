@@ -30,12 +30,13 @@ export function createInvoice(db: Database, input: NewInvoice, days: readonly nu
 }
 
 /** Marks an invoice paid and stops its dunning at once (reminders not yet sent are cancelled). */
-export function markInvoicePaid(db: Database, id: string, paidAt = new Date()): Promise<{ invoice: InvoiceRow; remindersCancelled: number }> {
+export function markInvoicePaid(db: Database, id: string, paidAt?: Date): Promise<{ invoice: InvoiceRow; remindersCancelled: number }> {
   return db.transaction(async (tx) => {
     const current = (await tx.query<InvoiceRow>('SELECT * FROM invoices WHERE id = $1 FOR UPDATE', [id])).rows[0];
     if (!current) throw new NotFoundError(`invoice ${id} not found`);
     if (current.status !== 'open') throw new ConflictError(`invoice ${id} is ${current.status}`);
-    await tx.query(`UPDATE invoices SET status = 'paid', paid_at = $2 WHERE id = $1`, [id, paidAt]);
+    // The database clock by default, the same clock that stamps sent_at on reminders.
+    await tx.query(`UPDATE invoices SET status = 'paid', paid_at = coalesce($2, now()) WHERE id = $1`, [id, paidAt ?? null]);
     const remindersCancelled = current.dunning_scheduled_at ? await closeDunning(tx, id) : 0;
     const invoice = (await tx.query<InvoiceRow>('SELECT * FROM invoices WHERE id = $1', [id])).rows[0]!;
     return { invoice, remindersCancelled };

@@ -34,7 +34,11 @@ export async function issueDueReminders(tx: Queryable, limit: number): Promise<I
   const result = await tx.query<IssuedReminder>(
     `WITH candidates AS (
        SELECT l.id AS lead_id, l.tenant_id, l.contact_id, l.created_at,
-              greatest(l.created_at, coalesce(l.last_reply_at, l.created_at)) AS silent_since,
+              -- A reply counts wherever it was recorded: on the lead by the CRM, or in the
+              -- delivery engine's contact_replies (inbound messages).
+              greatest(l.created_at, l.last_reply_at,
+                       (SELECT max(cr.received_at) FROM contact_replies cr
+                         WHERE cr.tenant_id = l.tenant_id AND cr.contact_id = l.contact_id)) AS silent_since,
               s.no_reply_minutes, s.max_reminders_per_contact, s.channel, s.subject, s.template,
               c.name AS contact_name,
               CASE s.channel WHEN 'email' THEN c.email WHEN 'whatsapp' THEN coalesce(c.whatsapp, c.phone) ELSE c.phone END AS address
@@ -49,7 +53,10 @@ export async function issueDueReminders(tx: Queryable, limit: number): Promise<I
               1 + (SELECT count(*) FROM lead_reminders r WHERE r.lead_id = k.lead_id AND r.silent_since = k.silent_since)::int AS reminder_no,
               (SELECT count(*) FROM lead_reminders r
                 WHERE r.contact_id = k.contact_id
-                  AND r.created_at > coalesce((SELECT max(o.last_reply_at) FROM leads o WHERE o.contact_id = k.contact_id), '-infinity'))::int
+                  AND r.created_at > greatest(
+                        (SELECT max(o.last_reply_at) FROM leads o WHERE o.contact_id = k.contact_id),
+                        (SELECT max(cr.received_at) FROM contact_replies cr WHERE cr.tenant_id = k.tenant_id AND cr.contact_id = k.contact_id),
+                        '-infinity'))::int
                 AS contact_reminders
          FROM candidates k
         WHERE k.address IS NOT NULL AND btrim(k.address) <> ''

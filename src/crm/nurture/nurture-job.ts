@@ -21,13 +21,19 @@ export function createNurtureJob(options: { schedule: string }): JobDefinition {
         signal.throwIfAborted();
         const batch = await db.transaction(async (tx) => {
           const due = await tx.query<{ id: string; reason: 'reply' | 'conversion' }>(
-            `SELECT e.id,
-                    CASE WHEN EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = e.contact_id AND l.last_reply_at > e.enrolled_at)
-                         THEN 'reply' ELSE 'conversion' END AS reason
-               FROM nurture_enrollments e
-              WHERE e.status = 'active'
-                AND (EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = e.contact_id AND l.last_reply_at > e.enrolled_at)
-                     OR EXISTS (SELECT 1 FROM leads l WHERE l.id = e.lead_id AND l.status = 'converted'))
+            `WITH active AS (
+               SELECT e.id, e.enrolled_at,
+                      EXISTS (SELECT 1 FROM leads l WHERE l.contact_id = e.contact_id AND l.last_reply_at > e.enrolled_at)
+                        OR EXISTS (SELECT 1 FROM contact_replies cr
+                                    WHERE cr.tenant_id = e.tenant_id AND cr.contact_id = e.contact_id AND cr.received_at > e.enrolled_at)
+                        AS replied,
+                      EXISTS (SELECT 1 FROM leads l WHERE l.id = e.lead_id AND l.status = 'converted') AS converted
+                 FROM nurture_enrollments e
+                WHERE e.status = 'active'
+             )
+             SELECT e.id, CASE WHEN a.replied THEN 'reply' ELSE 'conversion' END AS reason
+               FROM nurture_enrollments e JOIN active a ON a.id = e.id
+              WHERE a.replied OR a.converted
               ORDER BY e.enrolled_at
               LIMIT $1
                 FOR UPDATE OF e SKIP LOCKED`,
