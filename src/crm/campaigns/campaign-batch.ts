@@ -16,25 +16,23 @@ export function campaignMessageKey(campaignId: string, contactId: string): strin
 }
 
 /**
- * The audience as a keyset-ordered source: a list walks its membership primary key
- * (list_id, contact_id); a segment walks contacts (tenant_id, id) filtered by tags. Both read
- * only `limit` rows after the cursor, so memory and time per batch do not grow with the audience.
+ * The audience as a keyset window: the next `limit` contact ids after the cursor, read in index
+ * order — a list from its membership primary key (list_id, contact_id), a segment from contacts
+ * (tenant_id, id) filtered by tags. The campaign's values come in as scalar subqueries so the
+ * planner walks the index from the cursor and stops at the limit: each batch costs the same
+ * whether it is the first or the thousandth of the campaign.
  */
-const LIST_AUDIENCE = `
-  SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
-         CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
-    FROM camp
-    JOIN contact_list_members m ON m.list_id = camp.list_id AND m.contact_id > coalesce(camp.cursor_contact_id, '')
-    JOIN contacts c ON c.id = m.contact_id AND c.tenant_id = camp.tenant_id
-   WHERE camp.list_id IS NOT NULL
+const LIST_WINDOW = `
+  SELECT m.contact_id FROM contact_list_members m
+   WHERE m.list_id = (SELECT list_id FROM camp)
+     AND m.contact_id > (SELECT coalesce(cursor_contact_id, '') FROM camp)
    ORDER BY m.contact_id
    LIMIT $2`;
-const SEGMENT_AUDIENCE = `
-  SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
-         CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
-    FROM camp
-    JOIN segments s ON s.id = camp.segment_id
-    JOIN contacts c ON c.tenant_id = camp.tenant_id AND c.tags @> s.tags AND c.id > coalesce(camp.cursor_contact_id, '')
+const SEGMENT_WINDOW = `
+  SELECT c.id AS contact_id FROM contacts c
+   WHERE c.tenant_id = (SELECT tenant_id FROM camp)
+     AND c.id > (SELECT coalesce(cursor_contact_id, '') FROM camp)
+     AND c.tags @> (SELECT s.tags FROM segments s WHERE s.id = (SELECT segment_id FROM camp))
    ORDER BY c.id
    LIMIT $2`;
 
@@ -66,7 +64,23 @@ export async function expandCampaignBatch(
          FROM campaigns WHERE id = $1 AND status = 'sending' AND expanded_at IS NULL
           FOR UPDATE
      ),
-     batch AS (${audience === 'list' ? LIST_AUDIENCE : SEGMENT_AUDIENCE}),
+     keyset AS (${audience === 'list' ? LIST_WINDOW : SEGMENT_WINDOW}),
+     batch AS (
+       SELECT c.id AS contact_id, c.name, c.email, c.phone, c.attributes,
+              CASE WHEN camp.channel = 'email' THEN c.email ELSE coalesce(c.whatsapp, c.phone) END AS address
+         FROM keyset w
+         JOIN contacts c ON c.id = w.contact_id
+         JOIN camp ON c.tenant_id = camp.tenant_id
+     ),
+     -- Opt-outs for this batch as two equi-joins (the address as given and lower-cased), which
+     -- PostgreSQL can hash, instead of one probe per contact.
+     suppressed AS (
+       SELECT b.contact_id FROM batch b, camp, suppressions s
+        WHERE s.tenant_id = camp.tenant_id AND s.channel IN (camp.channel, '*') AND s.recipient = btrim(b.address)
+       UNION
+       SELECT b.contact_id FROM batch b, camp, suppressions s
+        WHERE s.tenant_id = camp.tenant_id AND s.channel IN (camp.channel, '*') AND s.recipient = lower(btrim(b.address))
+     ),
      classified AS (
        SELECT b.*,
               CASE WHEN b.address IS NULL OR btrim(b.address) = '' THEN 'no-address'
@@ -74,9 +88,7 @@ export async function expandCampaignBatch(
                    -- address is skipped here instead of failing later at the provider.
                    WHEN camp.channel = 'email' AND btrim(b.address) !~ '^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$' THEN 'invalid-address'
                    WHEN camp.channel = 'whatsapp' AND regexp_replace(btrim(b.address), '^whatsapp:', '') !~ '^[+][1-9][0-9]{6,14}$' THEN 'invalid-address'
-                   WHEN EXISTS (SELECT 1 FROM suppressions s
-                                 WHERE s.tenant_id = camp.tenant_id AND s.channel IN (camp.channel, '*')
-                                   AND s.recipient IN (btrim(b.address), lower(btrim(b.address)))) THEN 'opted-out'
+                   WHEN b.contact_id IN (SELECT contact_id FROM suppressed) THEN 'opted-out'
               END AS skip_reason
          FROM batch b, camp
      ),
@@ -109,12 +121,12 @@ export async function expandCampaignBatch(
          FROM outbox HAVING count(*) > 0
      ),
      counts AS (
-       SELECT (SELECT count(*) FROM batch)::int AS read,
+       SELECT (SELECT count(*) FROM keyset)::int AS read,
               (SELECT count(*) FROM recorded WHERE status = 'queued')::int AS queued,
               (SELECT count(*) FROM recorded WHERE status = 'skipped')::int AS skipped,
               (SELECT count(*) FROM outbox)::int AS inserted,
               (SELECT count(*) FROM woken)::int AS woken,
-              (SELECT max(contact_id) FROM batch) AS last_contact
+              (SELECT max(contact_id) FROM keyset) AS last_contact
      )
      UPDATE campaigns c
         SET cursor_contact_id = coalesce(counts.last_contact, c.cursor_contact_id),
