@@ -5,6 +5,7 @@
  * Run: npm run bench:campaign   (BENCH_RECIPIENTS=50000 for a quick smoke run)
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { openMigratedDatabase } from '../test/support/harness';
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
     );
     clearInterval(sampler);
     const final = memoryKb(pid);
+    const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
     const outbox = await client.query<{ rows: number; keys: number }>(
       `SELECT count(*)::int AS rows, count(DISTINCT idempotency_key)::int AS keys FROM scheduled_messages WHERE type = 'campaign'`,
     );
@@ -119,6 +121,8 @@ async function main(): Promise<void> {
       `| worker RSS when idle before the campaign | ${mb(idle.rssKb)} MB |`,
       `| worker peak RSS (max of VmHWM and samples) | ${peakMb.toFixed(1)} MB |`,
       `| worker RSS at the end | ${mb(final.rssKb)} MB |`,
+      '',
+      `Load average (1, 5, 15 min) when the expansion ended: ${load} on ${os.cpus().length} cores.`,
       '',
       `Targets: under 60 s — ${done.seconds < 60 ? 'met' : 'MISSED'}; under 200 MB resident — ${peakMb < 200 ? 'met' : 'MISSED'}.`,
       '',
