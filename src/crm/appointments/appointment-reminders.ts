@@ -39,7 +39,7 @@ export interface NewAppointment {
 export function createAppointment(db: Database, input: NewAppointment): Promise<AppointmentRow> {
   return db.transaction(async (tx) => {
     const contact = await tx.query('SELECT 1 FROM contacts WHERE id = $1 AND tenant_id = $2', [input.contactId, input.tenantId]);
-    if (contact.rowCount === 0) throw new NotFoundError(`contactId: contact ${input.contactId} not found for tenant ${input.tenantId}`);
+    if (contact.rows.length === 0) throw new NotFoundError(`contactId: contact ${input.contactId} not found for tenant ${input.tenantId}`);
     const row = (
       await tx.query<AppointmentRow>(
         `INSERT INTO appointments (tenant_id, contact_id, starts_at, title, channel)

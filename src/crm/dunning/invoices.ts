@@ -16,7 +16,7 @@ export interface NewInvoice {
 export function createInvoice(db: Database, input: NewInvoice, days: readonly number[]): Promise<InvoiceRow> {
   return db.transaction(async (tx) => {
     const contact = await tx.query('SELECT 1 FROM contacts WHERE id = $1 AND tenant_id = $2', [input.contactId, input.tenantId]);
-    if (contact.rowCount === 0) throw new NotFoundError(`contactId: contact ${input.contactId} not found for tenant ${input.tenantId}`);
+    if (contact.rows.length === 0) throw new NotFoundError(`contactId: contact ${input.contactId} not found for tenant ${input.tenantId}`);
     const invoice = (
       await tx.query<InvoiceRow>(
         `INSERT INTO invoices (tenant_id, contact_id, amount_cents, currency, due_at, payment_link, channel)

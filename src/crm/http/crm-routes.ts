@@ -84,7 +84,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     const owner = body.listId
       ? await db.query('SELECT 1 FROM contact_lists WHERE id = $1 AND tenant_id = $2', [body.listId, body.tenantId])
       : await db.query('SELECT 1 FROM segments WHERE id = $1 AND tenant_id = $2', [body.segmentId, body.tenantId]);
-    if (owner.rowCount === 0) {
+    if (owner.rows.length === 0) {
       throw new NotFoundError(body.listId ? `listId: list ${body.listId} not found for tenant` : `segmentId: segment ${body.segmentId} not found for tenant`);
     }
     res.status(201).json(await insertCampaign(db, body));
@@ -141,7 +141,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
   router.post('/kpi-snapshots/recompute', handle(async (req, res) => {
     const q = parseBody(snapshotQuery, req.body);
     const tenant = await db.query('SELECT 1 FROM tenants WHERE id = $1', [q.tenantId]);
-    if (tenant.rowCount === 0) throw new NotFoundError(`tenantId: tenant ${q.tenantId} not found`);
+    if (tenant.rows.length === 0) throw new NotFoundError(`tenantId: tenant ${q.tenantId} not found`);
     res.json(await computeKpiSnapshot(db, q.tenantId, q.date));
   }));
   return router;

@@ -9,7 +9,7 @@ import { stopEnrollmentsOf } from '../nurture/nurture';
 export function recordContactReply(db: Database, contactId: string, at: Date): Promise<{ leadsUpdated: number; nurtureStepsCancelled: number }> {
   return db.transaction(async (tx) => {
     const contact = await tx.query('SELECT 1 FROM contacts WHERE id = $1', [contactId]);
-    if (contact.rowCount === 0) throw new NotFoundError(`contact ${contactId} not found`);
+    if (contact.rows.length === 0) throw new NotFoundError(`contact ${contactId} not found`);
     const leads = await tx.query(
       `UPDATE leads SET last_reply_at = greatest(coalesce(last_reply_at, $2), $2) WHERE contact_id = $1 AND status = 'open'`,
       [contactId, at],
