@@ -1,4 +1,6 @@
 import type { Database } from '../../src/db/database';
+import { WAKEUP_CHANNEL } from '../../src/delivery/outbox';
+import { waitFor } from '../support/wait';
 import { expandCampaignBatch } from '../../src/crm/campaigns/campaign-batch';
 import { createCampaignSchedulerJob } from '../../src/crm/campaigns/campaign-scheduler-job';
 import { cancelCampaign, getCampaign, pauseCampaign, resumeCampaign, startDueCampaigns } from '../../src/crm/campaigns/campaign-store';
@@ -195,6 +197,25 @@ describe('campaign-scheduler (called directly through runTick: lease, fence, his
     const done = await getCampaign(db, 'finish');
     expect(done).toEqual(expect.objectContaining({ status: 'sent', targeted: 12, queued: 12, sent: 11, failed: 1, skipped: 0 }));
     expect(done?.completed_at).not.toBeNull();
+  });
+
+  it('each batch wakes the delivery dispatchers (NOTIFY on the outbox channel, committed with the rows)', async () => {
+    await addTenant(db, 'eta');
+    await addContacts(db, 'eta', 6, { listId: 'eta-list' });
+    await addCampaign(db, 'wakes', 'eta', { listId: 'eta-list' });
+    const payloads: string[] = [];
+    const unlisten = await db.listen(WAKEUP_CHANNEL, (payload) => payloads.push(payload));
+    try {
+      const job = createCampaignSchedulerJob({ schedule: '0 * * * * *', batchSize: 4, batchDelayMs: 0 });
+      await runTick(deps(), job, fireTime());
+      await waitFor('the wake-ups', () => payloads.length >= 2);
+      // One per batch that inserted rows (4 + 2); the payload is the earliest due time in ms.
+      expect(payloads).toHaveLength(2);
+      const sendAt = (await getCampaign(db, 'wakes'))!.send_at;
+      expect(payloads.every((p) => Math.abs(Number(p) - new Date(sendAt).getTime()) < 1)).toBe(true);
+    } finally {
+      await unlisten();
+    }
   });
 
   it('a campaign whose send time is in the future is not touched', async () => {

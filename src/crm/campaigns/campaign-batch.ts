@@ -120,7 +120,7 @@ export async function expandCampaignBatch(
        SELECT pg_notify('${WAKEUP_CHANNEL}', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)
          FROM outbox HAVING count(*) > 0
      ),
-     counts AS (
+     counts AS MATERIALIZED (
        SELECT (SELECT count(*) FROM keyset)::int AS read,
               (SELECT count(*) FROM recorded WHERE status = 'queued')::int AS queued,
               (SELECT count(*) FROM recorded WHERE status = 'skipped')::int AS skipped,
@@ -137,7 +137,9 @@ export async function expandCampaignBatch(
             updated_at = now()
        FROM counts
       WHERE c.id = $1 AND c.id IN (SELECT id FROM camp)
-     RETURNING counts.read, counts.queued, counts.skipped`,
+     -- counts.woken is returned so the wake-up is evaluated: a CTE column nobody reads may be
+     -- optimised away, and with it the NOTIFY (the dispatcher would only notice at its next poll).
+     RETURNING counts.read, counts.queued, counts.skipped, counts.woken`,
     [campaignId, limit],
   );
   const row = result.rows[0];
