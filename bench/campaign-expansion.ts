@@ -58,6 +58,8 @@ async function main(): Promise<void> {
       CAMPAIGN_CRON: '* * * * * *',
       CAMPAIGN_BATCH_SIZE: String(BATCH_SIZE),
       CAMPAIGN_BATCH_DELAY: '0',
+      // Expansion alone is measured: the dispatcher would otherwise start sending meanwhile.
+      DELIVERY_ENABLED: 'false',
       LEAD_REMINDER_CRON: NEVER,
       NURTURE_CRON: NEVER,
       DUNNING_CRON: NEVER,
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
       'expanded_at − started_at (database clock: from the tick that started it to the commit of its last batch).',
       'Memory is the worker\'s resident set: VmHWM (kernel high-water mark over the process\'s life) and RSS',
       `sampled every 100 ms. Seeding the ${RECIPIENTS.toLocaleString('en-US')} contacts took ${seedSeconds.toFixed(1)} s (not counted).`,
-      'The delivery dispatcher is not part of this build, so no messages were sent meanwhile.',
+      'The delivery dispatcher is off (DELIVERY_ENABLED=false), so no messages were sent meanwhile.',
       '',
       '| measure | value |',
       '|---|---|',
