@@ -38,7 +38,16 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       uptime: expect.any(Number),
       instance: 'http',
       services: { redis: 'connected', database: 'connected', qdrant: 'disabled' },
-      jobs: { trialExpiration: expect.any(Boolean), callCleanup: false },
+      jobs: {
+        trialExpiration: expect.any(Boolean),
+        callCleanup: false,
+        // The CRM jobs module (src/crm).
+        campaignScheduler: expect.any(Boolean),
+        leadReminderScheduler: expect.any(Boolean),
+        nurtureSequences: expect.any(Boolean),
+        dunningScheduler: expect.any(Boolean),
+        kpiSnapshots: expect.any(Boolean),
+      },
       modes: { database: 'postgres', locks: 'redis' },
     });
     expect((await worker.get('/health/live')).status).toBe(200);
@@ -48,8 +57,8 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
   it('GET /metrics gives the design JSON by default', async () => {
     const body = (await worker.get('/metrics')).json();
     expect(body).toEqual({
-      jobsProcessed: { trialExpiration: 0, callCleanup: 0 },
-      lastRun: { trialExpiration: expect.stringMatching(/^\d{4}-/), callCleanup: null },
+      jobsProcessed: { trialExpiration: 0, callCleanup: 0, ...crmJobs(expect.any(Number)) },
+      lastRun: { trialExpiration: expect.stringMatching(/^\d{4}-/), callCleanup: null, ...crmLastRuns(body.lastRun) },
       uptime: expect.any(Number),
     });
   });
@@ -91,6 +100,9 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
         nextRun: expect.any(String),
       }),
       expect.objectContaining({ name: 'call-cleanup', schedule: '0 30 3 * * *', lockKey: `${keys.prefix}lock:call-cleanup` }),
+      ...['campaign-scheduler', 'lead-reminder-scheduler', 'nurture-sequences', 'dunning-scheduler', 'kpi-snapshots'].map((name) =>
+        expect.objectContaining({ name, lockKey: `${keys.prefix}lock:${name}` }),
+      ),
     ]);
   });
 
@@ -114,3 +126,13 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
     expect(all).not.toContain(db.url);
   });
 });
+
+/** The CRM jobs' entries in the /metrics JSON (src/crm), all with the same matcher. */
+function crmJobs(value: unknown): Record<string, unknown> {
+  return Object.fromEntries(['campaignScheduler', 'leadReminderScheduler', 'nurtureSequences', 'dunningScheduler', 'kpiSnapshots'].map((k) => [k, value]));
+}
+
+/** A CRM job's lastRun is null until its first tick, then a time (a minute tick may fall inside the test). */
+function crmLastRuns(lastRun: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.keys(crmJobs(null)).map((k) => [k, lastRun[k] === null ? null : expect.stringMatching(/^\d{4}-/)]));
+}
