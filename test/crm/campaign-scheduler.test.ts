@@ -218,6 +218,19 @@ describe('campaign-scheduler (called directly through runTick: lease, fence, his
     }
   });
 
+  it("a suspended tenant's campaign waits, and continues from its cursor when the tenant is active again", async () => {
+    await addTenant(db, 'theta');
+    await addContacts(db, 'theta', 30, { listId: 'theta-list' });
+    await addCampaign(db, 'held', 'theta', { listId: 'theta-list' });
+    await db.query(`UPDATE tenants SET status = 'suspended' WHERE id = 'theta'`);
+    const job = createCampaignSchedulerJob({ schedule: '0 * * * * *', batchSize: 10, batchDelayMs: 0 });
+    await runTick(deps(), job, fireTime());
+    expect(await getCampaign(db, 'held')).toEqual(expect.objectContaining({ status: 'scheduled', queued: 0 }));
+    await db.query(`UPDATE tenants SET status = 'active' WHERE id = 'theta'`);
+    await runTick(deps(), job, fireTime());
+    expect(await getCampaign(db, 'held')).toEqual(expect.objectContaining({ status: 'sending', queued: 30 }));
+  });
+
   it('a campaign whose send time is in the future is not touched', async () => {
     await addTenant(db, 'zeta');
     await addContacts(db, 'zeta', 5, { listId: 'zeta-list' });

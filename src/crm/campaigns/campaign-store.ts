@@ -68,15 +68,18 @@ export async function startDueCampaigns(db: Queryable): Promise<string[]> {
                          ELSE (SELECT count(*) FROM contacts k JOIN segments s ON s.id = c.segment_id
                                 WHERE k.tenant_id = c.tenant_id AND k.tags @> s.tags) END
       WHERE c.status = 'scheduled' AND c.send_at <= now()
+        -- A suspended or cancelled tenant's campaigns wait (they start if it is reactivated).
+        AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = c.tenant_id AND t.status IN ('trial', 'active'))
       RETURNING c.id`,
   );
   return result.rows.map((r) => r.id);
 }
 
-/** Campaigns with audience left to expand, oldest send time first. */
+/** Campaigns with audience left to expand, oldest send time first; a tenant suspended mid-campaign pauses it. */
 export async function expandingCampaigns(db: Queryable): Promise<Array<{ id: string; audience: 'list' | 'segment' }>> {
   const result = await db.query<{ id: string; list_id: string | null }>(
-    `SELECT id, list_id FROM campaigns WHERE status = 'sending' AND expanded_at IS NULL ORDER BY send_at, id`,
+    `SELECT c.id, c.list_id FROM campaigns c JOIN tenants t ON t.id = c.tenant_id AND t.status IN ('trial', 'active')
+      WHERE c.status = 'sending' AND c.expanded_at IS NULL ORDER BY c.send_at, c.id`,
   );
   return result.rows.map((r) => ({ id: r.id, audience: r.list_id ? 'list' : 'segment' }));
 }
