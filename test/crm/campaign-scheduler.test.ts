@@ -231,6 +231,24 @@ describe('campaign-scheduler (called directly through runTick: lease, fence, his
     expect(await getCampaign(db, 'held')).toEqual(expect.objectContaining({ status: 'sending', queued: 30 }));
   });
 
+  it('a cancel cut short after its status change is finished by the next tick', async () => {
+    await addTenant(db, 'iota');
+    await addContacts(db, 'iota', 15, { listId: 'iota-list' });
+    await addCampaign(db, 'half-cancelled', 'iota', { listId: 'iota-list' });
+    const job = createCampaignSchedulerJob({ schedule: '0 * * * * *', batchSize: 5, batchDelayMs: 0 });
+    await runTick(deps(), job, fireTime());
+    // The API process died right after marking it cancelled, before cancelling any message.
+    await db.query(`UPDATE campaigns SET status = 'cancelled' WHERE id = 'half-cancelled'`);
+    await runTick(deps(), job, fireTime());
+    const states = await db.query<{ status: string; n: number }>(
+      `SELECT status, count(*)::int AS n FROM scheduled_messages WHERE idempotency_key LIKE 'campaign:half-cancelled:%' GROUP BY status`,
+    );
+    expect(states.rows).toEqual([{ status: 'cancelled', n: 15 }]);
+    const campaign = await getCampaign(db, 'half-cancelled');
+    expect(campaign).toEqual(expect.objectContaining({ status: 'cancelled', cancelled: 15 }));
+    expect(campaign?.completed_at).not.toBeNull();
+  });
+
   it('a campaign whose send time is in the future is not touched', async () => {
     await addTenant(db, 'zeta');
     await addContacts(db, 'zeta', 5, { listId: 'zeta-list' });

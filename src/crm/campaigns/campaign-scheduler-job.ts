@@ -1,7 +1,7 @@
 import type { JobDefinition } from '../../scheduler/job';
 import { sleep } from '../../util/deadline';
 import { expandCampaignBatch } from './campaign-batch';
-import { expandingCampaigns, refreshDeliveryCounts, startDueCampaigns } from './campaign-store';
+import { cancelledIncomplete, cancelOutstandingMessages, expandingCampaigns, refreshDeliveryCounts, startDueCampaigns } from './campaign-store';
 
 export interface CampaignSchedulerOptions {
   schedule: string;
@@ -47,6 +47,12 @@ export function createCampaignSchedulerJob(options: CampaignSchedulerOptions): J
           if (batch.finished) logger.info('campaign expanded', { campaign: campaign.id });
         }
         if (!progressed) break;
+      }
+      // A cancel cut short (crash between the status change and the last chunk) is finished here.
+      for (const id of await cancelledIncomplete(db)) {
+        signal.throwIfAborted();
+        const late = await cancelOutstandingMessages(db, id);
+        if (late > 0) logger.warn('finished cancelling a campaign', { campaign: id, cancelled: late });
       }
       const completed = await refreshDeliveryCounts(db);
       if (completed > 0) logger.info('campaigns completed', { completed });

@@ -147,12 +147,23 @@ const CANCEL_CHUNK = 5_000;
 
 /**
  * Cancels the campaign and every one of its outbox messages not yet picked up by the delivery
- * engine (messages already sending or sent are not recalled). Walks recipients in keyset
- * chunks, so cancelling a 1,000,000-recipient campaign holds one chunk of keys at a time.
+ * engine (messages already sending or sent are not recalled).
  */
 export async function cancelCampaign(db: Queryable, id: string): Promise<CampaignRow> {
   await transition(db, id, ['scheduled', 'sending', 'paused'], `status = 'cancelled'`);
+  await cancelOutstandingMessages(db, id);
+  return (await refreshCampaignCounts(db, id))!;
+}
+
+/**
+ * Cancels a campaign's still-scheduled outbox messages, walking its recipients in keyset chunks
+ * so a 1,000,000-recipient campaign holds one chunk of keys at a time. Idempotent: the
+ * campaign-scheduler repeats it for cancelled campaigns not yet completed, so a cancel cut short
+ * by a crash is finished by the next tick.
+ */
+export async function cancelOutstandingMessages(db: Queryable, id: string): Promise<number> {
   let after = '';
+  let cancelled = 0;
   for (;;) {
     const chunk = await db.query<{ contact_id: string }>(
       `SELECT contact_id FROM campaign_recipients
@@ -161,11 +172,17 @@ export async function cancelCampaign(db: Queryable, id: string): Promise<Campaig
       [id, after, CANCEL_CHUNK],
     );
     if (chunk.rows.length === 0) break;
-    await cancelMessages(db, chunk.rows.map((r) => campaignMessageKey(id, r.contact_id)));
+    cancelled += await cancelMessages(db, chunk.rows.map((r) => campaignMessageKey(id, r.contact_id)));
     after = chunk.rows[chunk.rows.length - 1]!.contact_id;
     if (chunk.rows.length < CANCEL_CHUNK) break;
   }
-  return (await refreshCampaignCounts(db, id))!;
+  return cancelled;
+}
+
+/** Cancelled campaigns whose messages may still be moving (completed_at is set once none is). */
+export async function cancelledIncomplete(db: Queryable): Promise<string[]> {
+  const result = await db.query<{ id: string }>(`SELECT id FROM campaigns WHERE status = 'cancelled' AND completed_at IS NULL ORDER BY id`);
+  return result.rows.map((r) => r.id);
 }
 
 async function transition(db: Queryable, id: string, from: CampaignStatus[], set: string): Promise<CampaignRow> {
