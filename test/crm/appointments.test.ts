@@ -42,6 +42,21 @@ describe('appointment reminders: scheduled at exact times when an appointment is
     expect(message.rows).toEqual([{ recipient: 'user1@clinic.test', channel: 'email', subject: 'Reminder: {{ appointment.title }} tomorrow' }]);
   });
 
+  it("reminder text shows the time in the tenant's zone", async () => {
+    await addTenant(db, 'ny-clinic', { timezone: 'America/New_York' });
+    await addContacts(db, 'ny-clinic', 1);
+    // 2026-12-01 15:00 UTC is 10:00 in New York (EST).
+    const appointment = await createAppointment(db, {
+      tenantId: 'ny-clinic',
+      contactId: contactId('ny-clinic', 1),
+      startsAt: new Date('2026-12-01T15:00:00Z'),
+    });
+    const local = await db.query(`SELECT variables->'appointment'->>'localStartsAt' AS local FROM scheduled_messages WHERE idempotency_key = $1`, [
+      `appt:${appointment.id}:3h`,
+    ]);
+    expect(local.rows).toEqual([{ local: 'Tue, Dec 1, 2026, 10:00 AM EST' }]);
+  });
+
   it('moving an appointment moves its reminders: the old ones are cancelled, new ones carry the new time', async () => {
     const startsAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 72 * HOUR);
     const appointment = await createAppointment(db, { tenantId: 'clinic', contactId: contactId('clinic', 2), startsAt });

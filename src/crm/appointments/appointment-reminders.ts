@@ -118,6 +118,8 @@ async function scheduleReminders(tx: Queryable, a: AppointmentRow): Promise<numb
   const address = a.channel === 'email' ? contact?.email : a.channel === 'whatsapp' ? (contact?.whatsapp ?? contact?.phone) : contact?.phone;
   if (!address) return 0;
   const startsAt = new Date(a.starts_at);
+  const tenant = (await tx.query<{ timezone: string }>('SELECT timezone FROM tenants WHERE id = $1', [a.tenant_id])).rows[0];
+  const localStartsAt = formatLocal(startsAt, tenant?.timezone ?? 'UTC');
   const now = Date.now();
   const requests: ScheduleRequest[] = APPOINTMENT_REMINDERS.filter((r) => startsAt.getTime() - r.beforeMs > now).map((r) => ({
     tenantId: a.tenant_id,
@@ -126,10 +128,10 @@ async function scheduleReminders(tx: Queryable, a: AppointmentRow): Promise<numb
     recipient: address,
     scheduledAt: new Date(startsAt.getTime() - r.beforeMs),
     subject: `Reminder: {{ appointment.title }} ${r.kind === '24h' ? 'tomorrow' : 'in 3 hours'}`,
-    template: `Hello {{ contact.name | default: "there" }}, this is a reminder of {{ appointment.title }} at {{ appointment.startsAt }}.`,
+    template: `Hello {{ contact.name | default: "there" }}, this is a reminder of {{ appointment.title }} on {{ appointment.localStartsAt }}.`,
     variables: {
       contact: { id: a.contact_id, name: contact?.name ?? null },
-      appointment: { id: a.id, title: a.title, startsAt: startsAt.toISOString() },
+      appointment: { id: a.id, title: a.title, startsAt: startsAt.toISOString(), localStartsAt },
       reminder: r.kind,
     },
     type: 'appointment-reminder',
@@ -137,4 +139,22 @@ async function scheduleReminders(tx: Queryable, a: AppointmentRow): Promise<numb
   }));
   if (requests.length === 0) return 0;
   return (await scheduleMessages(tx, requests)).scheduled;
+}
+
+/** "Tue, Nov 24, 2026, 10:00 AM EST" in the tenant's zone; an unknown zone falls back to UTC. */
+export function formatLocal(at: Date, timeZone: string): string {
+  const options: Intl.DateTimeFormatOptions = {
+    weekday: 'short',
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  };
+  try {
+    return new Intl.DateTimeFormat('en-US', { ...options, timeZone }).format(at);
+  } catch {
+    return new Intl.DateTimeFormat('en-US', { ...options, timeZone: 'UTC' }).format(at);
+  }
 }
