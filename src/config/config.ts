@@ -54,6 +54,19 @@ export interface Config {
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
   readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+  readonly calls: {
+    /** Undefined means the call-scheduler job is not registered (/health shows telephony disabled). */
+    readonly telephonyWebhookUrl: string | undefined;
+    /** Sent as "Authorization: Bearer <token>" when set. */
+    readonly telephonyWebhookToken: string | undefined;
+    readonly webhookTimeoutMs: number;
+    /** Defaults for tenants without their own call_settings row. */
+    readonly maxAttempts: number;
+    readonly retrySpacingSeconds: number;
+    /** A placed call without an outcome after this long counts as unanswered. */
+    readonly outcomeTimeoutSeconds: number;
+    readonly batchSize: number;
+  };
 }
 
 export interface EmailChannelConfig {
@@ -167,6 +180,15 @@ function toConfig(e: Env): Config {
     },
     callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
     health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+    calls: {
+      telephonyWebhookUrl: e.TELEPHONY_WEBHOOK_URL,
+      telephonyWebhookToken: e.TELEPHONY_WEBHOOK_TOKEN,
+      webhookTimeoutMs: e.TELEPHONY_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.CALL_MAX_ATTEMPTS,
+      retrySpacingSeconds: e.CALL_RETRY_SPACING_SECONDS,
+      outcomeTimeoutSeconds: e.CALL_OUTCOME_TIMEOUT_SECONDS,
+      batchSize: e.CALL_BATCH_SIZE,
+    },
   };
 }
 

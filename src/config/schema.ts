@@ -114,6 +114,15 @@ export const envSchema = z.object({
 
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
   HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
+
+  // --- calls ---
+  TELEPHONY_WEBHOOK_URL: url(['http:', 'https:']),
+  TELEPHONY_WEBHOOK_TOKEN: optionalText,
+  TELEPHONY_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  CALL_MAX_ATTEMPTS: int(1, 20).default(3),
+  CALL_RETRY_SPACING_SECONDS: int(1, 604_800).default(1_800),
+  CALL_OUTCOME_TIMEOUT_SECONDS: int(10, 86_400).default(3_600),
+  CALL_BATCH_SIZE: int(1, 10_000).default(50),
 });
 
 export type Env = z.infer<typeof envSchema>;
