@@ -10,7 +10,7 @@ export interface CallsRoutesDeps {
 }
 
 /**
- * /api/calls (enqueue, list, read, report an outcome) and /api/call-settings/:tenantId (hours,
+ * /api/calls (enqueue, list, read, cancel, report an outcome) and /api/call-settings/:tenantId (hours,
  * holidays, retry policy). Every body is validated before anything is written; a 400 names the field.
  */
 export function callsRoutes(deps: CallsRoutesDeps): Router {
@@ -73,6 +73,20 @@ export function callsRoutes(deps: CallsRoutesDeps): Router {
       if (ended === 'stale') return conflict(res, `status: call ${call.id} changed meanwhile; read it again`);
     }
     res.json({ call: await getCall(db, call.id) });
+  });
+
+  router.post('/calls/:id/cancel', async (req, res) => {
+    if (!/^\d{1,18}$/.test(req.params.id)) return badRequest(res, 'id: must be a call id (digits)');
+    // Only a call still waiting can be withdrawn; one already ringing reports its own outcome.
+    const cancelled = await db.query(
+      `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'queued'`,
+      [req.params.id],
+    );
+    const call = await getCall(db, req.params.id);
+    if (!call) return void res.status(404).json({ error: `call ${req.params.id} not found` });
+    if (cancelled.rowCount === 0) return conflict(res, `status: call ${call.id} is ${call.status}; only queued calls can be cancelled`);
+    res.json({ call });
   });
 
   router.get('/call-settings/:tenantId', async (req, res) => {

@@ -122,6 +122,17 @@ describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind
     await db.query(`UPDATE calls SET status = 'cancelled' WHERE id = $1`, [retried]);
   });
 
+  it("uses the tenant's own retry spacing over the default", async () => {
+    await db.query(`INSERT INTO call_settings (tenant_id, retry_spacing_seconds) VALUES ('open', 120)`);
+    const call = await queue('open');
+    sink.answerWith(() => ({ status: 500 }));
+    await runTick(deps, jobWith(sink.url), fireTime());
+    expect(await row(call)).toEqual(expect.objectContaining({ status: 'queued', attempts: 1, spacing_s: dueIn(120) }));
+    sink.answerWith((req) => ({ status: 200, body: { id: `prov-${req.body.callId}` } }));
+    await db.query(`DELETE FROM call_settings WHERE tenant_id = 'open'`);
+    await db.query(`UPDATE calls SET status = 'cancelled' WHERE id = $1`, [call]);
+  });
+
   it('counts a placed call whose outcome never came as unanswered, and retries it', async () => {
     const silent = await queue('open', 2);
     await runTick(deps, jobWith(sink.url), fireTime());

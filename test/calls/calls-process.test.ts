@@ -52,13 +52,13 @@ describe('call-scheduler in a worker process, through its schedule and the API',
     const allDay = Object.fromEntries(
       ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, [{ opens: '00:00', closes: '24:00' }]]),
     );
-    const settings = await api('PUT', '/call-settings/acme', { hours: allDay, holidays: [], maxAttempts: 3 });
+    const settings = await api('PUT', '/call-settings/acme', { hours: allDay, holidays: [], maxAttempts: 4 });
     expect(settings.status).toBe(200);
 
     const enqueued = await api('POST', '/calls', { tenantId: 'acme', contactId: 'c-1', phone: '+14155550100', timezone: 'Asia/Kolkata' });
     expect(enqueued.status).toBe(201);
     const id: string = enqueued.json.call.id;
-    expect(enqueued.json.call).toEqual(expect.objectContaining({ status: 'queued', max_attempts: 3, contact_timezone: 'Asia/Kolkata' }));
+    expect(enqueued.json.call).toEqual(expect.objectContaining({ status: 'queued', max_attempts: 4, contact_timezone: 'Asia/Kolkata' }));
 
     const first = await waitFor('first ring', () => sink.requests.find((r) => r.body.callId === id && r.body.attempt === 1));
     expect(first.body).toEqual({ callId: id, tenantId: 'acme', contactId: 'c-1', to: '+14155550100', attempt: 1, timezone: 'Asia/Kolkata' });
@@ -120,6 +120,13 @@ describe('call-scheduler in a worker process, through its schedule and the API',
     await waitFor('two more ticks', async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= ranSince + 2);
     expect(sink.requests.filter((r) => r.body.callId === id)).toEqual([]);
     expect((await api('GET', `/calls/${id}`)).json.call.next_attempt_at).toBe(held.next_attempt_at);
+
+    // Withdrawn while waiting; a finished call cannot be cancelled.
+    const cancelled = await api('POST', `/calls/${id}/cancel`);
+    expect(cancelled.json.call).toEqual(expect.objectContaining({ status: 'cancelled', next_attempt_at: null }));
+    const again = await api('POST', `/calls/${id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatch(/^status: /);
   });
 
   it('refuses bad bodies with the field named and writes nothing', async () => {
