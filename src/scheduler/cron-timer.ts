@@ -27,7 +27,7 @@ export interface CronTimerHandlers {
  */
 const MAX_SLEEP_MS = 1_000;
 /** Bound on fire times enumerated in one wake-up (a per-second job after a day-long stall). */
-const MAX_DUE_PER_WAKE = 100_000;
+const MAX_DUE_PER_WAKE = 10_000;
 
 /**
  * Fires a cron schedule in a time zone. Fire times come from cron-parser, which gives the
@@ -91,18 +91,26 @@ export class CronTimer {
     const now = this.clock.now();
     if (now < this.next.getTime()) return this.arm();
 
+    // One iterator walks every fire time due by now: the latest runs, the earlier ones were missed.
+    const firstDue = this.next;
     let latest = this.next;
     let earlier = 0;
-    const firstDue = this.next;
-    for (let following = this.fireTimeAfter(latest); following && following.getTime() <= now; following = this.fireTimeAfter(latest)) {
+    let following: Date | null = null;
+    const due = CronExpressionParser.parse(this.schedule, { currentDate: latest, tz: this.timezone });
+    while (due.hasNext()) {
+      const candidate = due.next().toDate();
+      if (candidate.getTime() > now) {
+        following = candidate;
+        break;
+      }
       earlier++;
-      latest = following;
+      latest = candidate;
       // The rest of a very long stall is handled by the next wake-up, at once.
       if (earlier >= MAX_DUE_PER_WAKE) break;
     }
     const late = now - latest.getTime() > this.options.lateToleranceMs;
     const missed = earlier + (late ? 1 : 0);
-    this.next = this.fireTimeAfter(latest);
+    this.next = following ?? this.fireTimeAfter(latest);
     if (missed > 0) this.handlers.missed(firstDue, missed);
     if (!late) this.handlers.fire(latest);
     this.arm();

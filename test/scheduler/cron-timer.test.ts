@@ -115,6 +115,23 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
     expect(timer.nextRun()).toBeNull();
   });
 
+  it('a day-long stall of a per-second job: counted missed in bounded steps, then back on time', () => {
+    const fake = fakeClock('2026-03-08T00:00:00.500Z');
+    const fired: string[] = [];
+    let missed = 0;
+    const timer = new CronTimer('* * * * * *', 'America/New_York', { fire: (t) => fired.push(t.toISOString()), missed: (_t, n) => (missed += n) }, {
+      lateToleranceMs: 5_000,
+      clock: fake.clock,
+    });
+    timer.start();
+    fake.runUntil('2026-03-08T00:00:01.000Z');
+    fake.block(86_400_000);
+    fake.runUntil('2026-03-09T00:00:03.000Z');
+    // 00:00:02 on the 8th up to 00:00:00 on the 9th were missed; 00:00:01 on the 9th ran (within tolerance).
+    expect(missed).toBe(86_399);
+    expect(fired).toEqual(['2026-03-08T00:00:01.000Z', '2026-03-09T00:00:01.000Z', '2026-03-09T00:00:02.000Z', '2026-03-09T00:00:03.000Z']);
+  });
+
   it('a wall clock stepped back does not repeat fire times already run', () => {
     const fake = fakeClock('2026-11-01T05:59:58Z');
     const fired: string[] = [];
