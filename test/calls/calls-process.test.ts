@@ -100,6 +100,37 @@ describe('call-scheduler in a worker process, through its schedule and the API',
     expect(health.services.telephony).toBeUndefined();
   });
 
+  it('two replicas on one queue: every call rung once', async () => {
+    const second = fixture.spawn('calls-worker-2', {
+      ...fixture.serviceEnv('a:'),
+      API_KEY,
+      TELEPHONY_WEBHOOK_URL: sink.url,
+      CALL_SCHEDULER_CRON: '* * * * * *',
+      CALL_BATCH_SIZE: '4',
+    });
+    await waitUntilStarted(second);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const target = i % 2 === 0 ? worker : second;
+      const { json } = await api('POST', '/calls', { tenantId: 'acme', phone: `+1415555${String(1000 + i)}` }, target);
+      ids.push(json.call.id);
+    }
+    await waitFor('all 30 rung', () => ids.every((id) => sink.received.some((r) => r.body.callId === id)));
+    // A moment more for any second ring to show up, then count every POST, duplicates included.
+    const runsNow = (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n;
+    await waitFor('two more ticks', async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= runsNow + 2);
+    const perCall = ids.map((id) => sink.received.filter((r) => r.body.callId === id).length);
+    expect(perCall).toEqual(ids.map(() => 1));
+    const statuses = await sql<{ status: string; attempts: number }>(
+      `SELECT DISTINCT status, attempts FROM calls WHERE id = ANY($1::bigint[])`,
+      [ids],
+    );
+    expect(statuses).toEqual([{ status: 'dialing', attempts: 1 }]);
+    second.kill('SIGTERM');
+    await second.waitForExit();
+    await sql(`UPDATE calls SET status = 'cancelled' WHERE id = ANY($1::bigint[])`, [ids]);
+  });
+
   it('holds a call outside business hours and stores its next open slot', async () => {
     // Open only on the weekday after tomorrow (UTC): no tick of this test can fall inside.
     const opensOn = DateTime.utc().plus({ days: 2 }).startOf('day');

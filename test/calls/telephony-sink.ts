@@ -14,6 +14,8 @@ export interface SinkRequest {
  */
 export async function startTelephonySink() {
   const requests: SinkRequest[] = [];
+  /** Every POST, duplicates included: what a test counts to prove nothing was sent twice. */
+  const received: SinkRequest[] = [];
   const seenKeys = new Set<string>();
   let respond: (req: SinkRequest) => { status: number; body?: unknown } = (req) => ({
     status: 200,
@@ -29,6 +31,7 @@ export async function startTelephonySink() {
         idempotencyKey: req.headers['idempotency-key'] as string | undefined,
         authorization: req.headers.authorization,
       };
+      received.push(entry);
       const answer = respond(entry);
       if (answer.status < 300 && entry.idempotencyKey && seenKeys.has(entry.idempotencyKey)) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ duplicate: true }));
@@ -44,6 +47,7 @@ export async function startTelephonySink() {
   return {
     url: `http://127.0.0.1:${port}/calls`,
     requests,
+    received,
     answerWith(fn: typeof respond) {
       respond = fn;
     },
