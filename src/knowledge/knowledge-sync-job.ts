@@ -2,7 +2,7 @@ import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { JobDefinition } from '../scheduler/job';
 import type { Embedder } from './embedder';
 import { pointIdFor } from './point-id';
-import type { QdrantReadiness } from './qdrant-readiness';
+import { READY_WAIT_MS, type QdrantReadiness } from './qdrant-readiness';
 
 interface PendingDocument {
   id: string;
@@ -39,7 +39,7 @@ export function createKnowledgeSyncJob(deps: {
     schedule: deps.schedule,
     description: `Embeds new and changed knowledge documents into Qdrant collection ${deps.collection}`,
     async run({ db, logger, signal }) {
-      if (!deps.readiness.isReady()) {
+      if (!(await deps.readiness.waitUntilReady(READY_WAIT_MS, signal))) {
         throw new Error(`qdrant not ready (${deps.readiness.state()}): ${deps.readiness.problem() ?? 'waiting for /readyz'}`);
       }
       let embedded = 0;

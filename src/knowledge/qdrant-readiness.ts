@@ -1,6 +1,9 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Logger } from '../logging/logger';
 
+/** How long a vector job's tick waits for Qdrant before it fails (it never reports success without it). */
+export const READY_WAIT_MS = 3_000;
+
 export type ReadinessState = 'waiting' | 'ready' | 'misconfigured' | 'stopped';
 
 export interface ReadinessOptions {
@@ -45,6 +48,19 @@ export class QdrantReadiness {
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * For a vector job's tick: starts the loop if nobody did (the operator CLI runs a job without
+   * starting modules) and waits at most limitMs for readiness. True when ready.
+   */
+  async waitUntilReady(limitMs: number, signal: AbortSignal): Promise<boolean> {
+    this.start();
+    const deadline = Date.now() + limitMs;
+    while (!this.isReady() && this.current === 'waiting' && Date.now() < deadline && !signal.aborted) {
+      await sleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
+    }
+    return this.isReady();
   }
 
   /** Marks the collection as needing a check again (e.g. Qdrant lost it after a restart). */

@@ -1,6 +1,6 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { JobDefinition } from '../scheduler/job';
-import type { QdrantReadiness } from './qdrant-readiness';
+import { READY_WAIT_MS, type QdrantReadiness } from './qdrant-readiness';
 
 /**
  * qdrant-snapshot (lock:qdrant-snapshot, daily): creates a snapshot of the knowledge collection
@@ -19,7 +19,7 @@ export function createQdrantSnapshotJob(deps: {
     schedule: deps.schedule,
     description: `Snapshots Qdrant collection ${deps.collection}, keeping the last ${deps.keep}`,
     async run({ logger, signal }) {
-      if (!deps.readiness.isReady()) {
+      if (!(await deps.readiness.waitUntilReady(READY_WAIT_MS, signal))) {
         throw new Error(`qdrant not ready (${deps.readiness.state()}): ${deps.readiness.problem() ?? 'waiting for /readyz'}`);
       }
       const created = await deps.client.createSnapshot(deps.collection, { wait: true });
