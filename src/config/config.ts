@@ -54,6 +54,19 @@ export interface Config {
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
   readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+  /** Knowledge sync into the embedded Qdrant; needs qdrant.url (and openai.apiKey for sync). */
+  readonly knowledge: {
+    readonly qdrantApiKey: string | undefined;
+    readonly collection: string;
+    readonly readyMaxBackoffMs: number;
+    readonly qdrantTimeoutMs: number;
+    readonly embeddingModel: string;
+    readonly dimensions: number;
+    readonly syncSchedule: string;
+    readonly syncBatchSize: number;
+    readonly snapshotSchedule: string;
+    readonly snapshotKeep: number;
+  };
   readonly calls: {
     /** Undefined means the call-scheduler job is not registered (/health shows telephony disabled). */
     readonly telephonyWebhookUrl: string | undefined;
@@ -180,6 +193,18 @@ function toConfig(e: Env): Config {
     },
     callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
     health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+    knowledge: {
+      qdrantApiKey: e.QDRANT_API_KEY,
+      collection: e.QDRANT_COLLECTION,
+      readyMaxBackoffMs: e.QDRANT_READY_MAX_BACKOFF_MS,
+      qdrantTimeoutMs: e.QDRANT_TIMEOUT_MS,
+      embeddingModel: e.OPENAI_EMBEDDING_MODEL,
+      dimensions: e.EMBEDDING_DIMENSIONS,
+      syncSchedule: e.KNOWLEDGE_SYNC_CRON ?? '0 */5 * * * *',
+      syncBatchSize: e.KNOWLEDGE_SYNC_BATCH_SIZE,
+      snapshotSchedule: e.QDRANT_SNAPSHOT_CRON ?? '0 15 2 * * *',
+      snapshotKeep: e.QDRANT_SNAPSHOT_KEEP,
+    },
     calls: {
       telephonyWebhookUrl: e.TELEPHONY_WEBHOOK_URL,
       telephonyWebhookToken: e.TELEPHONY_WEBHOOK_TOKEN,

@@ -115,6 +115,21 @@ export const envSchema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
   HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
 
+  // --- knowledge / container ---
+  QDRANT_API_KEY: optionalText,
+  QDRANT_COLLECTION: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be 1-255 letters, digits, _ or -' })
+    .default('bharat_crm_knowledge'),
+  QDRANT_READY_MAX_BACKOFF_MS: int(100, 300_000).default(30_000),
+  QDRANT_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  OPENAI_EMBEDDING_MODEL: z.string().trim().min(1, { message: 'must not be empty' }).default('text-embedding-3-small'),
+  EMBEDDING_DIMENSIONS: int(1, 65_536).default(1536),
+  KNOWLEDGE_SYNC_CRON: cron,
+  KNOWLEDGE_SYNC_BATCH_SIZE: int(1, 2_048).default(64),
+  QDRANT_SNAPSHOT_CRON: cron,
+  QDRANT_SNAPSHOT_KEEP: int(1, 1_000).default(7),
   // --- calls ---
   TELEPHONY_WEBHOOK_URL: url(['http:', 'https:']),
   TELEPHONY_WEBHOOK_TOKEN: optionalText,

@@ -58,7 +58,12 @@ describe('bad environment values and cron expressions (generated)', () => {
         {
           // Accepted: then it has 5 or 6 fields and the runtime's own parser agrees.
           expect([5, 6]).toContain(expression.trim().split(/\s+/).length);
-          expect(Object.values(config.scheduler.schedules)).toContain(expression.trim());
+          const schedules = [
+            ...Object.values(config.scheduler.schedules),
+            config.knowledge.syncSchedule,
+            config.knowledge.snapshotSchedule,
+          ];
+          expect(schedules).toContain(expression.trim());
           const task = cron.createTask(expression.trim(), () => undefined);
           expect(task.getNextRuns(1)).toHaveLength(1);
           void task.destroy();
