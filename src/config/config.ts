@@ -50,6 +50,8 @@ export interface Config {
     readonly lockTtlMs: number;
     readonly shutdownTimeoutMs: number;
     readonly timezone: string;
+    /** A tick fired later than this (event loop blocked, process paused) is counted missed. */
+    readonly lateToleranceMs: number;
     readonly schedules: Readonly<Record<ScheduledJobName, string>>;
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
@@ -182,6 +184,7 @@ function toConfig(e: Env): Config {
       lockTtlMs: e.LOCK_TTL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       timezone: e.CRON_TIMEZONE,
+      lateToleranceMs: e.MISSED_TICK_TOLERANCE_MS,
       schedules: {
         'campaign-scheduler': e.CAMPAIGN_CRON ?? '0 * * * * *',
         // scheduleProblems() has already rejected intervals these helpers cannot express.

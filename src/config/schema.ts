@@ -108,6 +108,7 @@ export const envSchema = z.object({
   TRIAL_EXPIRATION_CRON: cron,
   CALL_CLEANUP_CRON: cron,
   JOBS_ENABLED: boolean.default(true),
+  MISSED_TICK_TOLERANCE_MS: int(100, 3_600_000).default(5_000),
 
   CALL_RETENTION_DAYS: int(1, 3_650).default(90),
   CALL_CLEANUP_BATCH_SIZE: int(1, 100_000).default(1_000),

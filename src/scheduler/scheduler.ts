@@ -15,7 +15,7 @@ export interface JobState {
 }
 
 /** How late the timer may fire a tick and still run it (past this, the tick is counted missed). */
-const LATE_TOLERANCE_MS = 5_000;
+export const DEFAULT_LATE_TOLERANCE_MS = 5_000;
 
 /**
  * The cron runtime: CronTimer decides when (cron-parser fire times, safe across daylight-saving
@@ -27,14 +27,22 @@ export class Scheduler {
   private readonly timers = new Map<string, CronTimer>();
   private readonly inFlight = new Set<Promise<TickResult>>();
   private stopped = false;
+  private readonly clock: TimerClock | undefined;
+  private readonly lateToleranceMs: number;
 
   constructor(
     private readonly deps: TickDeps,
     jobs: readonly JobDefinition[],
     private readonly timezone: string,
-    /** The wall clock and timers; tests inject a fake one. */
-    private readonly clock?: TimerClock,
+    options: {
+      /** The wall clock and timers; tests inject a fake one. */
+      clock?: TimerClock;
+      /** MISSED_TICK_TOLERANCE_MS: a tick fired later than this is counted missed, not run. */
+      lateToleranceMs?: number;
+    } = {},
   ) {
+    this.clock = options.clock;
+    this.lateToleranceMs = options.lateToleranceMs ?? DEFAULT_LATE_TOLERANCE_MS;
     for (const definition of jobs) {
       if (this.states.has(definition.name)) throw new Error(`job ${definition.name} is defined twice`);
       this.states.set(definition.name, {
@@ -67,7 +75,7 @@ export class Scheduler {
             });
           },
         },
-        { lateToleranceMs: LATE_TOLERANCE_MS, ...(this.clock ? { clock: this.clock } : {}) },
+        { lateToleranceMs: this.lateToleranceMs, ...(this.clock ? { clock: this.clock } : {}) },
       );
       this.timers.set(job.name, timer);
       timer.start();
@@ -162,7 +170,7 @@ export class Scheduler {
       this.deps.logger.warn('could not read job history to count missed ticks', { error: (err as Error).message });
       return;
     }
-    const until = new Date((this.clock?.now() ?? Date.now()) - LATE_TOLERANCE_MS);
+    const until = new Date((this.clock?.now() ?? Date.now()) - this.lateToleranceMs);
     for (const state of this.states.values()) {
       const since = latest.get(state.definition.name);
       if (!since || since >= until) continue;
