@@ -133,6 +133,18 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       // Recorded in the job history like every tick.
       const runs = await pg.query(`SELECT outcome, items FROM job_runs WHERE job = 'knowledge-sync' ORDER BY started_at`);
       expect(runs.rows.map((r) => [r.outcome, r.items])).toEqual([['succeeded', 3], ['succeeded', 0], ['succeeded', 3]]);
+
+      // The collection disappears (storage wiped): the tick fails, the collection is re-created,
+      // and the next tick re-embeds every live document although the sync state said "done".
+      await client.deleteCollection(collection);
+      const gone = await w.scheduler.runNow('knowledge-sync');
+      expect(gone).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
+      expect((gone as { error?: string }).error).toMatch(/is gone/);
+      await waitFor('collection re-created', async () => (await client.collectionExists(collection)).exists && (await health(w)).services.knowledgeCollection === 'healthy');
+      const healed = await w.scheduler.runNow('knowledge-sync');
+      expect(healed).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 1 }));
+      const back = await client.retrieve(collection, { ids: [pointIdFor('doc-b')], with_payload: true });
+      expect(back.map((p) => (p.payload as any).document_id)).toEqual(['doc-b']);
     } finally {
       await pg.end();
     }
