@@ -33,12 +33,14 @@ export function createKnowledgeModule(deps: {
   const k = config.knowledge;
   const logger = deps.logger.child({ module: 'knowledge' });
   const disabled = knowledgeJobsDisabled(config);
+  const fixed: Record<string, 'disabled'> = {};
+  if (disabled['knowledge-sync']) fixed.knowledgeSync = 'disabled';
+  if (disabled['qdrant-snapshot']) fixed.qdrantSnapshot = 'disabled';
 
   if (!config.qdrant.url) {
-    // /health already says qdrant: "disabled" (the design's services shape stays as it is), and
-    // neither job is registered, so neither can report a success.
     return {
       name: 'knowledge',
+      fixedStatuses: () => fixed,
       async start() {
         logger.info('knowledge jobs disabled', disabled);
       },
@@ -101,8 +103,7 @@ export function createKnowledgeModule(deps: {
     name: 'knowledge',
     jobs: () => jobs,
     probes: () => [collectionProbe],
-    // Qdrant is configured but embeddings are not: say so beside qdrant in /health.
-    fixedStatuses: (): Record<string, 'disabled'> => (disabled['knowledge-sync'] ? { knowledgeSync: 'disabled' } : {}),
+    fixedStatuses: () => fixed,
     async start() {
       if (disabled['knowledge-sync']) logger.info('knowledge-sync disabled', { reason: disabled['knowledge-sync'] });
       // Not awaited: the crons start now; only the vector jobs wait for Qdrant.

@@ -205,13 +205,13 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
     expect(() => w.scheduler.runNow('knowledge-sync')).toThrow(/unknown job knowledge-sync/);
   });
 
-  test('without QDRANT_URL neither knowledge job is registered and /health says qdrant disabled', async () => {
+  test('without QDRANT_URL neither knowledge job is registered; qdrant, knowledgeSync and qdrantSnapshot are disabled', async () => {
     const w = await start({ OPENAI_API_KEY: 'sk-unused', QDRANT_URL: undefined });
     const names = w.scheduler.jobs().map((j) => j.definition.name);
     expect(names).not.toContain('knowledge-sync');
     expect(names).not.toContain('qdrant-snapshot');
     const body = await health(w);
-    expect(body.services.qdrant).toBe('disabled');
+    expect(body.services).toEqual(expect.objectContaining({ qdrant: 'disabled', knowledgeSync: 'disabled', qdrantSnapshot: 'disabled' }));
     expect(body.jobs).not.toHaveProperty('knowledgeSync');
   });
 });
