@@ -67,6 +67,19 @@ export interface Config {
     readonly snapshotSchedule: string;
     readonly snapshotKeep: number;
   };
+  readonly calls: {
+    /** Undefined means the call-scheduler job is not registered (/health shows telephony disabled). */
+    readonly telephonyWebhookUrl: string | undefined;
+    /** Sent as "Authorization: Bearer <token>" when set. */
+    readonly telephonyWebhookToken: string | undefined;
+    readonly webhookTimeoutMs: number;
+    /** Defaults for tenants without their own call_settings row. */
+    readonly maxAttempts: number;
+    readonly retrySpacingSeconds: number;
+    /** A placed call without an outcome after this long counts as unanswered. */
+    readonly outcomeTimeoutSeconds: number;
+    readonly batchSize: number;
+  };
 }
 
 export interface EmailChannelConfig {
@@ -191,6 +204,15 @@ function toConfig(e: Env): Config {
       syncBatchSize: e.KNOWLEDGE_SYNC_BATCH_SIZE,
       snapshotSchedule: e.QDRANT_SNAPSHOT_CRON ?? '0 15 2 * * *',
       snapshotKeep: e.QDRANT_SNAPSHOT_KEEP,
+    },
+    calls: {
+      telephonyWebhookUrl: e.TELEPHONY_WEBHOOK_URL,
+      telephonyWebhookToken: e.TELEPHONY_WEBHOOK_TOKEN,
+      webhookTimeoutMs: e.TELEPHONY_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.CALL_MAX_ATTEMPTS,
+      retrySpacingSeconds: e.CALL_RETRY_SPACING_SECONDS,
+      outcomeTimeoutSeconds: e.CALL_OUTCOME_TIMEOUT_SECONDS,
+      batchSize: e.CALL_BATCH_SIZE,
     },
   };
 }

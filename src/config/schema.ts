@@ -130,6 +130,14 @@ export const envSchema = z.object({
   KNOWLEDGE_SYNC_BATCH_SIZE: int(1, 2_048).default(64),
   QDRANT_SNAPSHOT_CRON: cron,
   QDRANT_SNAPSHOT_KEEP: int(1, 1_000).default(7),
+  // --- calls ---
+  TELEPHONY_WEBHOOK_URL: url(['http:', 'https:']),
+  TELEPHONY_WEBHOOK_TOKEN: optionalText,
+  TELEPHONY_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  CALL_MAX_ATTEMPTS: int(1, 20).default(3),
+  CALL_RETRY_SPACING_SECONDS: int(1, 604_800).default(1_800),
+  CALL_OUTCOME_TIMEOUT_SECONDS: int(10, 86_400).default(3_600),
+  CALL_BATCH_SIZE: int(1, 10_000).default(50),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -1,3 +1,4 @@
+import { callsModule } from '../calls/module';
 import { buildJobs } from '../jobs';
 import { knowledgeModule } from '../knowledge/module';
 import type { ModuleFactory } from './worker-module';
@@ -9,4 +10,4 @@ const coreJobs: ModuleFactory = ({ config }) => ({ name: 'core-jobs', jobs: () =
  * Every module of this build, in start order (stopped in reverse). Adding a capability means
  * one line here; main.ts does not change.
  */
-export const moduleFactories: readonly ModuleFactory[] = [coreJobs, knowledgeModule];
+export const moduleFactories: readonly ModuleFactory[] = [coreJobs, knowledgeModule, callsModule];

@@ -37,7 +37,15 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       timestamp: expect.any(String),
       uptime: expect.any(Number),
       instance: 'http',
-      services: { redis: 'connected', database: 'connected', qdrant: 'disabled' },
+      // No TELEPHONY_WEBHOOK_URL here: the call-scheduler is not registered and says so.
+      services: {
+        redis: 'connected',
+        database: 'connected',
+        qdrant: 'disabled',
+        knowledgeSync: 'disabled',
+        qdrantSnapshot: 'disabled',
+        telephony: 'disabled',
+      },
       jobs: { trialExpiration: expect.any(Boolean), callCleanup: false },
       modes: { database: 'postgres', locks: 'redis' },
     });
