@@ -2,6 +2,7 @@ import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { JobDefinition } from '../scheduler/job';
 import type { Embedder } from './embedder';
 import { pointIdFor } from './point-id';
+import { isMissingCollection } from './qdrant-errors';
 import { READY_WAIT_MS, type QdrantReadiness } from './qdrant-readiness';
 
 interface PendingDocument {
@@ -41,6 +42,23 @@ export function createKnowledgeSyncJob(deps: {
     async run({ db, logger, signal }) {
       if (!(await deps.readiness.waitUntilReady(READY_WAIT_MS, signal))) {
         throw new Error(`qdrant not ready (${deps.readiness.state()}): ${deps.readiness.problem() ?? 'waiting for /readyz'}`);
+      }
+      // The sync state in Postgres is only true while Qdrant still has those points: a collection
+      // that was dropped or restored from an older snapshot holds fewer. Then resync everything.
+      let points: number;
+      try {
+        points = (await deps.client.count(deps.collection, { exact: true })).count;
+      } catch (err) {
+        if (isMissingCollection(err)) {
+          deps.readiness.recheck();
+          throw new Error(`collection ${deps.collection} is gone; re-creating it, the next tick re-embeds every document`);
+        }
+        throw err;
+      }
+      const synced = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM knowledge_vectors')).rows[0]?.n ?? 0);
+      if (points < synced) {
+        logger.warn('qdrant holds fewer points than the sync state; re-embedding every document', { points, synced });
+        await db.query('DELETE FROM knowledge_vectors');
       }
       let embedded = 0;
       let removed = 0;

@@ -1,5 +1,6 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { JobDefinition } from '../scheduler/job';
+import { isMissingCollection } from './qdrant-errors';
 import { READY_WAIT_MS, type QdrantReadiness } from './qdrant-readiness';
 
 /**
@@ -22,7 +23,10 @@ export function createQdrantSnapshotJob(deps: {
       if (!(await deps.readiness.waitUntilReady(READY_WAIT_MS, signal))) {
         throw new Error(`qdrant not ready (${deps.readiness.state()}): ${deps.readiness.problem() ?? 'waiting for /readyz'}`);
       }
-      const created = await deps.client.createSnapshot(deps.collection, { wait: true });
+      const created = await deps.client.createSnapshot(deps.collection, { wait: true }).catch((err: unknown) => {
+        if (isMissingCollection(err)) deps.readiness.recheck();
+        throw err;
+      });
       if (!created) throw new Error('qdrant accepted the snapshot request but returned no snapshot');
       signal.throwIfAborted();
       const all = await deps.client.listSnapshots(deps.collection);

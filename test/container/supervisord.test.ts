@@ -1,5 +1,8 @@
-import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
+import path from 'node:path';
+import { createProbeTable, PROBE_WORKER, withClient } from '../support/probe';
+import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, withRedis, type TestDatabase } from '../support/services';
 import { findQdrantBinary, freePort, startSupervisor, waitForState, type Supervisor } from '../support/supervisor';
+import { REPO_ROOT } from '../support/worker-process';
 import { waitFor } from '../support/wait';
 
 /**
@@ -99,6 +102,68 @@ describe('supervisord.worker.conf with the real supervisord', () => {
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     // Leave it running for the other tests' afterAll.
     await sup.ctl('start', 'worker');
+  });
+});
+
+describe('supervisorctl stop worker while a job runs', () => {
+  let database: TestDatabase;
+  const keys = createKeyPrefix();
+  afterAll(async () => {
+    await database?.drop();
+    await keys.removeKeys();
+  });
+
+  test('the running job finishes, its lock is released, the shutdown is ordered and the exit status is 0', async () => {
+    database = await createTestDatabase();
+    await createProbeTable(database.url);
+    // The probe fixture: the real worker plus one job that writes, holds 3 s, and writes again.
+    const sup = startSupervisor({
+      WORKER_ENTRY: path.relative(REPO_ROOT, PROBE_WORKER),
+      DATABASE_URL: database.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: keys.prefix,
+      PORT: '0',
+      PROBE_CRON: '*/1 * * * * *',
+      PROBE_HOLD_MS: '3000',
+      INSTANCE_ID: 'supervised-probe',
+      SHUTDOWN_TIMEOUT_MS: '20000',
+      TRIAL_EXPIRATION_CRON: '0 0 0 1 1 *',
+      CALL_CLEANUP_CRON: '0 0 0 1 1 *',
+    });
+    try {
+      const lines = () =>
+        sup
+          .log('worker')
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const holding = await waitFor('the probe job holding', () => lines().find((l) => l.message === 'probe holding'), {
+        limitMs: 60_000,
+      }).catch((err) => {
+        throw new Error(`${(err as Error).message}\nworker.log: ${sup.log('worker').slice(-3000)}\nworker-error.log: ${sup.log('worker-error').slice(-2000)}`);
+      });
+      const result = await sup.ctl('stop', 'worker');
+      expect(result.stdout).toMatch(/worker: stopped/);
+      expect(sup.log('supervisord')).toMatch(/stopped: worker \(exit status 0\)/);
+
+      const all = lines();
+      const finished = all.find((l) => l.message === 'job run finished' && l.runId === holding.runId);
+      expect(finished?.outcome).toBe('succeeded');
+      const steps = await withClient(database.url, (c) => c.query('SELECT step FROM probe_writes WHERE run_id = $1 ORDER BY at', [holding.runId]));
+      expect(steps.rows.map((r) => r.step)).toEqual(['start', 'end']);
+      expect(await withRedis((r) => r.exists(`${keys.prefix}lock:probe`))).toBe(0);
+
+      const messages = all.map((l) => (l.message === 'shutdown step done' ? `step:${String(l.step)}` : String(l.message)));
+      const order = ['signal received: shutting down', 'job run finished', 'step:scheduler', 'step:http', 'step:redis', 'step:database', 'shutdown complete'];
+      const signalAt = messages.indexOf(order[0]!);
+      const positions = order.map((m, i) => (i === 0 ? signalAt : messages.indexOf(m, signalAt)));
+      expect(positions.every((p) => p >= 0)).toBe(true);
+      expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+      // No tick started after the signal.
+      expect(all.slice(signalAt).filter((l) => l.message === 'job run started')).toEqual([]);
+    } finally {
+      await sup.close();
+    }
   });
 });
 

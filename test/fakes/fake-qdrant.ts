@@ -28,7 +28,7 @@ export interface FakeQdrant {
 /**
  * A local stand-in for the parts of Qdrant's REST API that crm-worker uses through
  * @qdrant/js-client-rest: /, /readyz, collection exists/create/get, points upsert/retrieve/
- * delete/count, collection snapshots create/list/delete. Responses use Qdrant's envelope
+ * delete/count, collection delete, collection snapshots create/list/delete. Responses use Qdrant's envelope
  * ({result, status, time}); vectors of the wrong size are refused with 400 as Qdrant does.
  */
 export async function startFakeQdrant(): Promise<FakeQdrant> {
@@ -82,6 +82,10 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
         return ok(true);
       }
       if (!collection) return missing();
+      if (rest === '' && req.method === 'DELETE') {
+        collections.delete(name);
+        return ok(true);
+      }
       if (rest === '' && req.method === 'GET') {
         return ok({
           status: 'green',

@@ -10,11 +10,16 @@ import { waitFor } from '../support/wait';
 
 /**
  * Qdrant and OpenAI are local fakes (test/fakes) talked to through the official clients, unless
- * TEST_QDRANT_URL / TEST_OPENAI_BASE_URL (+ TEST_OPENAI_API_KEY) point to real servers; then the
- * same tests run against those, minus the assertions that read the fakes' internals.
+ * QDRANT_URL (or TEST_QDRANT_URL) and OPENAI_BASE_URL with OPENAI_API_KEY (or the TEST_ forms)
+ * point to real servers; then the same tests run against those (in a collection of their own,
+ * dropped at the end), minus the assertions that read the fakes' internals.
  */
-const REAL_QDRANT = process.env.TEST_QDRANT_URL;
-const REAL_OPENAI = process.env.TEST_OPENAI_BASE_URL && process.env.TEST_OPENAI_API_KEY ? process.env.TEST_OPENAI_BASE_URL : undefined;
+const REAL_QDRANT = process.env.TEST_QDRANT_URL ?? process.env.QDRANT_URL;
+const REAL_OPENAI_KEY = process.env.TEST_OPENAI_API_KEY ?? process.env.OPENAI_API_KEY;
+const REAL_OPENAI_URL = process.env.TEST_OPENAI_BASE_URL ?? process.env.OPENAI_BASE_URL;
+const REAL_OPENAI = REAL_OPENAI_URL && REAL_OPENAI_KEY ? REAL_OPENAI_URL : undefined;
+if (REAL_QDRANT) console.warn(`knowledge tests: against the real Qdrant at ${REAL_QDRANT}`);
+if (REAL_OPENAI) console.warn(`knowledge tests: against the real OpenAI API at ${REAL_OPENAI}`);
 
 describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () => {
   let database: TestDatabase;
@@ -70,7 +75,7 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
   const fullEnv = () => ({
     QDRANT_URL: qdrantUrl,
     QDRANT_COLLECTION: collection,
-    OPENAI_API_KEY: REAL_OPENAI ? process.env.TEST_OPENAI_API_KEY : openai!.apiKey,
+    OPENAI_API_KEY: REAL_OPENAI ? REAL_OPENAI_KEY : openai!.apiKey,
     OPENAI_BASE_URL: REAL_OPENAI ?? openai!.baseUrl,
     QDRANT_SNAPSHOT_KEEP: '2',
   });
@@ -133,6 +138,18 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       // Recorded in the job history like every tick.
       const runs = await pg.query(`SELECT outcome, items FROM job_runs WHERE job = 'knowledge-sync' ORDER BY started_at`);
       expect(runs.rows.map((r) => [r.outcome, r.items])).toEqual([['succeeded', 3], ['succeeded', 0], ['succeeded', 3]]);
+
+      // The collection disappears (storage wiped): the tick fails, the collection is re-created,
+      // and the next tick re-embeds every live document although the sync state said "done".
+      await client.deleteCollection(collection);
+      const gone = await w.scheduler.runNow('knowledge-sync');
+      expect(gone).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
+      expect((gone as { error?: string }).error).toMatch(/is gone/);
+      await waitFor('collection re-created', async () => (await client.collectionExists(collection)).exists && (await health(w)).services.knowledgeCollection === 'healthy');
+      const healed = await w.scheduler.runNow('knowledge-sync');
+      expect(healed).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 1 }));
+      const back = await client.retrieve(collection, { ids: [pointIdFor('doc-b')], with_payload: true });
+      expect(back.map((p) => (p.payload as any).document_id)).toEqual(['doc-b']);
     } finally {
       await pg.end();
     }

@@ -57,6 +57,7 @@ export function startSupervisor(env: Record<string, string>): Supervisor {
     SUPERVISOR_RUN_DIR: dir,
     SUPERVISOR_PASSWORD: randomBytes(12).toString('hex'),
     WORKER_HOME: REPO_ROOT,
+    WORKER_ENTRY: 'dist/main.js',
     WORKER_STOP_WAIT_SECS: '30',
     QDRANT_BIN: '/nonexistent/qdrant',
     QDRANT_CONFIG_PATH: path.join(REPO_ROOT, 'docker', 'qdrant.yaml'),
