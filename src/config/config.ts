@@ -82,6 +82,47 @@ export interface Config {
     readonly outcomeTimeoutSeconds: number;
     readonly batchSize: number;
   };
+  readonly delivery: DeliveryConfig;
+  readonly crm: {
+    readonly schedules: { readonly nurture: string; readonly dunning: string; readonly kpiSnapshots: string };
+    /** Days after an invoice's due date on which a payment reminder goes out. */
+    readonly dunningReminderDays: readonly number[];
+  };
+}
+
+/** The delivery engine (src/delivery): dispatcher, retries, rate limits, webhook, auto follow-ups. */
+export interface DeliveryConfig {
+  /** False: the dispatcher does not run in this process (the API still schedules). */
+  readonly enabled: boolean;
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly leaseMs: number;
+  readonly sendTimeoutMs: number;
+  /** Longest sleep without a wake-up: a safety net for a lost LISTEN connection, not a poll. */
+  readonly maxSleepMs: number;
+  readonly staleAfterSeconds: number;
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly baseDelayMs: number;
+    readonly maxDelayMs: number;
+    readonly byType: Readonly<Record<string, { readonly maxAttempts: number; readonly baseDelayMs: number }>>;
+  };
+  readonly rateLimits: Readonly<Record<string, { readonly points: number; readonly durationSeconds: number }>>;
+  readonly healthStaleMs: number;
+  readonly webhook: {
+    /** Target names → URLs; WEBHOOK_URL is the target named "default". */
+    readonly targets: Readonly<Record<string, string>>;
+    readonly secret: string | undefined;
+    readonly allowPrivate: boolean;
+  };
+  readonly followup: {
+    readonly enabled: boolean;
+    readonly ruleTopP: number;
+    readonly scheduleSeconds: readonly number[];
+    /** webhook when a webhook target is configured, else log. */
+    readonly channel: 'email' | 'sms' | 'whatsapp' | 'webhook' | 'log';
+    readonly template: string;
+  };
 }
 
 export interface EmailChannelConfig {
@@ -216,6 +257,45 @@ function toConfig(e: Env): Config {
       retrySpacingSeconds: e.CALL_RETRY_SPACING_SECONDS,
       outcomeTimeoutSeconds: e.CALL_OUTCOME_TIMEOUT_SECONDS,
       batchSize: e.CALL_BATCH_SIZE,
+    },
+    delivery: toDeliveryConfig(e),
+    crm: {
+      schedules: {
+        nurture: e.NURTURE_CRON ?? '0 */5 * * * *',
+        dunning: e.DUNNING_CRON ?? '0 */5 * * * *',
+        // Every 15 minutes: each organization is snapshotted soon after 01:00 in its own zone.
+        kpiSnapshots: e.KPI_SNAPSHOT_CRON ?? '0 */15 * * * *',
+      },
+      dunningReminderDays: e.DUNNING_REMINDER_DAYS,
+    },
+  };
+}
+
+function toDeliveryConfig(e: Env): DeliveryConfig {
+  const targets: Record<string, string> = { ...(e.WEBHOOK_URL ? { default: e.WEBHOOK_URL } : {}), ...e.WEBHOOK_TARGETS };
+  return {
+    enabled: e.DELIVERY_ENABLED,
+    concurrency: e.DELIVERY_CONCURRENCY,
+    batchSize: e.DELIVERY_BATCH_SIZE,
+    leaseMs: e.DELIVERY_LEASE_MS,
+    sendTimeoutMs: e.DELIVERY_SEND_TIMEOUT_MS,
+    maxSleepMs: e.DELIVERY_MAX_SLEEP_MS,
+    staleAfterSeconds: e.DELIVERY_STALE_AFTER_SECONDS,
+    retry: {
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+      baseDelayMs: e.DELIVERY_RETRY_BASE_MS,
+      maxDelayMs: e.DELIVERY_RETRY_MAX_MS,
+      byType: e.DELIVERY_RETRY_POLICIES,
+    },
+    rateLimits: e.DELIVERY_RATE_LIMITS,
+    healthStaleMs: e.DELIVERY_HEALTH_STALE_MS,
+    webhook: { targets, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE },
+    followup: {
+      enabled: e.FOLLOWUP_ENABLED,
+      ruleTopP: e.FOLLOWUP_RULE_TOP_P,
+      scheduleSeconds: e.FOLLOWUP_SCHEDULES,
+      channel: e.FOLLOWUP_CHANNEL ?? (Object.keys(targets).length > 0 ? 'webhook' : 'log'),
+      template: e.FOLLOWUP_TEMPLATE,
     },
   };
 }
