@@ -54,6 +54,42 @@ export interface Config {
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
   readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+  readonly delivery: DeliveryConfig;
+}
+
+/** The delivery engine (src/delivery): dispatcher, retries, rate limits, webhook, auto follow-ups. */
+export interface DeliveryConfig {
+  /** False: the dispatcher does not run in this process (the API still schedules). */
+  readonly enabled: boolean;
+  readonly concurrency: number;
+  readonly batchSize: number;
+  readonly leaseMs: number;
+  readonly sendTimeoutMs: number;
+  /** Longest sleep without a wake-up: a safety net for a lost LISTEN connection, not a poll. */
+  readonly maxSleepMs: number;
+  readonly staleAfterSeconds: number;
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly baseDelayMs: number;
+    readonly maxDelayMs: number;
+    readonly byType: Readonly<Record<string, { readonly maxAttempts: number; readonly baseDelayMs: number }>>;
+  };
+  readonly rateLimits: Readonly<Record<string, { readonly points: number; readonly durationSeconds: number }>>;
+  readonly healthStaleMs: number;
+  readonly webhook: {
+    /** Target names → URLs; WEBHOOK_URL is the target named "default". */
+    readonly targets: Readonly<Record<string, string>>;
+    readonly secret: string | undefined;
+    readonly allowPrivate: boolean;
+  };
+  readonly followup: {
+    readonly enabled: boolean;
+    readonly ruleTopP: number;
+    readonly scheduleSeconds: readonly number[];
+    /** webhook when a webhook target is configured, else log. */
+    readonly channel: 'email' | 'sms' | 'whatsapp' | 'webhook' | 'log';
+    readonly template: string;
+  };
 }
 
 export interface EmailChannelConfig {
@@ -167,6 +203,36 @@ function toConfig(e: Env): Config {
     },
     callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
     health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+    delivery: toDeliveryConfig(e),
+  };
+}
+
+function toDeliveryConfig(e: Env): DeliveryConfig {
+  const targets: Record<string, string> = { ...(e.WEBHOOK_URL ? { default: e.WEBHOOK_URL } : {}), ...e.WEBHOOK_TARGETS };
+  return {
+    enabled: e.DELIVERY_ENABLED,
+    concurrency: e.DELIVERY_CONCURRENCY,
+    batchSize: e.DELIVERY_BATCH_SIZE,
+    leaseMs: e.DELIVERY_LEASE_MS,
+    sendTimeoutMs: e.DELIVERY_SEND_TIMEOUT_MS,
+    maxSleepMs: e.DELIVERY_MAX_SLEEP_MS,
+    staleAfterSeconds: e.DELIVERY_STALE_AFTER_SECONDS,
+    retry: {
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+      baseDelayMs: e.DELIVERY_RETRY_BASE_MS,
+      maxDelayMs: e.DELIVERY_RETRY_MAX_MS,
+      byType: e.DELIVERY_RETRY_POLICIES,
+    },
+    rateLimits: e.DELIVERY_RATE_LIMITS,
+    healthStaleMs: e.DELIVERY_HEALTH_STALE_MS,
+    webhook: { targets, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE },
+    followup: {
+      enabled: e.FOLLOWUP_ENABLED,
+      ruleTopP: e.FOLLOWUP_RULE_TOP_P,
+      scheduleSeconds: e.FOLLOWUP_SCHEDULES,
+      channel: e.FOLLOWUP_CHANNEL ?? (Object.keys(targets).length > 0 ? 'webhook' : 'log'),
+      template: e.FOLLOWUP_TEMPLATE,
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cron-expression';
+import { parseRateLimits, parseRetryPolicies, parseSchedules, parseWebhookTargets } from './delivery-env';
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -114,7 +115,54 @@ export const envSchema = z.object({
 
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
   HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
+
+  // --- delivery ---
+  DELIVERY_ENABLED: boolean.default(true),
+  DELIVERY_CONCURRENCY: int(1, 1_000).default(5),
+  DELIVERY_BATCH_SIZE: int(1, 5_000).default(100),
+  DELIVERY_LEASE_MS: int(1_000, 3_600_000).default(60_000),
+  DELIVERY_SEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  DELIVERY_MAX_SLEEP_MS: int(100, 3_600_000).default(30_000),
+  DELIVERY_STALE_AFTER_SECONDS: int(1, 365 * 86_400).default(86_400),
+  DELIVERY_MAX_ATTEMPTS: int(1, 100).default(3),
+  DELIVERY_RETRY_BASE_MS: int(1, 86_400_000).default(30_000),
+  DELIVERY_RETRY_MAX_MS: int(1, 7 * 86_400_000).default(3_600_000),
+  DELIVERY_RETRY_POLICIES: listOf(parseRetryPolicies, ''),
+  DELIVERY_RATE_LIMITS: z
+    .string()
+    .default('sms=10/1m')
+    .transform((v, ctx) => parsedOrIssue(parseRateLimits(v, ['email', 'sms', 'whatsapp', 'webhook', 'log']), ctx)),
+  DELIVERY_HEALTH_STALE_MS: int(1_000, 86_400_000).default(300_000),
+  WEBHOOK_URL: url(['http:', 'https:']),
+  WEBHOOK_TARGETS: listOf(parseWebhookTargets, ''),
+  WEBHOOK_SECRET: optionalText,
+  WEBHOOK_ALLOW_PRIVATE: boolean.default(false),
+  FOLLOWUP_ENABLED: boolean.default(true),
+  FOLLOWUP_RULE_TOP_P: z.coerce
+    .number({ message: 'must be a number' })
+    .min(0, { message: 'must be between 0 and 1' })
+    .max(1, { message: 'must be between 0 and 1' })
+    .default(0.7),
+  FOLLOWUP_SCHEDULES: listOf(parseSchedules, '30m,2h'),
+  FOLLOWUP_CHANNEL: z.enum(['email', 'sms', 'whatsapp', 'webhook', 'log'], { message: 'must be email, sms, whatsapp, webhook or log' }).optional(),
+  FOLLOWUP_TEMPLATE: z.string().min(1).default('Auto follow-up at +{{ delay_seconds }}s for lead {{ lead_id }}'),
 });
+
+/** A list variable parsed by one of the delivery-env parsers; its problem becomes the variable's message. */
+function listOf<T>(parse: (text: string) => { value: T } | { problem: string }, fallback: string) {
+  return z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => parsedOrIssue(parse(v), ctx));
+}
+
+function parsedOrIssue<T>(result: { value: T } | { problem: string }, ctx: z.RefinementCtx): T {
+  if ('problem' in result) {
+    ctx.addIssue({ code: 'custom', message: result.problem });
+    return z.NEVER;
+  }
+  return result.value;
+}
 
 export type Env = z.infer<typeof envSchema>;
 

@@ -1,3 +1,4 @@
+import { deliveryModule } from '../delivery/module';
 import { buildJobs } from '../jobs';
 import type { ModuleFactory } from './worker-module';
 
@@ -8,4 +9,4 @@ const coreJobs: ModuleFactory = ({ config }) => ({ name: 'core-jobs', jobs: () =
  * Every module of this build, in start order (stopped in reverse). Adding a capability means
  * one line here; main.ts does not change.
  */
-export const moduleFactories: readonly ModuleFactory[] = [coreJobs];
+export const moduleFactories: readonly ModuleFactory[] = [coreJobs, deliveryModule];

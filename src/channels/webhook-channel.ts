@@ -1,0 +1,144 @@
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { Logger } from '../logging/logger';
+import { guardedLookup, isPrivateAddress, PrivateAddressError } from './address-guard';
+import type { Channel, OutboundMessage, SendOptions, SendResult } from './channel';
+import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors';
+
+export interface WebhookChannelOptions {
+  /** Target name → URL (WEBHOOK_TARGETS, WEBHOOK_URL as "default"). A recipient that is a URL is used as is. */
+  targets: Readonly<Record<string, string>>;
+  /** HMAC-SHA256 key; without it requests go unsigned (logged once at startup). */
+  secret: string | undefined;
+  allowPrivate: boolean;
+  logger: Logger;
+}
+
+export const SIGNATURE_HEADER = 'x-crm-signature';
+export const TIMESTAMP_HEADER = 'x-crm-timestamp';
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+const DEFAULT_RETRY_AFTER_MS = 60_000;
+
+/** sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<body>")>: what a receiver recomputes to verify. */
+export function webhookSignature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * POSTs the message as JSON to a configured URL (n8n, Zapier, the CRM's own hook), signed over
+ * timestamp and body, with the idempotency key in a header so a receiver can drop repeats; this
+ * is what makes a resend after a crash safe for this channel.
+ */
+export class WebhookChannel implements Channel {
+  readonly name = 'webhook' as const;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(private readonly options: WebhookChannelOptions) {
+    const lookup = guardedLookup(options.allowPrivate);
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64, lookup } as http.AgentOptions);
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64, lookup } as https.AgentOptions);
+  }
+
+  /** Whether a recipient names a known target or is a URL (used by schedule-time validation). */
+  targetNames(): ReadonlySet<string> {
+    return new Set(Object.keys(this.options.targets));
+  }
+
+  async send(message: OutboundMessage, options: SendOptions): Promise<SendResult> {
+    const url = this.resolve(message.recipient);
+    if (!this.options.allowPrivate && net.isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+      throw new PermanentDeliveryError(new PrivateAddressError(url.hostname, url.hostname).message);
+    }
+    const body = JSON.stringify({
+      id: message.id,
+      tenant_id: message.tenantId,
+      type: message.type,
+      subject: message.subject,
+      message: message.body,
+      idempotency_key: options.idempotencyKey,
+      ...message.metadata,
+    });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      [IDEMPOTENCY_HEADER]: options.idempotencyKey,
+      [TIMESTAMP_HEADER]: timestamp,
+      'user-agent': 'crm-worker-delivery',
+    };
+    if (this.options.secret) headers[SIGNATURE_HEADER] = webhookSignature(this.options.secret, timestamp, body);
+
+    const response = await this.post(url, headers, body, options.signal);
+    if (response.status >= 200 && response.status < 300) return { providerMessageId: response.requestId };
+    const detail = `webhook ${url.host} answered ${response.status}${response.text ? `: ${response.text.slice(0, 200)}` : ''}`;
+    if (response.status === 429 || (response.status === 503 && response.retryAfter !== undefined)) {
+      throw new RateLimitedError(detail, response.retryAfter ?? DEFAULT_RETRY_AFTER_MS);
+    }
+    if (response.status === 408 || response.status >= 500) throw new TransientDeliveryError(detail, response.status);
+    throw new PermanentDeliveryError(detail, response.status);
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private resolve(recipient: string): URL {
+    const target = /^https?:\/\//i.test(recipient) ? recipient : this.options.targets[recipient];
+    if (!target) throw new PermanentDeliveryError(`unknown webhook target "${recipient}"`);
+    return new URL(target);
+  }
+
+  private post(
+    url: URL,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<{ status: number; text: string; retryAfter?: number; requestId?: string }> {
+    return new Promise((resolve, reject) => {
+      const transport = url.protocol === 'https:' ? https : http;
+      const request = transport.request(
+        url,
+        { method: 'POST', headers, agent: url.protocol === 'https:' ? this.httpsAgent : this.httpAgent, signal },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (text.length < 2_000) text += chunk;
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text,
+              retryAfter: parseRetryAfter(res.headers['retry-after']),
+              requestId: headerText(res.headers['x-request-id']),
+            }),
+          );
+          res.on('error', (err) => reject(new TransientDeliveryError(`webhook ${url.host}: ${err.message}`)));
+        },
+      );
+      request.on('error', (err: Error & { code?: string }) => {
+        if (err instanceof PrivateAddressError || err.code === 'EPRIVATE') reject(new PermanentDeliveryError(err.message));
+        else if (err.name === 'AbortError') reject(new TransientDeliveryError(`webhook ${url.host}: timed out or aborted`));
+        else reject(new TransientDeliveryError(`webhook ${url.host}: ${err.code ?? err.message}`));
+      });
+      request.end(body);
+    });
+  }
+}
+
+/** Retry-After in seconds or as an HTTP date → milliseconds; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const text = headerText(value);
+  if (!text) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text.trim())) return Math.round(Number(text) * 1000);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,152 @@
+import { Router, type Request, type Response } from 'express';
+import type { DeliveryConfig } from '../config/config';
+import type { Database } from '../db/database';
+import { applyAutoFollowUpRule } from './auto-followup';
+import type { FollowUpService } from './followup-service';
+import { isObject, parseHttpTime, scheduleRequestsFromBody } from './http-bodies';
+import type { MessageStatus } from './outbox';
+import { ValidationError } from './validation-error';
+import { workerHealth } from './worker-health';
+
+/**
+ * The delivery API under /api (the app enforces the API key): the FollowUpService over HTTP,
+ * the auto follow-up rule, the dead letter and unknown outcomes, queue status and worker health.
+ * Bad input is a 400 naming the field; nothing is written.
+ */
+export function deliveryRoutes(deps: {
+  service: FollowUpService;
+  db: Database;
+  config: DeliveryConfig;
+  webhookTargets: ReadonlySet<string>;
+}): Router {
+  const { service, config } = deps;
+  const router = Router();
+  const route = (fn: (req: Request, res: Response) => Promise<void>) => async (req: Request, res: Response) => {
+    try {
+      await fn(req, res);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      res.status(400).json({ error: err.message, field: err.field, issues: err.issues });
+    }
+  };
+  const body = (req: Request): Record<string, unknown> => {
+    if (!isObject(req.body)) throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
+    return req.body;
+  };
+  const query = (req: Request, name: string): string | undefined => {
+    const value = req.query[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') throw new ValidationError([{ field: name, message: 'must be given once' }]);
+    return value;
+  };
+  const limitOf = (req: Request): number | undefined => {
+    const raw = query(req, 'limit');
+    return raw === undefined ? undefined : Number(raw);
+  };
+
+  router.post('/followups', route(async (req, res) => {
+    const requests = scheduleRequestsFromBody(req.body, deps.webhookTargets);
+    res.status(201).json(await service.schedule(requests));
+  }));
+
+  router.post('/followups/cancel', route(async (req, res) => {
+    const keys = body(req)['idempotencyKeys'];
+    res.json({ cancelled: await service.cancel(keys as string[]) });
+  }));
+
+  router.post('/followups/reschedule', route(async (req, res) => {
+    const b = body(req);
+    const time = parseHttpTime(b['scheduledAt'], b['timezone'], 'scheduledAt');
+    if ('issue' in time) throw new ValidationError([time.issue]);
+    res.json({ moved: await service.reschedule(b['idempotencyKey'] as string, time.value) });
+  }));
+
+  router.get('/followups/pending', route(async (req, res) => {
+    res.json({ messages: await service.listPending({ tenantId: query(req, 'tenantId'), limit: limitOf(req) }) });
+  }));
+
+  router.get('/followups/contact/:contactId', route(async (req, res) => {
+    const tenantId = query(req, 'tenantId');
+    if (!tenantId) throw new ValidationError([{ field: 'tenantId', message: 'required' }]);
+    res.json({ messages: await service.listByContact(tenantId, String(req.params['contactId']), limitOf(req) ?? 100) });
+  }));
+
+  router.get('/followups/:id', route(async (req, res) => {
+    const message = await service.get({ id: String(req.params['id']) });
+    if (!message) res.status(404).json({ error: 'no such message' });
+    else res.json(message);
+  }));
+
+  router.post('/followups/responses', route(async (req, res) => {
+    const b = body(req);
+    let receivedAt: Date | undefined;
+    if (b['receivedAt'] !== undefined) {
+      const time = parseHttpTime(b['receivedAt'], undefined, 'receivedAt');
+      if ('issue' in time) throw new ValidationError([time.issue]);
+      receivedAt = time.value;
+    }
+    const target = b['id'] !== undefined ? { id: String(b['id']) } : { idempotencyKey: b['idempotencyKey'] as string };
+    if (target.id === undefined && typeof target.idempotencyKey !== 'string') {
+      throw new ValidationError([{ field: 'idempotencyKey', message: 'required (or id)' }]);
+    }
+    res.json(await service.recordResponse({ ...target, text: b['text'] as string, receivedAt }));
+  }));
+
+  router.post('/followups/mark-sent', route(async (req, res) => {
+    const b = body(req);
+    res.json(await service.markSent({ idempotencyKey: b['idempotencyKey'] as string, sentBy: b['sentBy'] as string | undefined }));
+  }));
+
+  router.post('/followups/auto', route(async (req, res) => {
+    res.json(await applyAutoFollowUpRule(service, config, body(req) as never));
+  }));
+
+  router.get('/delivery/messages', route(async (req, res) => {
+    const status = (query(req, 'status') ?? 'dead') as MessageStatus;
+    res.json({ messages: await service.listByStatus(status, { tenantId: query(req, 'tenantId'), limit: limitOf(req) }) });
+  }));
+
+  router.post('/delivery/redrive', route(async (req, res) => {
+    const b = body(req);
+    res.json({
+      redriven: await service.redrive({
+        ids: b['ids'] as string[] | undefined,
+        status: b['status'] as 'dead' | 'failed' | undefined,
+        tenantId: b['tenantId'] as string | undefined,
+      }),
+    });
+  }));
+
+  router.post('/delivery/unknown/:id/resolve', route(async (req, res) => {
+    const outcome = body(req)['outcome'] as 'sent' | 'failed' | 'resend';
+    const resolved = await service.resolveUnknown(String(req.params['id']), outcome);
+    res.status(resolved ? 200 : 409).json({ resolved });
+  }));
+
+  router.post('/delivery/suppressions', route(async (req, res) => {
+    const b = body(req);
+    await service.suppress(b as never);
+    res.status(201).json({ suppressed: true });
+  }));
+
+  // 002's /ops/followup/queue: queued = due now, scheduled = later, plus every status.
+  router.get('/followup/queue', route(async (_req, res) => {
+    const status = await service.queueStatus();
+    res.json({
+      enabled: config.enabled,
+      queue: 'scheduled_messages',
+      jobs: { queued: status.dueNow, scheduled: status.scheduledLater },
+      by_status: status.byStatus,
+    });
+  }));
+
+  router.get('/worker/health', route(async (_req, res) => {
+    try {
+      res.json(await workerHealth(deps.db, config.healthStaleMs));
+    } catch (err) {
+      res.status(503).json({ ok: false, last_tick: null, status: 'unknown', checked_at: new Date().toISOString(), error: (err as Error).message });
+    }
+  }));
+
+  return router;
+}

@@ -1,0 +1,266 @@
+import type { Queryable } from '../db/database';
+import type { ChannelName } from '../channels/channel';
+
+/**
+ * The dispatcher's SQL, in one place. Every write after a claim is conditioned on the claim
+ * token (claimed_by), so a worker that lost its lease cannot overwrite what another did.
+ */
+
+export interface ClaimedMessage {
+  id: string;
+  tenant_id: string;
+  contact_id: string | null;
+  lead_id: string | null;
+  channel: ChannelName;
+  recipient: string;
+  scheduled_at: Date;
+  template: string;
+  subject: string | null;
+  variables: Record<string, unknown>;
+  tone: string | null;
+  type: string;
+  personalize: boolean;
+  context_hints: Record<string, unknown> | null;
+  attempts: number;
+  idempotency_key: string;
+  recurrence_interval_seconds: number | null;
+  resolution: string | null;
+}
+
+const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id, m.channel, m.recipient, m.scheduled_at,
+  m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
+  m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
+
+/**
+ * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token.
+ * SKIP LOCKED lets several workers claim side by side without waiting on or taking each other's
+ * rows; the lease says how long the claim holds if this worker dies.
+ */
+export async function claimDueMessages(
+  db: Queryable,
+  params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[] },
+): Promise<ClaimedMessage[]> {
+  const result = await db.query<ClaimedMessage>(
+    `UPDATE scheduled_messages m
+        SET status = 'sending', claimed_by = $1, lease_expires_at = now() + $2 * interval '1 millisecond',
+            attempts = m.attempts + 1, updated_at = now()
+      WHERE m.id IN (
+        SELECT id FROM scheduled_messages
+         WHERE status = 'scheduled' AND due_at <= now() AND NOT (channel = ANY($4::text[]))
+         ORDER BY due_at
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+      RETURNING ${CLAIMED_COLUMNS}`,
+    [params.token, params.leaseMs, params.limit, params.excludeChannels],
+  );
+  return result.rows;
+}
+
+export type SkipReason = 'followups_disabled' | 'suppressed' | 'action_item_completed' | 'contact_replied' | 'stale';
+
+/**
+ * The send-time checks: whatever changed since scheduling (tenant switched follow-ups off, the
+ * contact opted out, the action item was done, the contact replied, the message is too late to
+ * make sense) turns the claimed row into 'skipped' with its reason. Returns the skipped ids.
+ * (Still-scheduled needs no check here: a claim only takes 'scheduled' rows, and cancel only
+ * touches 'scheduled' rows, so a cancelled message is never claimed.)
+ */
+export async function skipIfNoLongerWanted(
+  db: Queryable,
+  params: { ids: readonly string[]; token: string; staleAfterSeconds: number },
+): Promise<Map<string, SkipReason>> {
+  if (params.ids.length === 0) return new Map();
+  const result = await db.query<{ id: string; reason: SkipReason }>(
+    `WITH checks AS (
+       SELECT m.id, CASE
+         WHEN m.type = 'followup' AND t.followup_enabled IS NOT TRUE THEN 'followups_disabled'
+         WHEN EXISTS (SELECT 1 FROM suppressions s
+                       WHERE s.tenant_id = m.tenant_id AND s.channel IN (m.channel, '*')
+                         AND lower(s.recipient) = lower(m.recipient)) THEN 'suppressed'
+         WHEN m.skip_if_completed AND EXISTS (SELECT 1 FROM action_items a
+                       WHERE a.id = m.action_item_id AND a.completed_at IS NOT NULL) THEN 'action_item_completed'
+         WHEN m.stop_on_reply AND EXISTS (SELECT 1 FROM contact_replies r
+                       WHERE r.tenant_id = m.tenant_id AND r.received_at > m.created_at
+                         AND ((m.contact_id IS NOT NULL AND r.contact_id = m.contact_id)
+                           OR (m.lead_id IS NOT NULL AND r.lead_id = m.lead_id))) THEN 'contact_replied'
+         WHEN now() - m.scheduled_at > $3 * interval '1 second' THEN 'stale'
+       END AS reason
+       FROM scheduled_messages m LEFT JOIN tenants t ON t.id = m.tenant_id
+       WHERE m.id = ANY($1::bigint[]) AND m.status = 'sending' AND m.claimed_by = $2
+     )
+     UPDATE scheduled_messages m
+        SET status = 'skipped', skip_reason = c.reason, lease_expires_at = NULL, updated_at = now()
+       FROM checks c
+      WHERE m.id = c.id AND c.reason IS NOT NULL
+      RETURNING m.id::text AS id, c.reason AS reason`,
+    [params.ids, params.token, params.staleAfterSeconds],
+  );
+  return new Map(result.rows.map((r) => [r.id, r.reason]));
+}
+
+export interface SentRecord {
+  id: string;
+  token: string;
+  sentAt: Date;
+  sentBy: string;
+  providerMessageId: string | null;
+}
+
+/**
+ * Marks claimed rows sent. A row that went 'unknown' because this worker's lease ran out is
+ * still ours (claimed_by kept) and is resolved to sent here, since this worker knows it was
+ * accepted. Recurring rows get their next occurrence in the same transaction.
+ */
+export async function markClaimedSent(db: Queryable, records: readonly SentRecord[]): Promise<string[]> {
+  if (records.length === 0) return [];
+  const result = await db.query<{ id: string }>(
+    `UPDATE scheduled_messages m
+        SET status = 'sent', sent_at = r.sent_at, sent_by = r.sent_by, provider_message_id = r.provider_id,
+            lease_expires_at = NULL, last_error = NULL, updated_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[])
+            AS r(id, token, sent_at, sent_by, provider_id)
+      WHERE m.id = r.id AND m.claimed_by = r.token AND m.status IN ('sending', 'unknown')
+      RETURNING m.id::text AS id`,
+    [
+      records.map((r) => r.id),
+      records.map((r) => r.token),
+      records.map((r) => r.sentAt.toISOString()),
+      records.map((r) => r.sentBy),
+      records.map((r) => r.providerMessageId),
+    ],
+  );
+  return result.rows.map((r) => r.id);
+}
+
+/**
+ * Inserts the next occurrence of each sent recurring row that has none yet: scheduled one
+ * interval after the previous occurrence's time (not after it was sent, so the series does not
+ * drift), with a derived idempotency key, so running this twice still yields exactly one.
+ */
+export async function scheduleNextOccurrences(db: Queryable, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await db.query(
+    `WITH sent AS (
+       SELECT * FROM scheduled_messages
+        WHERE id = ANY($1::bigint[]) AND status = 'sent' AND recurrence_interval_seconds IS NOT NULL
+          AND next_occurrence_id IS NULL
+     ), inserted AS (
+       INSERT INTO scheduled_messages (tenant_id, contact_id, lead_id, channel, recipient, scheduled_at, due_at,
+         template, subject, variables, tone, type, personalize, context_hints, idempotency_key,
+         skip_if_completed, action_item_id, stop_on_reply, recurrence_interval_seconds, previous_occurrence_id)
+       SELECT tenant_id, contact_id, lead_id, channel, recipient,
+              scheduled_at + recurrence_interval_seconds * interval '1 second',
+              scheduled_at + recurrence_interval_seconds * interval '1 second',
+              template, subject, variables, tone, type, personalize, context_hints,
+              regexp_replace(idempotency_key, '@r[0-9]+$', '') || '@r'
+                || floor(extract(epoch FROM scheduled_at + recurrence_interval_seconds * interval '1 second'))::bigint::text,
+              skip_if_completed, action_item_id, stop_on_reply, recurrence_interval_seconds, id
+         FROM sent
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, previous_occurrence_id, due_at
+     ), linked AS (
+       UPDATE scheduled_messages m SET next_occurrence_id = i.id, updated_at = now()
+         FROM inserted i WHERE m.id = i.previous_occurrence_id
+       RETURNING m.id
+     ), woken AS (
+       SELECT pg_notify('crm_delivery_wakeup', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)
+         FROM inserted HAVING count(*) > 0
+     )
+     SELECT (SELECT count(*) FROM linked) AS linked, (SELECT count(*) FROM woken) AS woken`,
+    [ids],
+  );
+  return Number((result.rows[0] as { linked: string | number } | undefined)?.linked ?? 0);
+}
+
+/** A failed attempt: back to 'scheduled' at retryAt, or final ('failed' / 'dead'). */
+export async function recordAttemptFailure(
+  db: Queryable,
+  params: {
+    id: string;
+    token: string;
+    status: 'scheduled' | 'failed' | 'dead';
+    error: string;
+    retryInMs?: number;
+    /** A rate-limit wait is not the message's fault: it does not use up an attempt. */
+    refundAttempt?: boolean;
+  },
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE scheduled_messages
+        SET status = $3, last_error = $4,
+            due_at = CASE WHEN $3 = 'scheduled' THEN now() + $5 * interval '1 millisecond' ELSE due_at END,
+            attempts = attempts - CASE WHEN $6 THEN 1 ELSE 0 END,
+            lease_expires_at = NULL, updated_at = now()
+      WHERE id = $1 AND claimed_by = $2 AND status IN ('sending', 'unknown')`,
+    [params.id, params.token, params.status, params.error.slice(0, 2_000), params.retryInMs ?? 0, params.refundAttempt ?? false],
+  );
+  return result.rowCount > 0;
+}
+
+/**
+ * Rows still 'sending' past their lease belong to a worker that died (or stalled) after the
+ * claim: the provider may or may not have the message. They become 'unknown', never resent blindly.
+ */
+export async function expireLeases(db: Queryable): Promise<Array<{ id: string; channel: ChannelName }>> {
+  const result = await db.query<{ id: string; channel: ChannelName }>(
+    `UPDATE scheduled_messages
+        SET status = 'unknown', lease_expires_at = NULL, updated_at = now(),
+            last_error = 'lease expired while sending: the provider may or may not have accepted it'
+      WHERE id IN (SELECT id FROM scheduled_messages
+                    WHERE status = 'sending' AND lease_expires_at < now()
+                    ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+      RETURNING id::text AS id, channel`,
+  );
+  return result.rows;
+}
+
+/**
+ * Unknown rows on channels whose receiver deduplicates by idempotency key are resent with the
+ * same key: a receiver that already has it drops the repeat. Others wait for an operator.
+ */
+export async function reconcileUnknownByResend(db: Queryable, channels: readonly ChannelName[]): Promise<number> {
+  if (channels.length === 0) return 0;
+  const result = await db.query(
+    `UPDATE scheduled_messages
+        SET status = 'scheduled', due_at = now(), claimed_by = NULL, updated_at = now(),
+            resolution = 'reconciled: resent with the same idempotency key after an unknown outcome'
+      WHERE status = 'unknown' AND channel = ANY($1::text[])`,
+    [channels],
+  );
+  return result.rowCount;
+}
+
+/** Claimed rows this worker will not send after all (shutdown): back to 'scheduled', attempt refunded. */
+export async function releaseClaims(db: Queryable, params: { ids: readonly string[]; token: string }): Promise<number> {
+  if (params.ids.length === 0) return 0;
+  const result = await db.query(
+    `UPDATE scheduled_messages
+        SET status = 'scheduled', attempts = attempts - 1, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'sending'`,
+    [params.ids, params.token],
+  );
+  return result.rowCount;
+}
+
+/** When the dispatcher must next look: the earliest due row or lease expiry, on the database clock. */
+export async function nextWakeInMs(db: Queryable, excludeChannels: readonly string[]): Promise<number | undefined> {
+  const result = await db.query<{ due_in_ms: string | number | null; lease_in_ms: string | number | null }>(
+    `SELECT (SELECT ceil(extract(epoch FROM (min(due_at) - now())) * 1000) FROM scheduled_messages
+              WHERE status = 'scheduled' AND NOT (channel = ANY($1::text[]))) AS due_in_ms,
+            (SELECT ceil(extract(epoch FROM (min(lease_expires_at) - now())) * 1000) FROM scheduled_messages
+              WHERE status = 'sending') AS lease_in_ms`,
+    [excludeChannels],
+  );
+  const row = result.rows[0];
+  const candidates = [row?.due_in_ms, row?.lease_in_ms].filter((v) => v !== null && v !== undefined).map(Number);
+  return candidates.length > 0 ? Math.max(0, Math.min(...candidates)) : undefined;
+}
+
+/** This dispatcher's last tick, shared through the database so any process can answer /api/worker/health. */
+export async function recordHeartbeat(db: Queryable, instance: string): Promise<void> {
+  await db.query(
+    `INSERT INTO delivery_heartbeats (instance, last_tick) VALUES ($1, now())
+     ON CONFLICT (instance) DO UPDATE SET last_tick = now()`,
+    [instance],
+  );
+}

@@ -1,0 +1,270 @@
+import type { Database, Queryable } from '../db/database';
+import { scheduleNextOccurrences } from './claims';
+import {
+  MESSAGE_STATUSES,
+  WAKEUP_CHANNEL,
+  cancelMessages,
+  rescheduleMessage,
+  scheduleMessages,
+  type MessageStatus,
+  type ScheduleRequest,
+  type ScheduleResult,
+} from './outbox';
+import { ValidationError } from './validation-error';
+
+/** A scheduled message as the API shows it. */
+export interface MessageView {
+  id: string;
+  tenantId: string;
+  contactId: string | null;
+  leadId: string | null;
+  channel: string;
+  recipient: string;
+  type: string;
+  status: MessageStatus;
+  skipReason: string | null;
+  scheduledAt: string;
+  dueAt: string;
+  attempts: number;
+  lastError: string | null;
+  sentAt: string | null;
+  sentBy: string | null;
+  idempotencyKey: string;
+  responseReceivedAt: string | null;
+  responseText: string | null;
+  recurrenceIntervalSeconds: number | null;
+  nextOccurrenceId: string | null;
+  resolution: string | null;
+}
+
+const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, recipient, type, status, skip_reason,
+  scheduled_at, due_at, attempts, last_error, sent_at, sent_by, idempotency_key, response_received_at, response_text,
+  recurrence_interval_seconds, next_occurrence_id::text AS next_occurrence_id, resolution`;
+
+/**
+ * The follow-up API the CRM application imports (and that /api exposes over HTTP): schedule,
+ * cancel, reschedule, list, record a response, mark sent, and the operator's dead-letter and
+ * unknown-outcome handling. Everything is SQL on the outbox; there is no second store to keep in step.
+ */
+export class FollowUpService {
+  constructor(
+    private readonly db: Database,
+    private readonly options: { webhookTargets?: ReadonlySet<string> } = {},
+  ) {}
+
+  schedule(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
+    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets });
+  }
+
+  cancel(idempotencyKeys: string[], tx: Queryable = this.db): Promise<number> {
+    return cancelMessages(tx, idempotencyKeys);
+  }
+
+  reschedule(idempotencyKey: string, scheduledAt: Date, tx: Queryable = this.db): Promise<number> {
+    return rescheduleMessage(tx, idempotencyKey, scheduledAt);
+  }
+
+  get(idOrKey: { id?: string; idempotencyKey?: string }): Promise<MessageView | undefined> {
+    const [column, value] = idOrKey.id !== undefined ? ['id', idOrKey.id] : ['idempotency_key', idOrKey.idempotencyKey];
+    if (column === 'id' && !/^\d{1,18}$/.test(String(value))) throw new ValidationError([{ field: 'id', message: 'not a message id' }]);
+    return this.db
+      .query<Row>(`SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE ${column} = $1`, [value])
+      .then((r) => (r.rows[0] ? toView(r.rows[0]) : undefined));
+  }
+
+  /** Messages not yet sent (scheduled or being sent), earliest first. */
+  async listPending(filter: { tenantId?: string; limit?: number } = {}): Promise<MessageView[]> {
+    return this.list({ ...filter, statuses: ['scheduled', 'sending'] }, 'due_at ASC');
+  }
+
+  /** Every message of one contact, newest scheduled first. */
+  async listByContact(tenantId: string, contactId: string, limit = 100): Promise<MessageView[]> {
+    requireText('tenantId', tenantId);
+    requireText('contactId', contactId);
+    const result = await this.db.query<Row>(
+      `SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE tenant_id = $1 AND contact_id = $2
+        ORDER BY scheduled_at DESC, id DESC LIMIT $3`,
+      [tenantId, contactId, checkLimit(limit)],
+    );
+    return result.rows.map(toView);
+  }
+
+  async listByStatus(status: MessageStatus, filter: { tenantId?: string; limit?: number } = {}): Promise<MessageView[]> {
+    if (!MESSAGE_STATUSES.includes(status)) {
+      throw new ValidationError([{ field: 'status', message: `must be one of ${MESSAGE_STATUSES.join(', ')}` }]);
+    }
+    return this.list({ ...filter, statuses: [status] }, 'updated_at DESC');
+  }
+
+  /**
+   * Records a contact's reply: on the message it answers (response_received_at/text, 004) and in
+   * contact_replies, so stop-on-reply messages of the same contact or lead are skipped from now on.
+   */
+  async recordResponse(input: { idempotencyKey?: string; id?: string; text: string; receivedAt?: Date }): Promise<MessageView> {
+    requireText('text', input.text);
+    const receivedAt = input.receivedAt ?? new Date();
+    if (Number.isNaN(receivedAt.getTime())) throw new ValidationError([{ field: 'receivedAt', message: 'not a valid time' }]);
+    const message = await this.get(input);
+    if (!message) throw new ValidationError([{ field: input.id !== undefined ? 'id' : 'idempotencyKey', message: 'no such message' }]);
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `UPDATE scheduled_messages SET response_received_at = $2, response_text = $3, updated_at = now() WHERE id = $1`,
+        [message.id, receivedAt.toISOString(), input.text],
+      );
+      await tx.query(
+        `INSERT INTO contact_replies (tenant_id, contact_id, lead_id, message_id, channel, body, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [message.tenantId, message.contactId, message.leadId, message.id, message.channel, input.text, receivedAt.toISOString()],
+      );
+    });
+    return (await this.get({ id: message.id }))!;
+  }
+
+  /**
+   * Marks a message sent by someone else (e.g. the CRM's own concierge). A recurring message gets
+   * its next occurrence in the same transaction. Only scheduled or unknown rows can be marked.
+   */
+  async markSent(input: { idempotencyKey: string; sentBy?: string }): Promise<{ marked: boolean; nextOccurrenceId: string | null }> {
+    requireText('idempotencyKey', input.idempotencyKey);
+    return this.db.transaction(async (tx) => {
+      const marked = await tx.query<{ id: string }>(
+        `UPDATE scheduled_messages
+            SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()
+          WHERE idempotency_key = $1 AND status IN ('scheduled', 'unknown')
+          RETURNING id::text AS id`,
+        [input.idempotencyKey, input.sentBy ?? 'api'],
+      );
+      const id = marked.rows[0]?.id;
+      if (!id) return { marked: false, nextOccurrenceId: null };
+      await scheduleNextOccurrences(tx, [id]);
+      const next = await tx.query<{ next: string | null }>(
+        'SELECT next_occurrence_id::text AS next FROM scheduled_messages WHERE id = $1',
+        [id],
+      );
+      return { marked: true, nextOccurrenceId: next.rows[0]?.next ?? null };
+    });
+  }
+
+  /** Sends dead (or failed) messages again from scratch: attempts reset, due now. */
+  async redrive(input: { ids?: string[]; status?: 'dead' | 'failed'; tenantId?: string }): Promise<number> {
+    const status = input.status ?? 'dead';
+    if (status !== 'dead' && status !== 'failed') throw new ValidationError([{ field: 'status', message: 'must be dead or failed' }]);
+    if (input.ids !== undefined && (!Array.isArray(input.ids) || input.ids.some((id) => !/^\d{1,18}$/.test(String(id))))) {
+      throw new ValidationError([{ field: 'ids', message: 'must be a list of message ids' }]);
+    }
+    const result = await this.db.query<{ n: string | number }>(
+      `WITH redriven AS (
+         UPDATE scheduled_messages
+            SET status = 'scheduled', due_at = now(), attempts = 0, claimed_by = NULL, skip_reason = NULL,
+                resolution = 'redriven after ' || status || ': ' || coalesce(last_error, ''), updated_at = now()
+          WHERE status = $1 AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[])) AND ($3::text IS NULL OR tenant_id = $3)
+          RETURNING id
+       ), woken AS (
+         SELECT pg_notify('${WAKEUP_CHANNEL}', '0') FROM redriven HAVING count(*) > 0
+       )
+       SELECT (SELECT count(*) FROM redriven) AS n, (SELECT count(*) FROM woken) AS woken`,
+      [status, input.ids ?? null, input.tenantId ?? null],
+    );
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  /**
+   * An operator's verdict on a message whose outcome is unknown: 'sent' (the provider has it),
+   * 'failed' (it does not, and should not be sent), or 'resend' (it does not; send it now).
+   */
+  async resolveUnknown(id: string, outcome: 'sent' | 'failed' | 'resend'): Promise<boolean> {
+    if (!/^\d{1,18}$/.test(String(id))) throw new ValidationError([{ field: 'id', message: 'not a message id' }]);
+    if (!['sent', 'failed', 'resend'].includes(outcome)) {
+      throw new ValidationError([{ field: 'outcome', message: 'must be sent, failed or resend' }]);
+    }
+    return this.db.transaction(async (tx) => {
+      const result = await tx.query<{ id: string }>(
+        `UPDATE scheduled_messages
+            SET status = CASE $2::text WHEN 'resend' THEN 'scheduled' ELSE $2::text END,
+                due_at = CASE $2::text WHEN 'resend' THEN now() ELSE due_at END,
+                sent_at = CASE $2::text WHEN 'sent' THEN coalesce(sent_at, now()) ELSE sent_at END,
+                sent_by = CASE $2::text WHEN 'sent' THEN coalesce(sent_by, 'operator') ELSE sent_by END,
+                claimed_by = NULL, resolution = 'operator: ' || $2::text, updated_at = now()
+          WHERE id = $1 AND status = 'unknown'
+          RETURNING id::text AS id`,
+        [id, outcome],
+      );
+      if (result.rowCount === 0) return false;
+      if (outcome === 'sent') await scheduleNextOccurrences(tx, [id]);
+      if (outcome === 'resend') await tx.query(`SELECT pg_notify('${WAKEUP_CHANNEL}', '0')`);
+      return true;
+    });
+  }
+
+  /** Opts a recipient out of a channel ('*' for all) for one tenant. */
+  async suppress(input: { tenantId: string; channel: string; recipient: string; reason?: string }): Promise<void> {
+    requireText('tenantId', input.tenantId);
+    requireText('recipient', input.recipient);
+    if (!['*', ...['email', 'sms', 'whatsapp', 'webhook', 'log']].includes(input.channel)) {
+      throw new ValidationError([{ field: 'channel', message: "must be email, sms, whatsapp, webhook, log or '*'" }]);
+    }
+    await this.db.query(
+      `INSERT INTO suppressions (tenant_id, channel, recipient, reason) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id, channel, recipient) DO UPDATE SET reason = EXCLUDED.reason`,
+      [input.tenantId, input.channel, input.recipient, input.reason ?? null],
+    );
+  }
+
+  /** Rows by status, and how many scheduled ones are due now vs later (002's /ops/followup/queue). */
+  async queueStatus(): Promise<{ byStatus: Record<MessageStatus, number>; dueNow: number; scheduledLater: number }> {
+    const result = await this.db.query<{ status: string; n: string | number; due_now: string | number }>(
+      `SELECT status, count(*) AS n, count(*) FILTER (WHERE status = 'scheduled' AND due_at <= now()) AS due_now
+         FROM scheduled_messages GROUP BY status`,
+    );
+    const byStatus = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>;
+    let dueNow = 0;
+    for (const row of result.rows) {
+      byStatus[row.status as MessageStatus] = Number(row.n);
+      dueNow += Number(row.due_now);
+    }
+    return { byStatus, dueNow, scheduledLater: byStatus.scheduled - dueNow };
+  }
+
+  private async list(filter: { tenantId?: string; limit?: number; statuses: MessageStatus[] }, order: string): Promise<MessageView[]> {
+    const result = await this.db.query<Row>(
+      `SELECT ${VIEW_COLUMNS} FROM scheduled_messages
+        WHERE status = ANY($1::text[]) AND ($2::text IS NULL OR tenant_id = $2)
+        ORDER BY ${order}, id LIMIT $3`,
+      [filter.statuses, filter.tenantId ?? null, checkLimit(filter.limit ?? 100)],
+    );
+    return result.rows.map(toView);
+  }
+}
+
+type Row = {
+  id: string; tenant_id: string; contact_id: string | null; lead_id: string | null; channel: string; recipient: string;
+  type: string; status: MessageStatus; skip_reason: string | null; scheduled_at: Date; due_at: Date; attempts: number;
+  last_error: string | null; sent_at: Date | null; sent_by: string | null; idempotency_key: string;
+  response_received_at: Date | null; response_text: string | null; recurrence_interval_seconds: number | null;
+  next_occurrence_id: string | null; resolution: string | null;
+};
+
+function iso(value: Date | string | null): string | null {
+  return value === null ? null : new Date(value).toISOString();
+}
+
+function toView(r: Row): MessageView {
+  return {
+    id: r.id, tenantId: r.tenant_id, contactId: r.contact_id, leadId: r.lead_id, channel: r.channel, recipient: r.recipient,
+    type: r.type, status: r.status, skipReason: r.skip_reason, scheduledAt: iso(r.scheduled_at)!, dueAt: iso(r.due_at)!,
+    attempts: Number(r.attempts), lastError: r.last_error, sentAt: iso(r.sent_at), sentBy: r.sent_by,
+    idempotencyKey: r.idempotency_key, responseReceivedAt: iso(r.response_received_at), responseText: r.response_text,
+    recurrenceIntervalSeconds: r.recurrence_interval_seconds, nextOccurrenceId: r.next_occurrence_id, resolution: r.resolution,
+  };
+}
+
+function requireText(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') throw new ValidationError([{ field, message: 'required' }]);
+}
+
+function checkLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new ValidationError([{ field: 'limit', message: 'must be a whole number from 1 to 1000' }]);
+  }
+  return limit;
+}

@@ -1,0 +1,80 @@
+import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
+import { buildChannels } from '../channels/build-channels';
+import type { ChannelName } from '../channels/channel';
+import { LogChannel } from '../channels/log-channel';
+import { WebhookChannel } from '../channels/webhook-channel';
+import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
+import { deliveryRoutes } from './api-routes';
+import { createDeliveryMetrics } from './delivery-metrics';
+import { Dispatcher } from './dispatcher';
+import { FollowUpService } from './followup-service';
+import { ChannelRateLimits } from './rate-limits';
+
+/**
+ * The delivery engine as a worker module: the outbox dispatcher (started with the worker,
+ * stopped before the clients close) and the delivery API under /api.
+ */
+export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
+  const { config, db, logger, metrics } = ctx;
+  const delivery = config.delivery;
+  const log = logger.child({ module: 'delivery' });
+
+  const channels = buildChannels(config, { logger });
+  const webhook = new WebhookChannel({
+    targets: delivery.webhook.targets,
+    secret: delivery.webhook.secret,
+    allowPrivate: delivery.webhook.allowPrivate,
+    logger,
+  });
+  channels.set('webhook', webhook);
+  channels.set('log', new LogChannel(logger));
+  // Webhook receivers get the idempotency key and drop repeats; the log channel is harmless to repeat.
+  const idempotentChannels: ChannelName[] = ['webhook', 'log'];
+
+  const webhookTargets = webhook.targetNames();
+  const service = new FollowUpService(db, { webhookTargets });
+  const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
+  const personalizer = createPersonalizer(config.openai, {
+    logger,
+    metrics: createPersonalizationMetrics(metrics.registers as never),
+  });
+  const dispatcher = delivery.enabled
+    ? new Dispatcher({
+        db,
+        channels,
+        idempotentChannels,
+        rateLimits: new ChannelRateLimits(delivery.rateLimits, { redis: ctx.redis, keyPrefix: config.redis.keyPrefix }),
+        personalizer,
+        metrics: deliveryMetrics,
+        logger,
+        config: delivery,
+        instanceId: config.instanceId,
+      })
+    : undefined;
+
+  return {
+    name: 'delivery',
+    apiRouter: () => deliveryRoutes({ service, db, config: delivery, webhookTargets }),
+    async start() {
+      if (delivery.leaseMs < delivery.sendTimeoutMs * 2) {
+        log.warn('DELIVERY_LEASE_MS is less than twice DELIVERY_SEND_TIMEOUT_MS: a slow send may outlive its lease and become unknown', {
+          leaseMs: delivery.leaseMs,
+          sendTimeoutMs: delivery.sendTimeoutMs,
+        });
+      }
+      if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
+      dispatcher?.start();
+      log.info('delivery dispatcher started', {
+        enabled: delivery.enabled,
+        channels: [...channels.keys()],
+        concurrency: delivery.concurrency,
+        rateLimits: delivery.rateLimits,
+        rateLimitStore: ctx.redis ? 'redis' : 'in-process',
+      });
+    },
+    async stop() {
+      await dispatcher?.stop(Math.max(1_000, config.scheduler.shutdownTimeoutMs));
+      webhook.close();
+    },
+  };
+};

@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { renderTemplate, TemplateRenderError } from './templates';
+import { ValidationError, type FieldIssue } from './validation-error';
+import type { ChannelName } from '../channels/channel';
+
+export const CHANNEL_NAMES = ['email', 'sms', 'whatsapp', 'webhook', 'log'] as const satisfies readonly ChannelName[];
+
+/** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
+const E164 = /^\+[1-9]\d{6,14}$/;
+/** A webhook target configured by name (WEBHOOK_TARGETS), as opposed to a literal URL. */
+const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const optionalId = z.string().trim().min(1).max(200).nullish();
+
+/** Shape of one ScheduleRequest (see outbox.ts); recipient and template are checked per channel below. */
+export const scheduleRequestSchema = z.object({
+  tenantId: z.string().trim().min(1, 'required').max(200),
+  contactId: optionalId,
+  leadId: optionalId,
+  channel: z.enum(CHANNEL_NAMES, { error: `must be one of ${CHANNEL_NAMES.join(', ')}` }),
+  recipient: z.string().trim().min(1, 'required').max(2048),
+  scheduledAt: z.date({ error: 'must be a time' }).refine((d) => !Number.isNaN(d.getTime()), 'not a valid time'),
+  template: z.string().min(1, 'required').max(20_000),
+  subject: z.string().max(998).optional(),
+  variables: z.record(z.string(), z.unknown()).optional(),
+  tone: z.string().max(100).optional(),
+  type: z.string().trim().min(1).max(64).regex(/^[a-z0-9_-]+$/i, 'letters, digits, - and _ only').optional(),
+  idempotencyKey: z.string().trim().min(1, 'required').max(512),
+  skipIfCompleted: z.boolean().optional(),
+  actionItemId: optionalId,
+  stopOnReply: z.boolean().optional(),
+  personalize: z.boolean().optional(),
+  contextHints: z.record(z.string(), z.unknown()).nullish(),
+  recurrenceIntervalSeconds: z.number().int().positive().max(366 * 86_400).nullish(),
+});
+
+export type ValidScheduleRequest = z.infer<typeof scheduleRequestSchema>;
+
+export interface ValidationOptions {
+  /** Webhook target names the engine knows; when given, a webhook recipient must be one of them or a URL. */
+  webhookTargets?: ReadonlySet<string>;
+}
+
+/**
+ * Checks every request and returns them parsed, or throws one ValidationError listing every
+ * problem. Field names are the request's own (recipient, variables.firstName); in a batch of more
+ * than one they are prefixed with the index (requests[3].recipient).
+ */
+export function validateScheduleRequests(requests: readonly unknown[], options: ValidationOptions = {}): ValidScheduleRequest[] {
+  if (!Array.isArray(requests)) throw new ValidationError([{ field: 'requests', message: 'must be an array' }]);
+  const issues: FieldIssue[] = [];
+  const valid: ValidScheduleRequest[] = [];
+  requests.forEach((request, index) => {
+    const prefix = requests.length > 1 ? `requests[${index}].` : '';
+    const own = validateOne(request, options);
+    if ('issues' in own) issues.push(...own.issues.map((i) => ({ field: prefix + i.field, message: i.message })));
+    else valid.push(own.request);
+  });
+  if (issues.length > 0) throw new ValidationError(issues);
+  return valid;
+}
+
+function validateOne(request: unknown, options: ValidationOptions): { request: ValidScheduleRequest } | { issues: FieldIssue[] } {
+  const parsed = scheduleRequestSchema.safeParse(request);
+  if (!parsed.success) {
+    return {
+      issues: parsed.error.issues.map((issue) => ({
+        field: issue.path.length > 0 ? issue.path.map(String).join('.') : 'request',
+        message: issue.message,
+      })),
+    };
+  }
+  const value = parsed.data;
+  const issues: FieldIssue[] = [];
+  const recipientProblem = checkRecipient(value.channel, value.recipient, options);
+  if (recipientProblem) issues.push({ field: 'recipient', message: recipientProblem });
+  if (value.skipIfCompleted && !value.actionItemId) {
+    issues.push({ field: 'actionItemId', message: 'required when skipIfCompleted is true' });
+  }
+  for (const [field, text] of [['template', value.template], ['subject', value.subject]] as const) {
+    if (text === undefined) continue;
+    try {
+      renderTemplate(text, value.variables ?? {});
+    } catch (err) {
+      if (!(err instanceof TemplateRenderError)) throw err;
+      // A syntax error belongs to the field that holds the text; a missing variable to variables.x.
+      issues.push({ field: err.problem.field === 'template' ? field : err.problem.field, message: err.problem.message });
+    }
+  }
+  return issues.length > 0 ? { issues } : { request: value };
+}
+
+function checkRecipient(channel: ChannelName, recipient: string, options: ValidationOptions): string | undefined {
+  switch (channel) {
+    case 'email':
+      return z.email().safeParse(recipient).success ? undefined : 'not a valid e-mail address';
+    case 'sms':
+      return E164.test(recipient) ? undefined : 'not an E.164 phone number (e.g. +14155550123)';
+    case 'whatsapp':
+      return E164.test(recipient.replace(/^whatsapp:/, '')) ? undefined : 'not an E.164 phone number (e.g. +14155550123)';
+    case 'webhook': {
+      if (/^https?:\/\//i.test(recipient)) {
+        return URL.canParse(recipient) ? undefined : 'not a valid URL';
+      }
+      if (!TARGET_NAME.test(recipient)) return 'neither an http(s) URL nor a webhook target name';
+      if (options.webhookTargets && !options.webhookTargets.has(recipient)) {
+        return `unknown webhook target "${recipient}" (configured: ${[...options.webhookTargets].join(', ') || 'none'})`;
+      }
+      return undefined;
+    }
+    case 'log':
+      return undefined;
+  }
+}

@@ -1,0 +1,77 @@
+import type { Database } from '../db/database';
+import type { Logger } from '../logging/logger';
+import { markClaimedSent, scheduleNextOccurrences, type SentRecord } from './claims';
+
+interface Pending {
+  record: SentRecord;
+  recurring: boolean;
+  resolve: () => void;
+}
+
+const MAX_BATCH = 500;
+
+/**
+ * Writes "sent" for accepted messages, batching those that finish together into one statement
+ * (a hot backlog finishes hundreds a second). A batch with a recurring message runs in one
+ * transaction with the insertion of its next occurrence. A write that keeps failing is retried
+ * with backoff; if the process dies first, the row's lease expires and it becomes 'unknown'.
+ */
+export class SentWriter {
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+  ) {}
+
+  write(record: SentRecord, recurring: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      this.queue.push({ record, recurring, resolve });
+      if (!this.flushing) this.flushing = new Promise<void>((r) => setImmediate(r)).then(() => this.flushAll());
+    });
+  }
+
+  /** Waits for queued writes, at most timeoutMs. */
+  async drain(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.flushing || this.queue.length > 0) && Date.now() < deadline) {
+      await Promise.race([this.flushing, new Promise((r) => setTimeout(r, 50))]);
+    }
+  }
+
+  private async flushAll(): Promise<void> {
+    try {
+      let failures = 0;
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, MAX_BATCH);
+        try {
+          await this.flush(batch);
+          this.queue = this.queue.slice(batch.length);
+          failures = 0;
+          for (const item of batch) item.resolve();
+        } catch (err) {
+          failures++;
+          if (failures === 1 || failures % 10 === 0) {
+            this.log.warn('could not record sent messages; retrying', { error: (err as Error).message, count: batch.length });
+          }
+          await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** Math.min(failures, 7))));
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    const records = batch.map((p) => p.record);
+    if (!batch.some((p) => p.recurring)) {
+      await markClaimedSent(this.db, records);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      const marked = await markClaimedSent(tx, records);
+      await scheduleNextOccurrences(tx, marked);
+    });
+  }
+}

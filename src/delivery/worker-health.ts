@@ -1,0 +1,30 @@
+import type { Queryable } from '../db/database';
+
+export interface WorkerHealth {
+  ok: boolean;
+  last_tick: string | null;
+  status: 'running' | 'stale' | 'unknown';
+  checked_at: string;
+}
+
+/**
+ * 000's GET /api/worker/health: running when some dispatcher ticked within staleMs (5 minutes by
+ * default), stale when the last tick is older, unknown when none ever ticked. The tick is kept in
+ * the database, so any worker process answers for all of them and the state survives restarts.
+ */
+export async function workerHealth(db: Queryable, staleMs: number): Promise<WorkerHealth> {
+  const result = await db.query<{ last_tick: Date | string | null; now: Date | string }>(
+    'SELECT max(last_tick) AS last_tick, now() AS now FROM delivery_heartbeats',
+  );
+  const row = result.rows[0];
+  const checkedAt = new Date(row?.now ?? Date.now());
+  if (!row?.last_tick) return { ok: false, last_tick: null, status: 'unknown', checked_at: checkedAt.toISOString() };
+  const lastTick = new Date(row.last_tick);
+  const running = checkedAt.getTime() - lastTick.getTime() <= staleMs;
+  return {
+    ok: running,
+    last_tick: lastTick.toISOString(),
+    status: running ? 'running' : 'stale',
+    checked_at: checkedAt.toISOString(),
+  };
+}

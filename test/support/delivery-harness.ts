@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DisabledPersonalizer, type Personalizer } from '../../src/ai/personalizer';
+import type { Channel, ChannelName } from '../../src/channels/channel';
+import { LogChannel } from '../../src/channels/log-channel';
+import { WebhookChannel } from '../../src/channels/webhook-channel';
+import { loadConfig, type DeliveryConfig } from '../../src/config/config';
+import type { Database } from '../../src/db/database';
+import { createDeliveryMetrics, type DeliveryMetrics } from '../../src/delivery/delivery-metrics';
+import { Dispatcher } from '../../src/delivery/dispatcher';
+import { FollowUpService } from '../../src/delivery/followup-service';
+import { ChannelRateLimits } from '../../src/delivery/rate-limits';
+import { createMetrics } from '../../src/metrics/metrics';
+import type { RedisClient } from '../../src/redis/redis-client';
+import { openMigratedDatabase, quietLogger } from './harness';
+import { createTestDatabase, type TestDatabase } from './services';
+
+/** A migrated database of either kind for one test file, with a tenant "t1"; close() cleans up. */
+export async function openDeliveryDatabase(kind: 'postgres' | 'pglite'): Promise<{ db: Database; url?: string; close(): Promise<void> }> {
+  let testDb: TestDatabase | undefined;
+  let dataDir: string | undefined;
+  let db: Database;
+  if (kind === 'postgres') {
+    testDb = await createTestDatabase();
+    db = await openMigratedDatabase('postgres', testDb.url);
+  } else {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
+    db = await openMigratedDatabase('pglite', dataDir);
+  }
+  await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one') ON CONFLICT DO NOTHING`);
+  return {
+    db,
+    url: testDb?.url,
+    async close() {
+      await db.close();
+      await testDb?.drop();
+      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Delivery settings as the worker would read them from this environment (plus test defaults). */
+export function deliveryConfig(env: Record<string, string> = {}): DeliveryConfig {
+  return loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true', DELIVERY_RETRY_BASE_MS: '50', ...env }).delivery;
+}
+
+export interface InProcessDispatcher {
+  dispatcher: Dispatcher;
+  service: FollowUpService;
+  metrics: DeliveryMetrics;
+  stop(): Promise<void>;
+}
+
+/** A dispatcher in this process over real channels (webhook to a loopback sink, log). */
+export function startDispatcher(
+  db: Database,
+  config: DeliveryConfig,
+  options: { instanceId?: string; redis?: RedisClient; keyPrefix?: string; personalizer?: Personalizer; channels?: Map<ChannelName, Channel> } = {},
+): InProcessDispatcher {
+  const webhook = new WebhookChannel({
+    targets: config.webhook.targets,
+    secret: config.webhook.secret,
+    allowPrivate: config.webhook.allowPrivate,
+    logger: quietLogger,
+  });
+  const channels = options.channels ?? new Map<ChannelName, Channel>();
+  channels.set('webhook', webhook);
+  channels.set('log', new LogChannel(quietLogger));
+  const metrics = createDeliveryMetrics(createMetrics().registers, db);
+  const dispatcher = new Dispatcher({
+    db,
+    channels,
+    idempotentChannels: ['webhook', 'log'],
+    rateLimits: new ChannelRateLimits(config.rateLimits, { redis: options.redis, keyPrefix: options.keyPrefix ?? '' }),
+    personalizer: options.personalizer ?? new DisabledPersonalizer(),
+    metrics,
+    logger: quietLogger,
+    config,
+    instanceId: options.instanceId ?? 'test-dispatcher',
+  });
+  dispatcher.start();
+  return {
+    dispatcher,
+    service: new FollowUpService(db, { webhookTargets: webhook.targetNames() }),
+    metrics,
+    async stop() {
+      await dispatcher.stop(2_000);
+      webhook.close();
+    },
+  };
+}
+
+export async function statusOf(db: Database, key: string): Promise<Record<string, any> | undefined> {
+  const result = await db.query(`SELECT * FROM scheduled_messages WHERE idempotency_key = $1`, [key]);
+  return result.rows[0];
+}
