@@ -1,24 +1,8 @@
-import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { Pool } from 'pg';
 import type { Queryable, QueryResult } from '../../src/db/database';
-import { REPO_ROOT } from '../../test/support/worker-process';
+import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
 import { preciseNow, type RecorderReport } from './recorder';
-
-/** The outbox contract's scheduleMessages (src/delivery/outbox.ts), loaded from the build. */
-type ScheduleMessages = (
-  db: Queryable,
-  requests: Array<Record<string, unknown>>,
-) => Promise<{ scheduled: number; duplicates: number }>;
-
-const OUTBOX = path.join(REPO_ROOT, 'dist', 'delivery', 'outbox.js');
-const DISPATCHER_MARKERS = ['dispatcher.js', 'module.js'].map((f) => path.join(REPO_ROOT, 'dist', 'delivery', f));
-
-/** The delivery engine is built (outbox and dispatcher): crm-worker's rows can run. */
-export function deliveryEngineBuilt(): boolean {
-  return fs.existsSync(OUTBOX) && DISPATCHER_MARKERS.every((f) => fs.existsSync(f));
-}
 
 export function poolQueryable(pool: Pool): Queryable {
   return {
@@ -33,14 +17,14 @@ export function poolQueryable(pool: Pool): Queryable {
 }
 
 export const BENCH_TENANT = 'bench-tenant';
+/** The webhook target name the worker is given (WEBHOOK_TARGETS=sink=<url>). */
+export const SINK_TARGET = 'sink';
 
 /**
  * Schedules webhook messages through the outbox API, the way the CRM application does; each
  * idempotency key ends in the message's due time so the sink can compute lag without a lookup.
  */
 export async function scheduleThroughOutbox(pool: Pool, run: string, dues: number[]): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { scheduleMessages } = require(OUTBOX) as { scheduleMessages: ScheduleMessages };
   const db = poolQueryable(pool);
   await pool.query(
     `INSERT INTO tenants (id, name, status, followup_enabled) VALUES ($1, 'bench', 'active', true) ON CONFLICT (id) DO NOTHING`,
@@ -48,11 +32,11 @@ export async function scheduleThroughOutbox(pool: Pool, run: string, dues: numbe
   );
   const SLICE = 2_000;
   for (let start = 0; start < dues.length; start += SLICE) {
-    const requests = dues.slice(start, start + SLICE).map((due, k) => ({
+    const requests = dues.slice(start, start + SLICE).map((due, k): ScheduleRequest => ({
       tenantId: BENCH_TENANT,
       contactId: `contact-${start + k}`,
       channel: 'webhook',
-      recipient: 'default',
+      recipient: SINK_TARGET,
       scheduledAt: new Date(due),
       template: 'bench message {{ n }}',
       variables: { n: start + k },
