@@ -20,7 +20,7 @@ import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../test/s
 import { spawnWorker, waitUntilStarted, WORKER_MAIN } from '../test/support/worker-process';
 import { SINK_TARGET, scheduleThroughOutbox, startNoopSink } from './lib/crm-side';
 import { machineDescription, percentile } from './lib/machine';
-import { loadLine, peakRssSampler } from './lib/process-stats';
+import { cpuSeconds, loadLine, peakRssSampler } from './lib/process-stats';
 import { preciseNow, type ConsumerArgs, type RecorderReport } from './lib/recorder';
 
 const LAG_COUNT = Number(process.env.BENCH_LAG ?? 10_000);
@@ -227,7 +227,8 @@ async function runCrm(config: Config, scenario: Scenario, run: string): Promise<
       await sink.waitForAll(BURST_CAP_MS + 10_000, startedAt);
     }
     const peakRss = sampler.stop();
-    return { config, scenario, report: { ...sink.report, lags: [...sink.report.lags] }, enqueueMs, enqueueLate, peakRss, duplicates: sink.duplicates() };
+    const cpuMs = cpuSeconds(workers[0]!.child.pid!) * 1000;
+    return { config, scenario, report: { ...sink.report, lags: [...sink.report.lags], cpuMs }, enqueueMs, enqueueLate, peakRss, duplicates: sink.duplicates() };
   } finally {
     for (const w of workers) w.kill('SIGKILL');
     await Promise.all(workers.map((w) => w.waitForExit(10_000).catch(() => undefined)));
@@ -309,6 +310,13 @@ function lagTable(outcomes: Outcome[]): string[] {
   return lines;
 }
 
+/** CPU seconds the consumer used over its whole run, and as a share of one core over that run. */
+function cpuShare(o: Outcome): string {
+  const r = o.report;
+  if (!r?.cpuMs) return 'n/a';
+  return `${(r.cpuMs / 1000).toFixed(1)} s`;
+}
+
 function burstTable(outcomes: Outcome[]): string[] {
   const crms = crmRows(outcomes);
   const rate = (o: Outcome) => burstStats(o).rate;
@@ -317,23 +325,69 @@ function burstTable(outcomes: Outcome[]): string[] {
     '',
     'All messages are enqueued (due) before the consumer process starts; messages a second are counted',
     `between the first and the last handler start. A run still going after ${BURST_CAP_MS / 1000} s is cut off and its rate is over`,
-    'what it handled. Peak RSS is the consumer process only (Redis and PostgreSQL are not counted).',
+    'what it handled. Peak RSS and CPU are the consumer process\'s only, start-up included (Redis and',
+    'PostgreSQL are not counted); CPU well below the run\'s length means the consumer waited (on I/O).',
     'Ratio columns: crm-worker\'s messages a second ÷ this row\'s (above 1: crm-worker is that many times faster).',
     '',
-    `| system / settings | handled | messages / s | peak RSS | enqueue time |${crms.map((c) => ` ${shortLabel(c)} ÷ this |`).join('')}`,
-    `|---|---|---|---|---|${crms.map(() => '---|').join('')}`,
+    `| system / settings | handled | messages / s | peak RSS | consumer CPU | enqueue time |${crms.map((c) => ` ${shortLabel(c)} ÷ this |`).join('')}`,
+    `|---|---|---|---|---|---|${crms.map(() => '---|').join('')}`,
   ];
   for (const o of outcomes) {
     if (!o.report) {
-      lines.push(`| ${o.config.label} | ${o.note ?? 'no report'} | | | |${crms.map(() => ' |').join('')}`);
+      lines.push(`| ${o.config.label} | ${o.note ?? 'no report'} | | | | |${crms.map(() => ' |').join('')}`);
       continue;
     }
     const s = burstStats(o);
     const ratios = crms.map((c) => (Number.isFinite(rate(c)) && Number.isFinite(s.rate) ? ` ${(rate(c) / s.rate).toFixed(2)}× |` : ' n/a |'));
     lines.push(
-      `| ${o.config.label} | ${s.handled.toLocaleString('en')}${s.complete ? '' : ' (cut off)'} | ${!Number.isFinite(s.rate) ? 'n/a' : s.rate < 100 ? s.rate.toFixed(1) : Math.round(s.rate).toLocaleString('en')} | ${(o.peakRss / 2 ** 20).toFixed(0)} MiB | ${(o.enqueueMs / 1000).toFixed(1)} s |${ratios.join('')}`,
+      `| ${o.config.label} | ${s.handled.toLocaleString('en')}${s.complete ? '' : ' (cut off)'} | ${!Number.isFinite(s.rate) ? 'n/a' : s.rate < 100 ? s.rate.toFixed(1) : Math.round(s.rate).toLocaleString('en')} | ${(o.peakRss / 2 ** 20).toFixed(0)} MiB | ${cpuShare(o)} | ${(o.enqueueMs / 1000).toFixed(1)} s |${ratios.join('')}`,
     );
   }
+  return lines;
+}
+
+/** The issues' targets, judged on crm-worker's defaults (and, for information, its tuned row). */
+function targetLines(results: Partial<Record<Scenario, Outcome[]>>): string[] {
+  const lines = ['## Targets (issue 6 and issue 3)', ''];
+  const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  const find = (list: Outcome[] | undefined, system: SystemName, settings: Config['settings']) =>
+    list?.find((o) => o.config.system === system && o.config.settings === settings && o.report);
+  const lag = results.lag;
+  if (lag) {
+    const p99Of = (o: Outcome | undefined) => (o ? (lagStats(o).complete ? lagStats(o).p99 : Infinity) : NaN);
+    const peersBest = Math.min(...(['bullmq', 'pgboss'] as const).flatMap((sys) => [p99Of(find(lag, sys, 'defaults')), p99Of(find(lag, sys, 'best'))]).filter((n) => !Number.isNaN(n)));
+    for (const settings of ['defaults', 'best'] as const) {
+      const crm = find(lag, 'crm', settings);
+      if (!crm) continue;
+      const p99 = p99Of(crm);
+      const name = settings === 'defaults' ? 'crm-worker defaults' : 'crm-worker tuned (for information)';
+      const shown = Number.isFinite(p99) ? `${ms(p99)} ms` : `> ${LAG_DRAIN_CAP_MS / 1000} s`;
+      lines.push(`- lag p99 below every peer row's p99 (best peer p99 ${ms(peersBest)} ms): ${name} ${shown} — ${verdict(p99 < peersBest)}`);
+      lines.push(`- lag p99 under 100 ms (issue 3): ${name} ${shown} — ${verdict(p99 < 100)}`);
+    }
+  }
+  const burst = results.burst;
+  if (burst) {
+    const bullmq = Math.max(...(['defaults', 'best'] as const).map((st) => find(burst, 'bullmq', st)).filter((o): o is Outcome => !!o).map((o) => burstStats(o).rate));
+    for (const settings of ['defaults', 'best'] as const) {
+      const crm = find(burst, 'crm', settings);
+      if (!crm) continue;
+      const rate = burstStats(crm).rate;
+      const name = settings === 'defaults' ? 'crm-worker defaults' : 'crm-worker tuned (for information)';
+      lines.push(`- burst throughput at least BullMQ's (${Math.round(bullmq)} msg/s): ${name} ${Math.round(rate)} msg/s — ${verdict(rate >= bullmq)}`);
+      lines.push(`- at least 5,000 msg/s on a 100,000 backlog (issue 3): ${name} ${Math.round(rate)} msg/s — ${verdict(rate >= 5_000)}`);
+    }
+  }
+  lines.push(
+    '',
+    'What limits crm-worker here: every message is a real send — a claim (UPDATE … FOR UPDATE SKIP',
+    'LOCKED), the send-time checks (one statement per claim), an HTTP POST to the sink and a batched',
+    '"sent" UPDATE — where the peers\' handlers do nothing. With the default DELIVERY_CONCURRENCY of 5,',
+    'each freed slot triggers a new claim and check of one or a few rows, so the database round trips per',
+    'message, not the due-time wake-up, cap throughput; the lag at defaults is that backlog. The tuned row',
+    'shows the same engine with more sends in flight. The bench process also runs the sink, and the',
+    'machine is shared (load average above).',
+  );
   return lines;
 }
 
@@ -358,6 +412,7 @@ async function main(): Promise<void> {
     results[scenario] = outcomes;
     sections.push(...(scenario === 'lag' ? lagTable(outcomes) : burstTable(outcomes)), '');
   }
+  sections.push(...targetLines(results), '');
   const out = [
     '# Exact-time delivery and burst: crm-worker vs BullMQ delayed jobs vs pg-boss startAfter',
     '',

@@ -10,6 +10,8 @@ export interface RecorderReport {
   firstStart: number | null;
   lastStart: number | null;
   cappedAfterMs: number | null;
+  /** CPU time (user + system) the consumer process used in total, ms. */
+  cpuMs?: number;
 }
 
 /** Wall-clock epoch ms with sub-ms resolution, comparable across processes on one machine. */
@@ -66,6 +68,8 @@ export class Recorder {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.cap);
+    const cpu = process.cpuUsage();
+    this.report.cpuMs = (cpu.user + cpu.system) / 1000;
     fs.writeFileSync(this.outFile, JSON.stringify(this.report));
     this.resolve(this.report);
   }

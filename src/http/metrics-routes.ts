@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { RenderedCache } from '../metrics/rendered-cache';
 import type { HttpDeps } from './app';
 
-/** How long a rendered exposition is served again; see RenderedCache for why. */
-export const METRICS_CACHE_MS = 1_000;
+/** How long a rendered exposition is served again, and how long a refresh may hold a caller. */
+export const METRICS_CACHE = { ttlMs: 1_000, waitForFreshMs: 250 };
 
 /**
  * GET /metrics: the design's JSON by default; Prometheus text or OpenMetrics when the scraper
@@ -11,8 +11,8 @@ export const METRICS_CACHE_MS = 1_000;
  */
 export function metricsRoutes(deps: HttpDeps): Router {
   const router = Router();
-  const prometheusText = new RenderedCache(() => deps.metrics.registry.metrics(), METRICS_CACHE_MS);
-  const openMetricsText = new RenderedCache(() => deps.metrics.openMetrics.metrics(), METRICS_CACHE_MS);
+  const prometheusText = new RenderedCache(() => deps.metrics.registry.metrics(), METRICS_CACHE);
+  const openMetricsText = new RenderedCache(() => deps.metrics.openMetrics.metrics(), METRICS_CACHE);
   router.get('/metrics', async (req, res) => {
     const accept = req.get('accept') ?? '';
     if (accept.includes('application/openmetrics-text')) {
