@@ -1,5 +1,7 @@
+import { callsModule } from '../calls/module';
 import { deliveryModule } from '../delivery/module';
 import { buildJobs } from '../jobs';
+import { knowledgeModule } from '../knowledge/module';
 import type { ModuleFactory } from './worker-module';
 import { crmModule } from '../crm/module';
 
@@ -10,4 +12,4 @@ const coreJobs: ModuleFactory = ({ config }) => ({ name: 'core-jobs', jobs: () =
  * Every module of this build, in start order (stopped in reverse). Adding a capability means
  * one line here; main.ts does not change.
  */
-export const moduleFactories: readonly ModuleFactory[] = [coreJobs, deliveryModule, crmModule];
+export const moduleFactories: readonly ModuleFactory[] = [coreJobs, deliveryModule, knowledgeModule, callsModule, crmModule];
