@@ -30,7 +30,7 @@ interface IssuedReminder {
  * the same contact cannot overrun the cap together, and a contact silent for several periods
  * gets one reminder per period, not a burst.
  */
-export async function issueDueReminders(tx: Queryable, limit: number): Promise<IssuedReminder[]> {
+async function issueDueReminders(tx: Queryable, limit: number): Promise<IssuedReminder[]> {
   const result = await tx.query<IssuedReminder>(
     `WITH candidates AS (
        SELECT l.id AS lead_id, l.tenant_id, l.contact_id, l.created_at,
