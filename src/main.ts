@@ -129,6 +129,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     },
     jobs,
     config.scheduler.timezone,
+    { lateToleranceMs: config.scheduler.lateToleranceMs },
   );
 
   const releaseLocks = async () => {

@@ -21,10 +21,12 @@ async function main(): Promise<void> {
       // Scheduler jobs are named repeat:<scheduler>:<scheduled ms>; that is the fire time.
       const scheduled = Number(String(job.id).split(':').pop());
       const fireMs = Number.isFinite(scheduled) ? scheduled : job.timestamp + (job.opts.delay ?? 0);
-      await recorder.rPush(runsKey, `${Math.round(fireMs / 1000) * 1000}|${replica}`);
+      await recorder.rPush(runsKey, `${Math.round(fireMs / 1000) * 1000}|${replica}|${job.id}|${Date.now()}`);
     },
     { connection, concurrency: 1 },
   );
+  await worker.waitUntilReady();
+  process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void Promise.allSettled([worker.close(), queue.close(), recorder.quit()]).finally(() => process.exit(0));
   });

@@ -23,13 +23,18 @@ async function main(): Promise<void> {
         : {}),
     });
   }
-  cron.schedule(
+  const task = cron.schedule(
     '* * * * * *',
     async (ctx) => {
-      await redis.rPush(runsKey, `${ctx.date.getTime()}|${replica}`);
+      await redis.rPush(runsKey, `${ctx.date.getTime()}|${replica}|${ctx.execution?.id ?? ''}|${Date.now()}`);
     },
     { name: 'bench-tick', distributed: true, distributedLease: 30_000 },
   );
+  // node-cron drops a fire time its timer reached too late (missedExecutionTolerance); count them.
+  task.on('execution:missed', (ctx) => {
+    void redis.rPush(`${runsKey}:missed`, `${ctx.date.getTime()}|${replica}`);
+  });
+  process.stdout.write('ready\n');
   process.on('SIGTERM', () => {
     void cron.shutdown().finally(() => redis.quit().finally(() => process.exit(0)));
   });

@@ -50,11 +50,44 @@ export interface Config {
     readonly lockTtlMs: number;
     readonly shutdownTimeoutMs: number;
     readonly timezone: string;
+    /** A tick fired later than this (event loop blocked, process paused) is counted missed. */
+    readonly lateToleranceMs: number;
     readonly schedules: Readonly<Record<ScheduledJobName, string>>;
   };
   readonly callCleanup: { readonly retentionDays: number; readonly batchSize: number };
   readonly health: { readonly checkTimeoutMs: number; readonly probeIntervalMs: number };
+  /** Knowledge sync into the embedded Qdrant; needs qdrant.url (and openai.apiKey for sync). */
+  readonly knowledge: {
+    readonly qdrantApiKey: string | undefined;
+    readonly collection: string;
+    readonly readyMaxBackoffMs: number;
+    readonly qdrantTimeoutMs: number;
+    readonly embeddingModel: string;
+    readonly dimensions: number;
+    readonly syncSchedule: string;
+    readonly syncBatchSize: number;
+    readonly snapshotSchedule: string;
+    readonly snapshotKeep: number;
+  };
+  readonly calls: {
+    /** Undefined means the call-scheduler job is not registered (/health shows telephony disabled). */
+    readonly telephonyWebhookUrl: string | undefined;
+    /** Sent as "Authorization: Bearer <token>" when set. */
+    readonly telephonyWebhookToken: string | undefined;
+    readonly webhookTimeoutMs: number;
+    /** Defaults for tenants without their own call_settings row. */
+    readonly maxAttempts: number;
+    readonly retrySpacingSeconds: number;
+    /** A placed call without an outcome after this long counts as unanswered. */
+    readonly outcomeTimeoutSeconds: number;
+    readonly batchSize: number;
+  };
   readonly delivery: DeliveryConfig;
+  readonly crm: {
+    readonly schedules: { readonly nurture: string; readonly dunning: string; readonly kpiSnapshots: string };
+    /** Days after an invoice's due date on which a payment reminder goes out. */
+    readonly dunningReminderDays: readonly number[];
+  };
 }
 
 /** The delivery engine (src/delivery): dispatcher, retries, rate limits, webhook, auto follow-ups. */
@@ -192,6 +225,7 @@ function toConfig(e: Env): Config {
       lockTtlMs: e.LOCK_TTL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       timezone: e.CRON_TIMEZONE,
+      lateToleranceMs: e.MISSED_TICK_TOLERANCE_MS,
       schedules: {
         'campaign-scheduler': e.CAMPAIGN_CRON ?? '0 * * * * *',
         // scheduleProblems() has already rejected intervals these helpers cannot express.
@@ -203,7 +237,37 @@ function toConfig(e: Env): Config {
     },
     callCleanup: { retentionDays: e.CALL_RETENTION_DAYS, batchSize: e.CALL_CLEANUP_BATCH_SIZE },
     health: { checkTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS, probeIntervalMs: e.HEALTH_PROBE_INTERVAL_MS },
+    knowledge: {
+      qdrantApiKey: e.QDRANT_API_KEY,
+      collection: e.QDRANT_COLLECTION,
+      readyMaxBackoffMs: e.QDRANT_READY_MAX_BACKOFF_MS,
+      qdrantTimeoutMs: e.QDRANT_TIMEOUT_MS,
+      embeddingModel: e.OPENAI_EMBEDDING_MODEL,
+      dimensions: e.EMBEDDING_DIMENSIONS,
+      syncSchedule: e.KNOWLEDGE_SYNC_CRON ?? '0 */5 * * * *',
+      syncBatchSize: e.KNOWLEDGE_SYNC_BATCH_SIZE,
+      snapshotSchedule: e.QDRANT_SNAPSHOT_CRON ?? '0 15 2 * * *',
+      snapshotKeep: e.QDRANT_SNAPSHOT_KEEP,
+    },
+    calls: {
+      telephonyWebhookUrl: e.TELEPHONY_WEBHOOK_URL,
+      telephonyWebhookToken: e.TELEPHONY_WEBHOOK_TOKEN,
+      webhookTimeoutMs: e.TELEPHONY_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: e.CALL_MAX_ATTEMPTS,
+      retrySpacingSeconds: e.CALL_RETRY_SPACING_SECONDS,
+      outcomeTimeoutSeconds: e.CALL_OUTCOME_TIMEOUT_SECONDS,
+      batchSize: e.CALL_BATCH_SIZE,
+    },
     delivery: toDeliveryConfig(e),
+    crm: {
+      schedules: {
+        nurture: e.NURTURE_CRON ?? '0 */5 * * * *',
+        dunning: e.DUNNING_CRON ?? '0 */5 * * * *',
+        // Every 15 minutes: each organization is snapshotted soon after 01:00 in its own zone.
+        kpiSnapshots: e.KPI_SNAPSHOT_CRON ?? '0 */15 * * * *',
+      },
+      dunningReminderDays: e.DUNNING_REMINDER_DAYS,
+    },
   };
 }
 

@@ -1,8 +1,11 @@
+import { CronExpressionParser } from 'cron-parser';
 import { validateDetailed } from 'node-cron';
 
 /**
- * Validates a cron expression with the same parser that will run it (node-cron), so a schedule
- * accepted at startup is a schedule the runtime understands. Five fields, or six with seconds.
+ * Validates a cron expression with the parser that computes its fire times (cron-parser, see
+ * scheduler/cron-timer.ts) and with node-cron's stricter field checks, which give the clearer
+ * messages: a schedule accepted at startup is one the runtime understands. Five fields, or six
+ * with seconds.
  */
 export function cronExpressionProblem(expression: string): string | undefined {
   const fields = expression.trim().split(/\s+/);
@@ -10,8 +13,13 @@ export function cronExpressionProblem(expression: string): string | undefined {
     return `must have 5 fields (minute hour day month weekday) or 6 with seconds first, got ${fields.length}`;
   }
   const result = validateDetailed(expression);
-  if (result.valid) return undefined;
-  return result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'is not a valid cron expression';
+  if (!result.valid) return result.errors.map((e) => `${e.field}: ${e.message}`).join('; ') || 'is not a valid cron expression';
+  try {
+    CronExpressionParser.parse(expression, { strict: false }).next();
+  } catch (err) {
+    return `is not a valid cron expression (${(err as Error).message})`;
+  }
+  return undefined;
 }
 
 /** Cron for "every N seconds" as the design's CALL_SCHEDULER_INTERVAL means it. */

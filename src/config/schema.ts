@@ -109,6 +109,7 @@ export const envSchema = z.object({
   TRIAL_EXPIRATION_CRON: cron,
   CALL_CLEANUP_CRON: cron,
   JOBS_ENABLED: boolean.default(true),
+  MISSED_TICK_TOLERANCE_MS: int(100, 3_600_000).default(5_000),
 
   CALL_RETENTION_DAYS: int(1, 3_650).default(90),
   CALL_CLEANUP_BATCH_SIZE: int(1, 100_000).default(1_000),
@@ -116,6 +117,29 @@ export const envSchema = z.object({
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1_000),
   HEALTH_PROBE_INTERVAL_MS: int(100, 60_000).default(2_000),
 
+  // --- knowledge / container ---
+  QDRANT_API_KEY: optionalText,
+  QDRANT_COLLECTION: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be 1-255 letters, digits, _ or -' })
+    .default('bharat_crm_knowledge'),
+  QDRANT_READY_MAX_BACKOFF_MS: int(100, 300_000).default(30_000),
+  QDRANT_TIMEOUT_MS: int(100, 600_000).default(30_000),
+  OPENAI_EMBEDDING_MODEL: z.string().trim().min(1, { message: 'must not be empty' }).default('text-embedding-3-small'),
+  EMBEDDING_DIMENSIONS: int(1, 65_536).default(1536),
+  KNOWLEDGE_SYNC_CRON: cron,
+  KNOWLEDGE_SYNC_BATCH_SIZE: int(1, 2_048).default(64),
+  QDRANT_SNAPSHOT_CRON: cron,
+  QDRANT_SNAPSHOT_KEEP: int(1, 1_000).default(7),
+  // --- calls ---
+  TELEPHONY_WEBHOOK_URL: url(['http:', 'https:']),
+  TELEPHONY_WEBHOOK_TOKEN: optionalText,
+  TELEPHONY_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  CALL_MAX_ATTEMPTS: int(1, 20).default(3),
+  CALL_RETRY_SPACING_SECONDS: int(1, 604_800).default(1_800),
+  CALL_OUTCOME_TIMEOUT_SECONDS: int(10, 86_400).default(3_600),
+  CALL_BATCH_SIZE: int(1, 10_000).default(50),
   // --- delivery ---
   DELIVERY_ENABLED: boolean.default(true),
   DELIVERY_CONCURRENCY: int(1, 1_000).default(5),
@@ -146,6 +170,27 @@ export const envSchema = z.object({
   FOLLOWUP_SCHEDULES: listOf(parseSchedules, '30m,2h'),
   FOLLOWUP_CHANNEL: z.enum(['email', 'sms', 'whatsapp', 'webhook', 'log'], { message: 'must be email, sms, whatsapp, webhook or log' }).optional(),
   FOLLOWUP_TEMPLATE: z.string().min(1).default('Auto follow-up at +{{ delay_seconds }}s for lead {{ lead_id }}'),
+
+  // --- crm jobs ---
+  NURTURE_CRON: cron,
+  DUNNING_CRON: cron,
+  KPI_SNAPSHOT_CRON: cron,
+  DUNNING_REMINDER_DAYS: z
+    .string()
+    .default('1,3,7,14')
+    .transform((v, ctx) => {
+      const days = v.split(',').map((d) => d.trim());
+      if (days.some((d) => !/^\d{1,3}$/.test(d))) {
+        ctx.addIssue({ code: 'custom', message: `must be whole numbers of days separated by commas, such as 1,3,7 (got "${v}")` });
+        return z.NEVER;
+      }
+      const numbers = [...new Set(days.map(Number))].sort((a, b) => a - b);
+      if (numbers.length === 0 || numbers.length > 20) {
+        ctx.addIssue({ code: 'custom', message: `must list 1 to 20 days (got "${v}")` });
+        return z.NEVER;
+      }
+      return numbers;
+    }),
 });
 
 /** A list variable parsed by one of the delivery-env parsers; its problem becomes the variable's message. */

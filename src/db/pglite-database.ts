@@ -14,7 +14,9 @@ export async function createPgliteDatabase(dataDir: string): Promise<Database> {
   const asQueryable = (target: PGlite | Transaction): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       const result = await target.query<R>(text, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      // pg counts the rows a SELECT returns; PGlite reports affectedRows 0 for it. Rows returned
+      // and rows affected agree whenever both are set (UPDATE ... RETURNING), so take the larger.
+      return { rows: result.rows, rowCount: Math.max(result.rows.length, result.affectedRows ?? 0) };
     },
     async exec(script: string): Promise<void> {
       await target.exec(script);

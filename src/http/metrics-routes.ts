@@ -1,5 +1,9 @@
 import { Router } from 'express';
+import { RenderedCache } from '../metrics/rendered-cache';
 import type { HttpDeps } from './app';
+
+/** How long a rendered exposition is served again, and how long a refresh may hold a caller. */
+export const METRICS_CACHE = { ttlMs: 1_000, waitForFreshMs: 250 };
 
 /**
  * GET /metrics: the design's JSON by default; Prometheus text or OpenMetrics when the scraper
@@ -7,14 +11,16 @@ import type { HttpDeps } from './app';
  */
 export function metricsRoutes(deps: HttpDeps): Router {
   const router = Router();
+  const prometheusText = new RenderedCache(() => deps.metrics.registry.metrics(), METRICS_CACHE);
+  const openMetricsText = new RenderedCache(() => deps.metrics.openMetrics.metrics(), METRICS_CACHE);
   router.get('/metrics', async (req, res) => {
     const accept = req.get('accept') ?? '';
     if (accept.includes('application/openmetrics-text')) {
-      res.type(deps.metrics.openMetrics.contentType).send(await deps.metrics.openMetrics.metrics());
+      res.type(deps.metrics.openMetrics.contentType).send(await openMetricsText.get());
       return;
     }
     if (accept.includes('text/plain')) {
-      res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+      res.type(deps.metrics.registry.contentType).send(await prometheusText.get());
       return;
     }
     const jobsProcessed: Record<string, number> = {};

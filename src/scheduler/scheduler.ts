@@ -1,5 +1,5 @@
-import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../logging/logger';
+import { CronTimer, type TimerClock } from './cron-timer';
 import type { JobDefinition } from './job';
 import { latestFireTimes, type RunOutcome } from './job-runs';
 import { countFireTimesBetween } from './missed-ticks';
@@ -14,25 +14,35 @@ export interface JobState {
   itemsProcessed: number;
 }
 
-/** How late node-cron may fire a tick and still run it (past this, the tick is counted missed). */
-const LATE_TOLERANCE_MS = 5_000;
+/** How late the timer may fire a tick and still run it (past this, the tick is counted missed). */
+export const DEFAULT_LATE_TOLERANCE_MS = 5_000;
 
 /**
- * The cron runtime: node-cron decides when, runTick decides whether (lease and fence) and
- * records what happened. Overlap within this process is prevented here; across processes by
+ * The cron runtime: CronTimer decides when (cron-parser fire times, safe across daylight-saving
+ * changes), runTick decides whether (lease and fence) and records what happened. Overlap within this process is prevented here; across processes by
  * the lease and the fence.
  */
 export class Scheduler {
   private readonly states = new Map<string, JobState>();
-  private readonly tasks = new Map<string, ScheduledTask>();
+  private readonly timers = new Map<string, CronTimer>();
   private readonly inFlight = new Set<Promise<TickResult>>();
   private stopped = false;
+  private readonly clock: TimerClock | undefined;
+  private readonly lateToleranceMs: number;
 
   constructor(
     private readonly deps: TickDeps,
     jobs: readonly JobDefinition[],
     private readonly timezone: string,
+    options: {
+      /** The wall clock and timers; tests inject a fake one. */
+      clock?: TimerClock;
+      /** MISSED_TICK_TOLERANCE_MS: a tick fired later than this is counted missed, not run. */
+      lateToleranceMs?: number;
+    } = {},
   ) {
+    this.clock = options.clock;
+    this.lateToleranceMs = options.lateToleranceMs ?? DEFAULT_LATE_TOLERANCE_MS;
     for (const definition of jobs) {
       if (this.states.has(definition.name)) throw new Error(`job ${definition.name} is defined twice`);
       this.states.set(definition.name, {
@@ -49,29 +59,26 @@ export class Scheduler {
   /** Counts ticks that passed while no worker ran (reason "down"), then arms every schedule. */
   async start(): Promise<void> {
     await this.countTicksMissedWhileDown();
-    const cronLogger = this.deps.logger.child({ component: 'node-cron' });
     for (const state of this.states.values()) {
       const job = state.definition;
-      const task = cron.createTask(job.schedule, (ctx) => this.fire(job.name, ctx.date, 'schedule'), {
-        name: job.name,
-        timezone: this.timezone,
-        missedExecutionTolerance: LATE_TOLERANCE_MS,
-        logger: {
-          info: (m) => cronLogger.debug(m),
-          warn: (m) => cronLogger.debug(m),
-          error: (m) => cronLogger.error(String(m)),
-          debug: (m) => cronLogger.debug(String(m)),
+      const timer = new CronTimer(
+        job.schedule,
+        this.timezone,
+        {
+          fire: (fireTime) => void this.fire(job.name, fireTime, 'schedule'),
+          missed: (firstFireTime, count) => {
+            this.deps.metrics.missedTicks.inc({ job: job.name, reason: 'blocked' }, count);
+            this.deps.logger.warn('tick missed: the process was blocked past its fire time', {
+              job: job.name,
+              fireTime: firstFireTime.toISOString(),
+              missed: count,
+            });
+          },
         },
-      });
-      task.on('execution:missed', (ctx) => {
-        this.deps.metrics.missedTicks.inc({ job: job.name, reason: 'blocked' });
-        this.deps.logger.warn('tick missed: the process was blocked past its fire time', {
-          job: job.name,
-          fireTime: ctx.date.toISOString(),
-        });
-      });
-      this.tasks.set(job.name, task);
-      await task.start();
+        { lateToleranceMs: this.lateToleranceMs, ...(this.clock ? { clock: this.clock } : {}) },
+      );
+      this.timers.set(job.name, timer);
+      timer.start();
     }
     this.deps.logger.info('scheduler started', {
       jobs: [...this.states.values()].map((s) => ({ job: s.definition.name, schedule: s.definition.schedule })),
@@ -90,7 +97,7 @@ export class Scheduler {
   }
 
   nextRun(jobName: string): Date | null {
-    return this.tasks.get(jobName)?.getNextRun() ?? null;
+    return this.timers.get(jobName)?.nextRun() ?? null;
   }
 
   isRunning(): boolean {
@@ -100,7 +107,7 @@ export class Scheduler {
   /** Fires no new ticks; resolves when running ticks finish or the deadline passes. */
   async stop(deadlineMs: number): Promise<boolean> {
     this.stopped = true;
-    await Promise.all([...this.tasks.values()].map((t) => t.stop()));
+    for (const timer of this.timers.values()) timer.stop();
     if (this.inFlight.size === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs)));
@@ -163,7 +170,7 @@ export class Scheduler {
       this.deps.logger.warn('could not read job history to count missed ticks', { error: (err as Error).message });
       return;
     }
-    const until = new Date(Date.now() - LATE_TOLERANCE_MS);
+    const until = new Date((this.clock?.now() ?? Date.now()) - this.lateToleranceMs);
     for (const state of this.states.values()) {
       const since = latest.get(state.definition.name);
       if (!since || since >= until) continue;

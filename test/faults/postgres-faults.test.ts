@@ -74,7 +74,13 @@ describe('fault injection: PostgreSQL', () => {
     await waitFor('runs after the restart', () => succeeded() >= afterRestart + 3, { limitMs: 90_000 });
 
     for (const w of workers) w.kill('SIGTERM');
-    expect((await Promise.all(workers.map((w) => w.waitForExit()))).map((e) => e.code)).toEqual([0, 0]);
+    const exits = await Promise.all(workers.map((w) => w.waitForExit()));
+    // On failure, say why a worker did not exit cleanly: its error lines and stderr.
+    const unclean = workers
+      .filter((_, i) => exits[i]!.code !== 0)
+      .map((w) => ({ worker: w.name, errors: w.logs.filter((l) => l.level === 'error').slice(-3), stderr: w.stderr.join('').slice(-1500) }));
+    expect(unclean).toEqual([]);
+    expect(exits.map((e) => e.code)).toEqual([0, 0]);
     expect(workers.every((w) => w.logs.filter((l) => l.message === 'crm-worker started').length === 1)).toBe(true);
     expectJobInvariants(await checkJobInvariants(postgres.url, workers));
   });

@@ -22,7 +22,14 @@ describe('the README run command with no services configured', () => {
     expect(health.json()).toEqual(
       expect.objectContaining({
         status: 'ok',
-        services: { database: 'connected', redis: 'in-process', qdrant: 'disabled' },
+        services: {
+          database: 'connected',
+          redis: 'in-process',
+          qdrant: 'disabled',
+          knowledgeSync: 'disabled',
+          qdrantSnapshot: 'disabled',
+          telephony: 'disabled',
+        },
         modes: { database: 'embedded-pglite', locks: 'in-process' },
       }),
     );

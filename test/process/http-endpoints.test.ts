@@ -4,6 +4,20 @@ import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../s
 
 const API_KEY = 'test-api-key-0123456789';
 
+/**
+ * The jobs a worker registers with no telephony webhook, Qdrant or OpenAI configured:
+ * [lock name, /health and /metrics key].
+ */
+const DEFAULT_JOBS: Array<[string, string]> = [
+  ['trial-expiration', 'trialExpiration'],
+  ['call-cleanup', 'callCleanup'],
+  ['campaign-scheduler', 'campaignScheduler'],
+  ['lead-reminder-scheduler', 'leadReminderScheduler'],
+  ['nurture-sequences', 'nurtureSequences'],
+  ['dunning-scheduler', 'dunningScheduler'],
+  ['kpi-snapshots', 'kpiSnapshots'],
+];
+
 describe('/health, /metrics and /api/jobs of a running worker', () => {
   const keys = createKeyPrefix();
   let db: TestDatabase;
@@ -37,8 +51,16 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       timestamp: expect.any(String),
       uptime: expect.any(Number),
       instance: 'http',
-      services: { redis: 'connected', database: 'connected', qdrant: 'disabled' },
-      jobs: { trialExpiration: expect.any(Boolean), callCleanup: false },
+      // No TELEPHONY_WEBHOOK_URL here: the call-scheduler is not registered and says so.
+      services: {
+        redis: 'connected',
+        database: 'connected',
+        qdrant: 'disabled',
+        knowledgeSync: 'disabled',
+        qdrantSnapshot: 'disabled',
+        telephony: 'disabled',
+      },
+      jobs: Object.fromEntries(DEFAULT_JOBS.map(([, key]) => [key, expect.any(Boolean)])),
       modes: { database: 'postgres', locks: 'redis' },
     });
     expect((await worker.get('/health/live')).status).toBe(200);
@@ -47,11 +69,16 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
 
   it('GET /metrics gives the design JSON by default', async () => {
     const body = (await worker.get('/metrics')).json();
-    expect(body).toEqual({
-      jobsProcessed: { trialExpiration: 0, callCleanup: 0 },
-      lastRun: { trialExpiration: expect.stringMatching(/^\d{4}-/), callCleanup: null },
-      uptime: expect.any(Number),
-    });
+    expect(Object.keys(body).sort()).toEqual(['jobsProcessed', 'lastRun', 'uptime']);
+    const keys = DEFAULT_JOBS.map(([, key]) => key).sort();
+    expect(Object.keys(body.jobsProcessed).sort()).toEqual(keys);
+    expect(Object.keys(body.lastRun).sort()).toEqual(keys);
+    // Only trial-expiration runs every second here, with nothing to do; the others have not run
+    // or ran (at a minute boundary) with nothing to process.
+    expect(Object.values(body.jobsProcessed).every((n) => n === 0)).toBe(true);
+    expect(body.lastRun.trialExpiration).toMatch(/^\d{4}-/);
+    expect(body.lastRun.callCleanup).toBeNull();
+    expect(typeof body.uptime).toBe('number');
   });
 
   it('GET /metrics in Prometheus text passes promtool check metrics', async () => {
@@ -81,7 +108,8 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
 
   it('GET /api/jobs lists each job with schedule, lock key, last and next run', async () => {
     const { jobs } = (await worker.get('/api/jobs', { 'x-api-key': API_KEY })).json();
-    expect(jobs).toEqual([
+    expect(jobs.map((j: { name: string }) => j.name).sort()).toEqual(DEFAULT_JOBS.map(([name]) => name).sort());
+    expect(jobs).toEqual(expect.arrayContaining([
       expect.objectContaining({
         name: 'trial-expiration',
         schedule: '*/1 * * * * *',
@@ -91,7 +119,8 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
         nextRun: expect.any(String),
       }),
       expect.objectContaining({ name: 'call-cleanup', schedule: '0 30 3 * * *', lockKey: `${keys.prefix}lock:call-cleanup` }),
-    ]);
+      expect.objectContaining({ name: 'campaign-scheduler', schedule: '0 * * * * *', lockKey: `${keys.prefix}lock:campaign-scheduler` }),
+    ]));
   });
 
   it('GET /api/jobs/:name/runs returns the recorded history, and names bad input', async () => {

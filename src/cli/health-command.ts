@@ -1,0 +1,27 @@
+import { CliError, type CliIo } from './cli-io';
+
+/** `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. */
+export async function printHealth(baseUrl: string, io: CliIo): Promise<number> {
+  const url = new URL('/health', baseUrl);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  } catch (err) {
+    throw new CliError(`no answer from ${url.href}: ${(err as Error).message}`, 1);
+  }
+  const text = await response.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new CliError(`${url.href} answered ${response.status} with a body that is not JSON`, 1);
+  }
+  io.out(`status: ${body.status} (HTTP ${response.status}), instance ${body.instance ?? '?'}, up ${body.uptime ?? '?'}s`);
+  const services = Object.entries((body.services ?? {}) as Record<string, string>);
+  for (const [name, state] of services) io.out(`  ${name.padEnd(20)} ${state}`);
+  const jobs = Object.entries((body.jobs ?? {}) as Record<string, boolean>);
+  const running = jobs.filter(([, r]) => r).map(([n]) => n);
+  io.out(`jobs: ${jobs.map(([n]) => n).join(', ') || 'none'}; running now: ${running.join(', ') || 'none'}`);
+  for (const problem of (body.problems ?? []) as string[]) io.out(`problem: ${problem}`);
+  return response.status === 200 && body.status === 'ok' ? 0 : 1;
+}

@@ -1,0 +1,116 @@
+import { QdrantClient } from '@qdrant/js-client-rest';
+import type { Config } from '../config/config';
+import type { Probe } from '../health/health-monitor';
+import type { Logger } from '../logging/logger';
+import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
+import type { JobDefinition } from '../scheduler/job';
+import { createOpenAiEmbedder, type Embedder } from './embedder';
+import { createKnowledgeSyncJob } from './knowledge-sync-job';
+import { QdrantReadiness } from './qdrant-readiness';
+import { createQdrantSnapshotJob } from './qdrant-snapshot-job';
+
+/** Why a knowledge job is not registered; undefined when it can run. */
+export function knowledgeJobsDisabled(config: Config): { 'knowledge-sync'?: string; 'qdrant-snapshot'?: string } {
+  const reasons: { 'knowledge-sync'?: string; 'qdrant-snapshot'?: string } = {};
+  const missing = [!config.qdrant.url && 'QDRANT_URL', !config.openai.apiKey && 'OPENAI_API_KEY'].filter(Boolean);
+  if (missing.length > 0) reasons['knowledge-sync'] = `no ${missing.join(' and no ')}`;
+  if (!config.qdrant.url) reasons['qdrant-snapshot'] = 'no QDRANT_URL';
+  return reasons;
+}
+
+/**
+ * The knowledge capability: the Qdrant collection and the jobs that fill and back it up.
+ * Jobs whose services are not configured are not registered at all (an empty job reporting
+ * success would lie); /health lists them under services as "disabled".
+ */
+export function createKnowledgeModule(deps: {
+  config: Config;
+  logger: Logger;
+  /** Tests pass their own embedder; production builds the openai one from config. */
+  embedder?: Embedder;
+}): WorkerModule {
+  const { config } = deps;
+  const k = config.knowledge;
+  const logger = deps.logger.child({ module: 'knowledge' });
+  const disabled = knowledgeJobsDisabled(config);
+  const fixed: Record<string, 'disabled'> = {};
+  if (disabled['knowledge-sync']) fixed.knowledgeSync = 'disabled';
+  if (disabled['qdrant-snapshot']) fixed.qdrantSnapshot = 'disabled';
+
+  if (!config.qdrant.url) {
+    return {
+      name: 'knowledge',
+      fixedStatuses: () => fixed,
+      async start() {
+        logger.info('knowledge jobs disabled', disabled);
+      },
+    };
+  }
+
+  const client = new QdrantClient({
+    url: config.qdrant.url,
+    ...(k.qdrantApiKey ? { apiKey: k.qdrantApiKey } : {}),
+    timeout: k.qdrantTimeoutMs,
+    // The worker starts before (or beside) Qdrant: the client's own version probe would only
+    // print a console warning. Readiness is checked through /readyz below.
+    checkCompatibility: false,
+  });
+  const readiness = new QdrantReadiness(client, {
+    baseUrl: config.qdrant.url,
+    apiKey: k.qdrantApiKey,
+    collection: k.collection,
+    dimensions: k.dimensions,
+    maxBackoffMs: k.readyMaxBackoffMs,
+    requestTimeoutMs: Math.min(k.qdrantTimeoutMs, 5_000),
+    logger,
+  });
+
+  const jobs: JobDefinition[] = [];
+  if (!disabled['knowledge-sync']) {
+    const embedder =
+      deps.embedder ??
+      createOpenAiEmbedder({
+        apiKey: config.openai.apiKey!,
+        baseUrl: config.openai.baseUrl,
+        model: k.embeddingModel,
+        dimensions: k.dimensions,
+        timeoutMs: Math.max(config.openai.timeoutMs, 30_000),
+      });
+    jobs.push(
+      createKnowledgeSyncJob({
+        schedule: k.syncSchedule,
+        client,
+        readiness,
+        embedder,
+        collection: k.collection,
+        batchSize: k.syncBatchSize,
+      }),
+    );
+  }
+  jobs.push(createQdrantSnapshotJob({ schedule: k.snapshotSchedule, client, readiness, collection: k.collection, keep: k.snapshotKeep }));
+
+  const collectionProbe: Probe = {
+    service: 'knowledgeCollection',
+    required: false,
+    okStatus: 'healthy',
+    failStatus: 'unhealthy',
+    async check() {
+      if (!readiness.isReady()) throw new Error(`collection ${k.collection}: ${readiness.state()} ${readiness.problem() ?? ''}`.trim());
+    },
+  };
+
+  return {
+    name: 'knowledge',
+    jobs: () => jobs,
+    probes: () => [collectionProbe],
+    fixedStatuses: () => fixed,
+    async start() {
+      if (disabled['knowledge-sync']) logger.info('knowledge-sync disabled', { reason: disabled['knowledge-sync'] });
+      // Not awaited: the crons start now; only the vector jobs wait for Qdrant.
+      readiness.start();
+    },
+    stop: () => readiness.stop(),
+  };
+}
+
+export const knowledgeModule: ModuleFactory = ({ config, logger }) => createKnowledgeModule({ config, logger });

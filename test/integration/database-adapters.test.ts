@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Database } from '../../src/db/database';
+import { openMigratedDatabase } from '../support/harness';
+import { createTestDatabase, type TestDatabase } from '../support/services';
+
+// Code written against one adapter must behave the same on the other: rowCount in particular,
+// which callers use to tell "found" from "not found".
+describe.each(['postgres', 'pglite'] as const)('the %s adapter reports rowCount as pg does', (kind) => {
+  let db: Database;
+  let testDb: TestDatabase | undefined;
+  let dataDir: string | undefined;
+
+  beforeAll(async () => {
+    if (kind === 'postgres') {
+      testDb = await createTestDatabase();
+      db = await openMigratedDatabase('postgres', testDb.url);
+    } else {
+      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
+      db = await openMigratedDatabase('pglite', dataDir);
+    }
+    await db.query(`INSERT INTO tenants (id, name) VALUES ('a', 'A'), ('b', 'B'), ('c', 'C')`);
+  });
+  afterAll(async () => {
+    await db.close();
+    await testDb?.drop();
+    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('SELECT: the rows returned', async () => {
+    expect((await db.query(`SELECT id FROM tenants WHERE id IN ('a', 'b')`)).rowCount).toBe(2);
+    expect((await db.query(`SELECT id FROM tenants WHERE id = 'none'`)).rowCount).toBe(0);
+  });
+
+  it('UPDATE with and without RETURNING: the rows changed', async () => {
+    expect((await db.query(`UPDATE tenants SET name = name || '!' WHERE id <> 'c'`)).rowCount).toBe(2);
+    expect((await db.query(`UPDATE tenants SET name = name || '!' WHERE id = 'c' RETURNING id`)).rowCount).toBe(1);
+    expect((await db.transaction((tx) => tx.query(`SELECT id FROM tenants`))).rowCount).toBe(3);
+  });
+});
