@@ -65,13 +65,20 @@ export class SentWriter {
 
   private async flush(batch: Pending[]): Promise<void> {
     const records = batch.map((p) => p.record);
-    if (!batch.some((p) => p.recurring)) {
-      await markClaimedSent(this.db, records);
-      return;
+    const marked = batch.some((p) => p.recurring)
+      ? await this.db.transaction(async (tx) => {
+          const ids = await markClaimedSent(tx, records);
+          await scheduleNextOccurrences(tx, ids);
+          return ids;
+        })
+      : await markClaimedSent(this.db, records);
+    if (marked.length < records.length) {
+      // The lease ran out before the mark and the row was reconciled (resent under the same key)
+      // or resolved by an operator meanwhile: the receiver deduplicates, nothing else to do.
+      const ours = new Set(marked);
+      this.log.warn('sent mark not applied: the row was no longer held by this worker', {
+        messageIds: records.filter((r) => !ours.has(r.id)).map((r) => r.id),
+      });
     }
-    await this.db.transaction(async (tx) => {
-      const marked = await markClaimedSent(tx, records);
-      await scheduleNextOccurrences(tx, marked);
-    });
   }
 }
