@@ -1,21 +1,14 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createCallSchedulerJob } from '../../src/calls/call-scheduler-job';
 import { createTelephonyWebhook } from '../../src/calls/telephony-webhook';
 import type { Database } from '../../src/db/database';
-import { createInProcessLeaseLocks } from '../../src/locks/in-process-lease-locks';
-import { createMetrics } from '../../src/metrics/metrics';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
-import { openMigratedDatabase, quietLogger } from '../support/harness';
-import { createTestDatabase, type TestDatabase } from '../support/services';
+import { openScratchDatabase, inProcessTickDeps, type ScratchDatabase } from '../support/harness';
 import { startTelephonySink } from './telephony-sink';
 
 // Called directly (runTick) on the database clock, as production runs it; PostgreSQL and PGlite.
 describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind) => {
   let db: Database;
-  let testDb: TestDatabase | undefined;
-  let dataDir: string | undefined;
+  let scratch: ScratchDatabase;
   let deps: TickDeps;
   let sink: Awaited<ReturnType<typeof startTelephonySink>>;
   let tick = 0;
@@ -52,23 +45,10 @@ describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind
   });
 
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      testDb = await createTestDatabase();
-      db = await openMigratedDatabase('postgres', testDb.url);
-    } else {
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-calls-'));
-      db = await openMigratedDatabase('pglite', dataDir);
-    }
+    scratch = await openScratchDatabase(kind);
+    db = scratch.db;
     sink = await startTelephonySink();
-    deps = {
-      db,
-      locks: createInProcessLeaseLocks({ owner: 'test', logger: quietLogger }),
-      metrics: createMetrics(),
-      logger: quietLogger,
-      instanceId: 'test',
-      lockTtlMs: 10_000,
-      shutdownSignal: new AbortController().signal,
-    };
+    deps = inProcessTickDeps(db);
     await db.query(`INSERT INTO tenants (id, name, status, timezone) VALUES
       ('open', 'Always open', 'active', 'Asia/Kolkata'), ('shut', 'No hours', 'active', 'UTC'),
       ('gone', 'Suspended', 'suspended', 'UTC')`);
@@ -77,9 +57,7 @@ describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind
   });
   afterAll(async () => {
     await sink.close();
-    await db.close();
-    await testDb?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await scratch.close();
   });
 
   it('places due calls of open tenants, once, and leaves suspended tenants and tenants without hours waiting', async () => {

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { Client } from 'pg';
 import type { Database } from '../../src/db/database';
 import { createRedisLeaseLocks } from '../../src/locks/redis-lease-locks';
 import type { RedisClient } from '../../src/redis/redis-client';

@@ -11,10 +11,8 @@ import { computeKpiSnapshot } from '../../src/crm/kpi/kpi-snapshots';
 import { createLeadReminderJob } from '../../src/crm/lead-reminders/lead-reminder-job';
 import { createNurtureJob } from '../../src/crm/nurture/nurture-job';
 import { enrollContact } from '../../src/crm/nurture/nurture';
-import { createInProcessLeaseLocks } from '../../src/locks/in-process-lease-locks';
-import { createMetrics } from '../../src/metrics/metrics';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
-import { openMigratedDatabase, quietLogger } from '../support/harness';
+import { openMigratedDatabase, inProcessTickDeps } from '../support/harness';
 import { addCampaign, addContacts, addTenant, campaignOutbox, contactId } from './crm-fixtures';
 
 /**
@@ -31,15 +29,7 @@ describe('CRM jobs on the embedded PGlite database', () => {
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-crm-pglite-'));
     db = await openMigratedDatabase('pglite', dataDir);
-    deps = {
-      db,
-      locks: createInProcessLeaseLocks({ owner: 'pglite-test', logger: quietLogger }),
-      metrics: createMetrics(),
-      logger: quietLogger,
-      instanceId: 'pglite-test',
-      lockTtlMs: 10_000,
-      shutdownSignal: new AbortController().signal,
-    };
+    deps = inProcessTickDeps(db, 'pglite-test');
     await addTenant(db, 'emb', { timezone: 'America/New_York' });
     await addContacts(db, 'emb', 40, { listId: 'emb-list', tags: ['vip'] });
     await db.query(`INSERT INTO suppressions (tenant_id, channel, recipient) VALUES ('emb', '*', 'user2@emb.test')`);

@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Database } from '../../src/db/database';
 import {
   WAKEUP_CHANNEL,
@@ -11,30 +8,21 @@ import {
   type ScheduleRequest,
 } from '../../src/delivery/outbox';
 import { workerHealth } from '../../src/delivery/worker-health';
-import { openMigratedDatabase } from '../support/harness';
-import { createTestDatabase, type TestDatabase } from '../support/services';
+import { openScratchDatabase, type ScratchDatabase } from '../support/harness';
 import { waitFor } from '../support/wait';
 
 // The outbox contract other modules build on, on both databases the worker runs on.
 describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) => {
   let db: Database;
-  let testDb: TestDatabase | undefined;
-  let dataDir: string | undefined;
+  let scratch: ScratchDatabase;
 
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      testDb = await createTestDatabase();
-      db = await openMigratedDatabase('postgres', testDb.url);
-    } else {
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
-      db = await openMigratedDatabase('pglite', dataDir);
-    }
+    scratch = await openScratchDatabase(kind);
+    db = scratch.db;
     await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
   });
   afterAll(async () => {
-    await db.close();
-    await testDb?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await scratch.close();
   });
 
   const request = (key: string, overrides: Partial<ScheduleRequest> = {}): ScheduleRequest => ({

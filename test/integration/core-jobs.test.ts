@@ -1,46 +1,24 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Database } from '../../src/db/database';
-import { createInProcessLeaseLocks } from '../../src/locks/in-process-lease-locks';
-import { createMetrics } from '../../src/metrics/metrics';
 import { createCallCleanupJob } from '../../src/jobs/call-cleanup';
 import { createTrialExpirationJob } from '../../src/jobs/trial-expiration';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
-import { openMigratedDatabase, quietLogger } from '../support/harness';
-import { createTestDatabase, type TestDatabase } from '../support/services';
+import { openScratchDatabase, inProcessTickDeps, type ScratchDatabase } from '../support/harness';
 
 // The same migrations and SQL serve PostgreSQL and the embedded PGlite: both run these tests.
 describe.each(['postgres', 'pglite'] as const)('trial-expiration and call-cleanup on %s', (kind) => {
   let db: Database;
-  let testDb: TestDatabase | undefined;
-  let dataDir: string | undefined;
+  let scratch: ScratchDatabase;
   let deps: TickDeps;
   let tick = 0;
   const nextFireTime = () => new Date(Date.UTC(2026, 0, 1, 0, 0, tick++));
 
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      testDb = await createTestDatabase();
-      db = await openMigratedDatabase('postgres', testDb.url);
-    } else {
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
-      db = await openMigratedDatabase('pglite', dataDir);
-    }
-    deps = {
-      db,
-      locks: createInProcessLeaseLocks({ owner: 'test', logger: quietLogger }),
-      metrics: createMetrics(),
-      logger: quietLogger,
-      instanceId: 'test',
-      lockTtlMs: 10_000,
-      shutdownSignal: new AbortController().signal,
-    };
+    scratch = await openScratchDatabase(kind);
+    db = scratch.db;
+    deps = inProcessTickDeps(db);
   });
   afterAll(async () => {
-    await db.close();
-    await testDb?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await scratch.close();
   });
 
   it('trial-expiration suspends tenants whose trial ended, once, and leaves the rest alone', async () => {

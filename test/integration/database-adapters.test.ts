@@ -1,31 +1,19 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Database } from '../../src/db/database';
-import { openMigratedDatabase } from '../support/harness';
-import { createTestDatabase, type TestDatabase } from '../support/services';
+import { openScratchDatabase, type ScratchDatabase } from '../support/harness';
 
 // Code written against one adapter must behave the same on the other: rowCount in particular,
 // which callers use to tell "found" from "not found".
 describe.each(['postgres', 'pglite'] as const)('the %s adapter reports rowCount as pg does', (kind) => {
   let db: Database;
-  let testDb: TestDatabase | undefined;
-  let dataDir: string | undefined;
+  let scratch: ScratchDatabase;
 
   beforeAll(async () => {
-    if (kind === 'postgres') {
-      testDb = await createTestDatabase();
-      db = await openMigratedDatabase('postgres', testDb.url);
-    } else {
-      dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
-      db = await openMigratedDatabase('pglite', dataDir);
-    }
+    scratch = await openScratchDatabase(kind);
+    db = scratch.db;
     await db.query(`INSERT INTO tenants (id, name) VALUES ('a', 'A'), ('b', 'B'), ('c', 'C')`);
   });
   afterAll(async () => {
-    await db.close();
-    await testDb?.drop();
-    if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    await scratch.close();
   });
 
   it('SELECT: the rows returned', async () => {

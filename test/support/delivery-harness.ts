@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { DisabledPersonalizer, type Personalizer } from '../../src/ai/personalizer';
 import type { Channel, ChannelName } from '../../src/channels/channel';
 import { LogChannel } from '../../src/channels/log-channel';
@@ -14,34 +11,16 @@ import { ChannelRateLimits } from '../../src/delivery/rate-limits';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';
 import { createLogger } from '../../src/logging/logger';
-import { openMigratedDatabase, quietLogger } from './harness';
+import { openScratchDatabase, quietLogger, type ScratchDatabase } from './harness';
 
 // DELIVERY_TEST_LOG=1 shows the dispatcher's log while debugging a test.
 const dispatcherLogger = process.env.DELIVERY_TEST_LOG ? createLogger({ level: 'debug', instanceId: 'test' }) : quietLogger;
-import { createTestDatabase, type TestDatabase } from './services';
 
 /** A migrated database of either kind for one test file, with a tenant "t1"; close() cleans up. */
-export async function openDeliveryDatabase(kind: 'postgres' | 'pglite'): Promise<{ db: Database; url?: string; close(): Promise<void> }> {
-  let testDb: TestDatabase | undefined;
-  let dataDir: string | undefined;
-  let db: Database;
-  if (kind === 'postgres') {
-    testDb = await createTestDatabase();
-    db = await openMigratedDatabase('postgres', testDb.url);
-  } else {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
-    db = await openMigratedDatabase('pglite', dataDir);
-  }
-  await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one') ON CONFLICT DO NOTHING`);
-  return {
-    db,
-    url: testDb?.url,
-    async close() {
-      await db.close();
-      await testDb?.drop();
-      if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export async function openDeliveryDatabase(kind: 'postgres' | 'pglite'): Promise<ScratchDatabase> {
+  const scratch = await openScratchDatabase(kind);
+  await scratch.db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one') ON CONFLICT DO NOTHING`);
+  return scratch;
 }
 
 /** Delivery settings as the worker would read them from this environment (plus test defaults). */

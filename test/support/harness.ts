@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createClient } from 'redis';
 import type { Database } from '../../src/db/database';
 import { migrate } from '../../src/db/migrate';
@@ -9,6 +12,8 @@ import { createLogger, type Logger } from '../../src/logging/logger';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';
 import type { TickDeps } from '../../src/scheduler/run-tick';
+import { createInProcessLeaseLocks } from '../../src/locks/in-process-lease-locks';
+import { createTestDatabase } from './services';
 
 export const quietLogger: Logger = createLogger({ level: 'error', instanceId: 'test', silent: true });
 
@@ -20,6 +25,52 @@ export async function openMigratedDatabase(kind: 'postgres' | 'pglite', target: 
       : await createPgliteDatabase(target);
   await migrate(db, quietLogger);
   return db;
+}
+
+/** A migrated scratch database of either kind for one test file; close() removes every trace. */
+export interface ScratchDatabase {
+  readonly db: Database;
+  /** The PostgreSQL URL (undefined for PGlite). */
+  readonly url: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function openScratchDatabase(kind: 'postgres' | 'pglite'): Promise<ScratchDatabase> {
+  if (kind === 'postgres') {
+    const testDb = await createTestDatabase();
+    const db = await openMigratedDatabase('postgres', testDb.url);
+    return {
+      db,
+      url: testDb.url,
+      async close() {
+        await db.close();
+        await testDb.drop();
+      },
+    };
+  }
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
+  const db = await openMigratedDatabase('pglite', dataDir);
+  return {
+    db,
+    url: undefined,
+    async close() {
+      await db.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What runTick needs for a job called directly in one process: in-process locks, quiet logs. */
+export function inProcessTickDeps(db: Database, instanceId = 'test'): TickDeps {
+  return {
+    db,
+    locks: createInProcessLeaseLocks({ owner: instanceId, logger: quietLogger }),
+    metrics: createMetrics(),
+    logger: quietLogger,
+    instanceId,
+    lockTtlMs: 10_000,
+    shutdownSignal: new AbortController().signal,
+  };
 }
 
 export async function connectTestRedis(url: string): Promise<RedisClient> {
