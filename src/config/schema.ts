@@ -122,7 +122,7 @@ export const envSchema = z.object({
   DELIVERY_BATCH_SIZE: int(1, 5_000).default(100),
   DELIVERY_LEASE_MS: int(1_000, 3_600_000).default(60_000),
   DELIVERY_SEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
-  DELIVERY_MAX_SLEEP_MS: int(100, 3_600_000).default(30_000),
+  DELIVERY_MAX_SLEEP_MS: int(100, 3_600_000).default(5_000),
   DELIVERY_STALE_AFTER_SECONDS: int(1, 365 * 86_400).default(86_400),
   DELIVERY_MAX_ATTEMPTS: int(1, 100).default(3),
   DELIVERY_RETRY_BASE_MS: int(1, 86_400_000).default(30_000),

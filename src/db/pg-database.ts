@@ -66,7 +66,14 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
       };
       client.on('notification', handler);
       client.on('error', () => undefined);
-      await client.query(`LISTEN ${quoteIdent(channel)}`);
+      try {
+        await client.query(`LISTEN ${quoteIdent(channel)}`);
+      } catch (err) {
+        // A failed LISTEN must not keep its pool slot: a few of them would starve the pool.
+        client.off('notification', handler);
+        client.release(err as Error);
+        throw err;
+      }
       return async () => {
         client.off('notification', handler);
         try {

@@ -5,6 +5,7 @@ import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
+import { withDeadline } from '../util/deadline';
 import {
   claimDueMessages,
   expireLeases,
@@ -39,6 +40,7 @@ export interface DispatcherDeps {
 const HEARTBEAT_EVERY_MS = 5_000;
 const LEASE_SWEEP_EVERY_MS = 1_000;
 const MAX_ERROR_BACKOFF_MS = 30_000;
+const LISTEN_DEADLINE_MS = 10_000;
 
 /**
  * Sends due messages at their time. It sleeps until the earliest due row (asked of the database,
@@ -58,6 +60,9 @@ export class Dispatcher {
   private woken = false;
   private unlisten: (() => Promise<void>) | undefined;
   private lastHeartbeatAt = 0;
+  /** Self-addressed NOTIFY that proves the LISTEN connection still delivers (sent, seen). */
+  private pingSentAt: number | undefined;
+  private pingPayload = '';
   private lastLeaseSweepAt = 0;
   private consecutiveErrors = 0;
   private claimSeq = 0;
@@ -130,6 +135,7 @@ export class Dispatcher {
     const { db, config } = this.deps;
     const now = Date.now();
     if (now - this.lastHeartbeatAt >= HEARTBEAT_EVERY_MS) {
+      await this.checkListener(now);
       await recordHeartbeat(db, this.deps.instanceId);
       this.lastHeartbeatAt = now;
     }
@@ -340,7 +346,37 @@ export class Dispatcher {
 
   private async ensureListening(): Promise<void> {
     if (this.unlisten) return;
-    this.unlisten = await this.deps.db.listen(WAKEUP_CHANNEL, () => this.wakeUp());
+    this.pingSentAt = undefined;
+    const pending = this.deps.db.listen(WAKEUP_CHANNEL, (payload) => {
+      if (payload === this.pingPayload) this.pingSentAt = undefined;
+      else if (!payload.startsWith('ping:')) this.wakeUp();
+    });
+    try {
+      this.unlisten = await withDeadline(pending, LISTEN_DEADLINE_MS, 'LISTEN for delivery wake-ups');
+    } catch (err) {
+      // A LISTEN that completes after its deadline must not linger as a second listener.
+      void pending.then((stop) => stop().catch(() => undefined), () => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * A LISTEN connection can die quietly (server restart, network cut) and then no wake-up would
+   * ever come. Every heartbeat sends this dispatcher a NOTIFY of its own; if the previous one
+   * never arrived, listen again on a fresh connection (and look for work, in case a wake-up was lost).
+   */
+  private async checkListener(now: number): Promise<void> {
+    if (this.pingSentAt !== undefined && now - this.pingSentAt >= HEARTBEAT_EVERY_MS / 2) {
+      this.log.warn('wake-up listener stopped delivering; listening again');
+      const stale = this.unlisten;
+      this.unlisten = undefined;
+      void stale?.().catch(() => undefined);
+      await this.ensureListening();
+      this.wakeUp();
+    }
+    this.pingPayload = `ping:${this.tokenPrefix}:${now}`;
+    this.pingSentAt = now;
+    await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
   }
 }
 

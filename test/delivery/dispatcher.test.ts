@@ -114,7 +114,7 @@ describe.each(['postgres', 'pglite'] as const)('dispatcher on %s', (kind) => {
     const next = await db.query(`SELECT * FROM scheduled_messages WHERE previous_occurrence_id = $1`, [row.id]);
     expect(next.rows).toHaveLength(1);
     expect(String(row.next_occurrence_id)).toBe(String(next.rows[0]!.id));
-    expect(new Date(next.rows[0]!.scheduled_at).getTime()).toBe(req.scheduledAt.getTime() + 3_600_000);
+    expect(new Date(next.rows[0]!.scheduled_at as string).getTime()).toBe(req.scheduledAt.getTime() + 3_600_000);
     expect(next.rows[0]!.status).toBe('scheduled');
     // Marking the same occurrence sent again (e.g. by the CRM) does not add a second one.
     expect(await running.service.markSent({ idempotencyKey: req.idempotencyKey })).toEqual({ marked: false, nextOccurrenceId: null });

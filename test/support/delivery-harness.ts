@@ -13,7 +13,11 @@ import { FollowUpService } from '../../src/delivery/followup-service';
 import { ChannelRateLimits } from '../../src/delivery/rate-limits';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';
+import { createLogger } from '../../src/logging/logger';
 import { openMigratedDatabase, quietLogger } from './harness';
+
+// DELIVERY_TEST_LOG=1 shows the dispatcher's log while debugging a test.
+const dispatcherLogger = process.env.DELIVERY_TEST_LOG ? createLogger({ level: 'debug', instanceId: 'test' }) : quietLogger;
 import { createTestDatabase, type TestDatabase } from './services';
 
 /** A migrated database of either kind for one test file, with a tenant "t1"; close() cleans up. */
@@ -75,7 +79,7 @@ export function startDispatcher(
     rateLimits: new ChannelRateLimits(config.rateLimits, { redis: options.redis, keyPrefix: options.keyPrefix ?? '' }),
     personalizer: options.personalizer ?? new DisabledPersonalizer(),
     metrics,
-    logger: quietLogger,
+    logger: dispatcherLogger,
     config,
     instanceId: options.instanceId ?? 'test-dispatcher',
   });
