@@ -184,6 +184,8 @@ async function runCrm(config: Config, scenario: Scenario, run: string): Promise<
   const expected = scenario === 'lag' ? LAG_COUNT : BURST_COUNT;
   const sink = await startNoopSink(expected, scenario === 'lag');
   const pool = new Pool({ connectionString: db.url, max: 4 });
+  // Other suites on a shared server may terminate backends; an idle client's error must not end the bench.
+  pool.on('error', (err) => process.stderr.write(`[bench] idle postgres client error: ${err.message}\n`));
   const env = {
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
