@@ -175,6 +175,15 @@ export class Dispatcher {
     }
     this.lastTickAt = new Date();
 
+    // Rows held past half the lease (slots busy longer than the queue was sized for) go back
+    // before the lease sweep would take them from under us; their checks are old by now too.
+    const heldTooLong = Date.now() - config.leaseMs / 2;
+    if (this.prefetched.length > 0 && this.prefetched[0]!.heldSince < heldTooLong) {
+      const stale = this.prefetched.filter((g) => g.heldSince < heldTooLong);
+      this.prefetched.splice(0, stale.length);
+      await this.releasePrefetched(stale);
+      this.log.info('claimed messages held past half their lease returned to scheduled', { count: stale.length });
+    }
     // Claim ahead of the free slots: one claim (the costly statement, with the send-time checks)
     // for a batch, while the slots drain the local queue.
     const { target, lowWater } = this.queueTarget();
