@@ -156,7 +156,7 @@ export class Dispatcher {
     const { batchSize, concurrency, leaseMs } = this.deps.config;
     const sendable = this.avgSendMs > 0 ? Math.floor((concurrency * leaseMs) / 4 / this.avgSendMs) : batchSize;
     const target = Math.max(1, Math.min(batchSize, Math.max(concurrency, sendable)));
-    const lowWater = Math.max(1, Math.min(target, Math.max(concurrency, Math.ceil(target / 4))));
+    const lowWater = Math.max(1, Math.min(target, Math.max(concurrency, Math.ceil(target / 2))));
     return { target, lowWater };
   }
 
