@@ -44,8 +44,12 @@ export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
  *
  * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
  * opted out, the action item was done, the contact replied, the message is too late to make
- * sense) makes the row 'skipped' with its reason instead of 'sending'. Still-scheduled needs no
- * check: only 'scheduled' rows are claimed and cancel only touches 'scheduled' rows.
+ * sense) makes the row 'skipped' with its reason instead of 'claimed'. Still-scheduled needs no
+ * check: only 'scheduled' rows are claimed.
+ *
+ * A claimed row is not yet being sent: no attempt is counted and its send has not started. The
+ * dispatcher marks it 'sending' (markSending) just before the send; until then a cancel, a
+ * reschedule or an expired lease takes it back without any doubt about its outcome.
  */
 export async function claimDueMessages(
   db: Queryable,
@@ -75,11 +79,10 @@ export async function claimDueMessages(
        FROM scheduled_messages m JOIN picked p ON p.id = m.id LEFT JOIN tenants t ON t.id = m.tenant_id
      )
      UPDATE scheduled_messages m
-        SET status = CASE WHEN c.reason IS NULL THEN 'sending' ELSE 'skipped' END,
+        SET status = CASE WHEN c.reason IS NULL THEN 'claimed' ELSE 'skipped' END,
             skip_reason = c.reason,
             claimed_by = $1,
             lease_expires_at = CASE WHEN c.reason IS NULL THEN now() + $2 * interval '1 millisecond' END,
-            attempts = m.attempts + CASE WHEN c.reason IS NULL THEN 1 ELSE 0 END,
             updated_at = now()
        FROM checked c
       WHERE m.id = c.id
@@ -87,6 +90,34 @@ export async function claimDueMessages(
     [params.token, params.leaseMs, params.limit, params.excludeChannels, params.staleAfterSeconds],
   );
   return result.rows;
+}
+
+/**
+ * Marks claimed rows 'sending' just before their sends start, in one statement by primary key
+ * and claim token: this is the attempt (counted here) and from here on an expired lease means an
+ * unknown outcome. Only rows still 'claimed' by that token are marked: a row cancelled,
+ * rescheduled or taken back by the lease sweep meanwhile is not, and must not be sent. The lease
+ * restarts here so the send gets the whole of it. Returns the marked ids with their attempt number.
+ *
+ * Repeatable: a row already 'sending' under the token (a mark whose answer was lost to a database
+ * error, the caller still holding the row unstarted) is returned again without a second attempt.
+ * Only the claim's holder passes its token, and it passes only rows whose sends it has not started.
+ */
+export async function markSending(
+  db: Queryable,
+  params: { rows: ReadonlyArray<{ id: string; token: string }>; leaseMs: number },
+): Promise<Array<{ id: string; attempts: number }>> {
+  if (params.rows.length === 0) return [];
+  const result = await db.query<{ id: string; attempts: number }>(
+    `UPDATE scheduled_messages m
+        SET status = 'sending', attempts = m.attempts + CASE WHEN m.status = 'claimed' THEN 1 ELSE 0 END,
+            lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS r(id, token)
+      WHERE m.id = r.id AND m.claimed_by = r.token AND m.status IN ('claimed', 'sending')
+      RETURNING m.id::text AS id, m.attempts`,
+    [params.rows.map((r) => r.id), params.rows.map((r) => r.token), params.leaseMs],
+  );
+  return result.rows.map((r) => ({ id: r.id, attempts: Number(r.attempts) }));
 }
 
 export interface SentRecord {
@@ -189,10 +220,26 @@ export async function recordAttemptFailure(
 }
 
 /**
- * Rows still 'sending' past their lease belong to a worker that died (or stalled) after the
- * claim: the provider may or may not have the message. They become 'unknown', never resent blindly.
+ * Expired leases. 'claimed' rows past their lease were taken by a worker that died (or stalled)
+ * before starting their sends: nothing reached a provider, so they go back to 'scheduled' as they
+ * were (no attempt was counted). Rows still 'sending' past their lease belong to a worker that
+ * died after starting the send: the provider may or may not have the message. They become
+ * 'unknown', never resent blindly. Returns the rows that became unknown and how many were returned.
  */
-export async function expireLeases(db: Queryable): Promise<Array<{ id: string; channel: ChannelName }>> {
+export async function expireLeases(db: Queryable): Promise<{ unknown: Array<{ id: string; channel: ChannelName }>; returned: number }> {
+  const returned = await db.query(
+    `WITH returned AS (
+       UPDATE scheduled_messages
+          SET status = 'scheduled', claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE id IN (SELECT id FROM scheduled_messages
+                      WHERE status = 'claimed' AND lease_expires_at < now()
+                      ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
+        RETURNING due_at
+     ), woken AS (
+       SELECT pg_notify('crm_delivery_wakeup', '0') FROM returned HAVING count(*) > 0
+     )
+     SELECT (SELECT count(*) FROM returned) AS n, (SELECT count(*) FROM woken) AS woken`,
+  );
   const result = await db.query<{ id: string; channel: ChannelName }>(
     `UPDATE scheduled_messages
         SET status = 'unknown', lease_expires_at = NULL, updated_at = now(),
@@ -202,7 +249,7 @@ export async function expireLeases(db: Queryable): Promise<Array<{ id: string; c
                     ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)
       RETURNING id::text AS id, channel`,
   );
-  return result.rows;
+  return { unknown: result.rows, returned: Number((returned.rows[0] as { n: string | number } | undefined)?.n ?? 0) };
 }
 
 /**
@@ -221,16 +268,27 @@ export async function reconcileUnknownByResend(db: Queryable, channels: readonly
   return result.rowCount;
 }
 
-/** Claimed rows this worker will not send after all (shutdown): back to 'scheduled', attempt refunded. */
+/**
+ * Claimed rows this worker will not send after all (shutdown, held too long): back to
+ * 'scheduled'. A row already marked 'sending' whose send did not start gets its attempt refunded.
+ */
 export async function releaseClaims(db: Queryable, params: { ids: readonly string[]; token: string }): Promise<number> {
   if (params.ids.length === 0) return 0;
-  const result = await db.query(
-    `UPDATE scheduled_messages
-        SET status = 'scheduled', attempts = attempts - 1, claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
-      WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status = 'sending'`,
+  // The notify lets another dispatcher take them now rather than at its next wake-up.
+  const result = await db.query<{ n: string | number }>(
+    `WITH released AS (
+       UPDATE scheduled_messages
+          SET status = 'scheduled', attempts = attempts - CASE WHEN status = 'sending' THEN 1 ELSE 0 END,
+              claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
+        WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status IN ('claimed', 'sending')
+        RETURNING id
+     ), woken AS (
+       SELECT pg_notify('crm_delivery_wakeup', '0') FROM released HAVING count(*) > 0
+     )
+     SELECT (SELECT count(*) FROM released) AS n, (SELECT count(*) FROM woken) AS woken`,
     [params.ids, params.token],
   );
-  return result.rowCount;
+  return Number(result.rows[0]?.n ?? 0);
 }
 
 /** When the dispatcher must next look: the earliest due row or lease expiry, on the database clock. */
@@ -239,7 +297,7 @@ export async function nextWakeInMs(db: Queryable, excludeChannels: readonly stri
     `SELECT (SELECT ceil(extract(epoch FROM (min(due_at) - now())) * 1000) FROM scheduled_messages
               WHERE status = 'scheduled' AND NOT (channel = ANY($1::text[]))) AS due_in_ms,
             (SELECT ceil(extract(epoch FROM (min(lease_expires_at) - now())) * 1000) FROM scheduled_messages
-              WHERE status = 'sending') AS lease_in_ms`,
+              WHERE status IN ('claimed', 'sending')) AS lease_in_ms`,
     [excludeChannels],
   );
   const row = result.rows[0];

@@ -1,7 +1,11 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics';
 import type { Queryable } from '../db/database';
+import { withDeadline } from '../util/deadline';
 import { MESSAGE_STATUSES } from './outbox';
+
+/** A scrape must answer even while the database hangs: the row counts give up after this long. */
+const COUNT_DEADLINE_MS = 1_000;
 
 /**
  * crm_worker_delivery_sends_total{channel,strategy,result}: 002's FOLLOWUP_JOBS_TOTAL, for every
@@ -30,13 +34,15 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
       registers,
       async collect() {
         try {
-          const result = await db.query<{ status: string; n: string | number }>(
-            'SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status',
+          const result = await withDeadline(
+            db.query<{ status: string; n: string | number }>('SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status'),
+            COUNT_DEADLINE_MS,
+            'outbox row counts for /metrics',
           );
           const counts = new Map(result.rows.map((r) => [r.status, Number(r.n)]));
           for (const status of MESSAGE_STATUSES) this.set({ status }, counts.get(status) ?? 0);
         } catch {
-          // A scrape during a database outage keeps the last values; /health reports the outage.
+          // A scrape during a database outage (or hang) keeps the last values; /health reports the outage.
         }
       },
     }),

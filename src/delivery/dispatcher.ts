@@ -12,6 +12,7 @@ import {
   nextWakeInMs,
   reconcileUnknownByResend,
   recordAttemptFailure,
+  markSending,
   recordHeartbeat,
   releaseClaims,
   type ClaimedMessage,
@@ -44,7 +45,10 @@ const LISTEN_DEADLINE_MS = 10_000;
 /**
  * Sends due messages at their time. It sleeps until the earliest due row (asked of the database,
  * on its clock) and is woken early by NOTIFY when something earlier is scheduled, so there is no
- * fixed poll. Rows are claimed with SKIP LOCKED under a lease, at most `concurrency` in flight.
+ * fixed poll. Rows are claimed with SKIP LOCKED under a lease, a batch at a time ahead of the free
+ * send slots (one claim statement per batch, not per send), into a local queue as 'claimed'; each
+ * group of rows about to start is marked 'sending' in one statement by id and token, at most
+ * `concurrency` in flight. A row cancelled while in the local queue is not marked, so not sent.
  * Database errors back off exponentially and the loop resumes by itself; nothing here crashes
  * the process.
  */
@@ -52,6 +56,12 @@ export class Dispatcher {
   private readonly log: Logger;
   private readonly sentWriter: SentWriter;
   private readonly inFlight = new Map<string, { token: string; started: boolean }>();
+  /** Claimed rows not yet marked 'sending', oldest first; heldSince is this process's clock. */
+  private readonly prefetched: Array<{ row: ClaimedMessage; token: string; heldSince: number }> = [];
+  private launching: Promise<void> | undefined;
+  private launchAgain = false;
+  /** Moving average of how long one send holds its slot, to keep the local queue sendable within the lease. */
+  private avgSendMs = 0;
   private readonly abortSends = new AbortController();
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -66,8 +76,6 @@ export class Dispatcher {
   private consecutiveErrors = 0;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
-  /** Free slots worth a claim while others are busy: a quarter of the concurrency. */
-  private readonly claimThreshold: number;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
   lastTickAt: Date | undefined;
 
@@ -75,7 +83,6 @@ export class Dispatcher {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
     this.sentWriter = new SentWriter(deps.db, this.log);
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
-    this.claimThreshold = Math.max(1, Math.min(deps.config.batchSize, Math.ceil(deps.config.concurrency / 4)));
   }
 
   start(): void {
@@ -83,11 +90,16 @@ export class Dispatcher {
     this.loop = this.run();
   }
 
-  /** Stops claiming, lets sends in flight finish for up to timeoutMs, then aborts them. */
+  /**
+   * Stops claiming and starting sends, returns the local queue at once, lets sends in flight
+   * finish for up to timeoutMs, then aborts them.
+   */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
     this.wakeUp();
     await this.loop;
+    await this.launching?.catch(() => undefined);
+    await this.releasePrefetched(this.prefetched.splice(0)).catch(() => undefined);
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await delay(20);
     // Rows whose send never started go back at once; started ones keep their lease (outcome unknown).
@@ -135,7 +147,20 @@ export class Dispatcher {
     }
   }
 
-  /** One pass: heartbeat, lease sweep, claim and launch. True when it claimed a full batch. */
+  /**
+   * How many claimed rows to hold: at most batchSize, and no more than the send slots get through
+   * in a quarter of the lease at the recent send speed (a row held until its lease ran out would
+   * be taken back and claimed again by someone). Refill when the queue is down to lowWater.
+   */
+  private queueTarget(): { target: number; lowWater: number } {
+    const { batchSize, concurrency, leaseMs } = this.deps.config;
+    const sendable = this.avgSendMs > 0 ? Math.floor((concurrency * leaseMs) / 4 / this.avgSendMs) : batchSize;
+    const target = Math.max(1, Math.min(batchSize, Math.max(concurrency, sendable)));
+    const lowWater = Math.max(1, Math.min(target, Math.max(concurrency, Math.ceil(target / 2))));
+    return { target, lowWater };
+  }
+
+  /** One pass: heartbeat, lease sweep, claim into the local queue and launch. True when there is more to claim now. */
   private async tick(): Promise<boolean> {
     const { db, config } = this.deps;
     const now = Date.now();
@@ -150,11 +175,23 @@ export class Dispatcher {
     }
     this.lastTickAt = new Date();
 
-    const free = config.concurrency - this.inFlight.size;
-    // While sends are in flight, wait for a few slots to free before claiming again: one claim
-    // for several rows instead of one per finished send (the claim is the costly statement).
-    if (free <= 0 || (this.inFlight.size > 0 && free < this.claimThreshold)) return false;
-    const limit = Math.min(free, config.batchSize);
+    // Rows held past half the lease (slots busy longer than the queue was sized for) go back
+    // before the lease sweep would take them from under us; their checks are old by now too.
+    const heldTooLong = Date.now() - config.leaseMs / 2;
+    if (this.prefetched.length > 0 && this.prefetched[0]!.heldSince < heldTooLong) {
+      const stale = this.prefetched.filter((g) => g.heldSince < heldTooLong);
+      this.prefetched.splice(0, stale.length);
+      await this.releasePrefetched(stale);
+      this.log.info('claimed messages held past half their lease returned to scheduled', { count: stale.length });
+    }
+    // Claim ahead of the free slots: one claim (the costly statement, with the send-time checks)
+    // for a batch, while the slots drain the local queue.
+    const { target, lowWater } = this.queueTarget();
+    if (this.prefetched.length >= lowWater) {
+      await this.launch();
+      return false;
+    }
+    const limit = target - this.prefetched.length;
     const token = `${this.tokenPrefix}:${++this.claimSeq}`;
     const claimed = await claimDueMessages(db, {
       token,
@@ -169,18 +206,91 @@ export class Dispatcher {
         this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
         continue;
       }
-      this.inFlight.set(row.id, { token, started: false });
-      void this.deliver(row, token).finally(() => {
-        this.inFlight.delete(row.id);
-        this.wakeUp();
-      });
+      this.prefetched.push({ row, token, heldSince: Date.now() });
     }
-    return claimed.length === limit;
+    await this.launch();
+    return claimed.length === limit && this.prefetched.length < lowWater;
+  }
+
+  /** Starts sends from the local queue into free slots; one run at a time, rerun when asked meanwhile. */
+  private launch(): Promise<void> {
+    if (this.launching) {
+      this.launchAgain = true;
+      return this.launching;
+    }
+    this.launching = this.launchFromQueue().finally(() => {
+      this.launching = undefined;
+    });
+    return this.launching;
+  }
+
+  private async launchFromQueue(): Promise<void> {
+    const { config, db, rateLimits } = this.deps;
+    do {
+      this.launchAgain = false;
+      while (!this.stopping && this.prefetched.length > 0 && this.inFlight.size < config.concurrency) {
+        const group = this.prefetched.splice(0, config.concurrency - this.inFlight.size);
+        // Held too long (its send-time checks are old and its lease near its end) or its channel
+        // paused meanwhile: back to 'scheduled' instead of started.
+        const paused = new Set(rateLimits.pausedChannels());
+        const heldTooLong = Date.now() - config.leaseMs / 2;
+        const giveBack = group.filter((g) => g.heldSince < heldTooLong || paused.has(g.row.channel));
+        const starting = group.filter((g) => !giveBack.includes(g));
+        if (giveBack.length > 0) await this.releasePrefetched(giveBack);
+        if (starting.length === 0) continue;
+        for (const g of starting) this.inFlight.set(g.row.id, { token: g.token, started: false });
+        let marked: Array<{ id: string; attempts: number }>;
+        try {
+          marked = await markSending(db, { rows: starting.map((g) => ({ id: g.row.id, token: g.token })), leaseMs: config.leaseMs });
+        } catch (err) {
+          // Not known whether the mark applied: keep the rows; the mark is repeatable for this token.
+          for (const g of starting) this.inFlight.delete(g.row.id);
+          this.prefetched.unshift(...starting);
+          throw err;
+        }
+        const attemptsById = new Map(marked.map((m) => [m.id, m.attempts]));
+        const notStarted: typeof starting = [];
+        for (const g of starting) {
+          const attempts = attemptsById.get(g.row.id);
+          if (attempts === undefined) {
+            this.inFlight.delete(g.row.id);
+            this.log.info('claimed message not sent: cancelled, rescheduled or taken back before its send started', {
+              messageId: g.row.id,
+            });
+            continue;
+          }
+          if (this.stopping) {
+            // Shutdown began during the mark: nothing starts now; these rows go back below.
+            notStarted.push(g);
+            continue;
+          }
+          const row = { ...g.row, attempts };
+          void this.deliver(row, g.token).finally(() => {
+            this.inFlight.delete(row.id);
+            void this.launch().catch(() => this.wakeUp());
+            this.wakeUp();
+          });
+        }
+        if (notStarted.length > 0) {
+          await this.releasePrefetched(notStarted).finally(() => {
+            for (const g of notStarted) this.inFlight.delete(g.row.id);
+          });
+        }
+      }
+    } while (this.launchAgain && !this.stopping);
+  }
+
+  /** Returns rows from the local queue to 'scheduled' (one statement per claim token). */
+  private async releasePrefetched(rows: ReadonlyArray<{ row: ClaimedMessage; token: string }>): Promise<void> {
+    const byToken = new Map<string, string[]>();
+    for (const { row, token } of rows) byToken.set(token, [...(byToken.get(token) ?? []), row.id]);
+    for (const [token, ids] of byToken) await releaseClaims(this.deps.db, { ids, token });
   }
 
   private async sweepLeases(): Promise<void> {
     const { db, metrics, idempotentChannels } = this.deps;
-    const expired = await expireLeases(db);
+    const { unknown: expired, returned } = await expireLeases(db);
+    if (returned > 0) this.log.info('claimed messages returned to scheduled: their claimer died before starting them', { returned });
     for (const row of expired) {
       const action = idempotentChannels.includes(row.channel) ? 'resent' : 'operator';
       metrics.reconciled.inc({ channel: row.channel, action });
@@ -208,8 +318,14 @@ export class Dispatcher {
       const channel = this.deps.channels.get(row.channel);
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
       const body = await this.compose(row);
+      if (this.stopping) {
+        // Shutdown began before this send started: nothing is sent after that; the row goes back.
+        await this.persist(() => releaseClaims(this.deps.db, { ids: [row.id], token }));
+        return;
+      }
       const entry = this.inFlight.get(row.id);
       if (entry) entry.started = true;
+      const sendStartedAt = Date.now();
       const signal = AbortSignal.any([AbortSignal.timeout(config.sendTimeoutMs), this.abortSends.signal]);
       const result = await channel.send(
         {
@@ -231,6 +347,8 @@ export class Dispatcher {
         { idempotencyKey: row.idempotency_key, signal },
       );
       const sentAt = new Date();
+      const tookMs = sentAt.getTime() - sendStartedAt;
+      this.avgSendMs = this.avgSendMs === 0 ? tookMs : this.avgSendMs * 0.9 + tookMs * 0.1;
       metrics.lag.observe({ channel: row.channel }, Math.max(0, (sentAt.getTime() - new Date(row.scheduled_at).getTime()) / 1000));
       metrics.sends.inc({ ...labels, result: 'sent' });
       // The slot frees now; the "sent" mark is batched with others finishing at the same time. If
@@ -315,8 +433,8 @@ export class Dispatcher {
 
   private async millisUntilNextWork(): Promise<number> {
     const { config, rateLimits, db } = this.deps;
-    // A finishing send wakes us; until enough slots are free there is nothing to claim.
-    if (this.inFlight.size > 0 && config.concurrency - this.inFlight.size < this.claimThreshold) return config.maxSleepMs;
+    // A finishing send wakes us; while the local queue is full enough there is nothing to claim.
+    if (this.prefetched.length >= this.queueTarget().lowWater) return config.maxSleepMs;
     const paused = rateLimits.pausedChannels();
     const candidates = [config.maxSleepMs];
     const dueIn = await nextWakeInMs(db, paused);

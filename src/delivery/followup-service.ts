@@ -74,7 +74,7 @@ export class FollowUpService {
 
   /** Messages not yet sent (scheduled or being sent), earliest first. */
   async listPending(filter: { tenantId?: string; limit?: number } = {}): Promise<MessageView[]> {
-    return this.list({ ...filter, statuses: ['scheduled', 'sending'] }, 'due_at ASC');
+    return this.list({ ...filter, statuses: ['scheduled', 'claimed', 'sending'] }, 'due_at ASC');
   }
 
   /** Every message of one contact, newest scheduled first. */
@@ -122,7 +122,8 @@ export class FollowUpService {
 
   /**
    * Marks a message sent by someone else (e.g. the CRM's own concierge). A recurring message gets
-   * its next occurrence in the same transaction. Only scheduled or unknown rows can be marked.
+   * its next occurrence in the same transaction. Only scheduled, claimed (send not started: the
+   * dispatcher's 'sending' mark then fails, so it is not sent) or unknown rows can be marked.
    */
   async markSent(input: { idempotencyKey: string; sentBy?: string }): Promise<{ marked: boolean; nextOccurrenceId: string | null }> {
     requireText('idempotencyKey', input.idempotencyKey);
@@ -130,7 +131,7 @@ export class FollowUpService {
       const marked = await tx.query<{ id: string }>(
         `UPDATE scheduled_messages
             SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()
-          WHERE idempotency_key = $1 AND status IN ('scheduled', 'unknown')
+          WHERE idempotency_key = $1 AND status IN ('scheduled', 'claimed', 'unknown')
           RETURNING id::text AS id`,
         [input.idempotencyKey, input.sentBy ?? 'api'],
       );

@@ -9,8 +9,11 @@ export { ValidationError } from './validation-error';
 /** The NOTIFY channel that wakes dispatchers; the payload is the earliest new due time in epoch ms. */
 export const WAKEUP_CHANNEL = 'crm_delivery_wakeup';
 
-/** Every status a scheduled message can have. Final: sent, failed, cancelled, dead, skipped. */
-export const MESSAGE_STATUSES = ['scheduled', 'sending', 'sent', 'failed', 'cancelled', 'dead', 'skipped', 'unknown'] as const;
+/**
+ * Every status a scheduled message can have. Final: sent, failed, cancelled, dead, skipped.
+ * 'claimed': taken by a dispatcher, send not started (can still be cancelled); 'sending': send started.
+ */
+export const MESSAGE_STATUSES = ['scheduled', 'claimed', 'sending', 'sent', 'failed', 'cancelled', 'dead', 'skipped', 'unknown'] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 /** One message to send later. The outbox contract: fields may be added, never removed or renamed. */
@@ -117,23 +120,28 @@ export async function scheduleMessages(
   return { scheduled: ids.length, duplicates: valid.length - ids.length, ids };
 }
 
-/** Cancels still-'scheduled' rows by idempotency key; returns how many were cancelled. */
+/** Cancels rows not yet being sent ('scheduled' or 'claimed') by idempotency key; returns how many were cancelled. */
 export async function cancelMessages(db: Queryable, idempotencyKeys: string[]): Promise<number> {
   if (!Array.isArray(idempotencyKeys) || idempotencyKeys.some((k) => typeof k !== 'string' || k.length === 0)) {
     throw new ValidationError([{ field: 'idempotencyKeys', message: 'must be a list of non-empty strings' }]);
   }
   if (idempotencyKeys.length === 0) return 0;
-  // A row already 'sending' is in a provider's hands: cancelling it now could not unsend it.
+  // A row already 'sending' is in a provider's hands: cancelling it now could not unsend it. A
+  // 'claimed' row is only in a dispatcher's local queue: its 'sending' mark requires 'claimed', so
+  // once cancelled here it is never sent.
   const result = await db.query(
     `UPDATE scheduled_messages
-        SET status = 'cancelled', skip_reason = 'cancelled', updated_at = now()
-      WHERE idempotency_key = ANY($1::text[]) AND status = 'scheduled'`,
+        SET status = 'cancelled', skip_reason = 'cancelled', lease_expires_at = NULL, updated_at = now()
+      WHERE idempotency_key = ANY($1::text[]) AND status IN ('scheduled', 'claimed')`,
     [idempotencyKeys],
   );
   return result.rowCount;
 }
 
-/** Moves still-'scheduled' rows to a new time (and wakes the dispatcher); returns how many moved. */
+/**
+ * Moves rows not yet being sent ('scheduled', or 'claimed' by a dispatcher that has not started
+ * the send: its claim is dropped) to a new time, and wakes the dispatcher; returns how many moved.
+ */
 export async function rescheduleMessage(db: Queryable, idempotencyKey: string, scheduledAt: Date): Promise<number> {
   if (typeof idempotencyKey !== 'string' || idempotencyKey.length === 0) {
     throw new ValidationError([{ field: 'idempotencyKey', message: 'required' }]);
@@ -144,8 +152,9 @@ export async function rescheduleMessage(db: Queryable, idempotencyKey: string, s
   const result = await db.query<{ moved: string }>(
     `WITH moved AS (
        UPDATE scheduled_messages
-          SET scheduled_at = $2, due_at = $2, updated_at = now()
-        WHERE idempotency_key = $1 AND status = 'scheduled'
+          SET scheduled_at = $2, due_at = $2, status = 'scheduled', claimed_by = NULL, lease_expires_at = NULL,
+              updated_at = now()
+        WHERE idempotency_key = $1 AND status IN ('scheduled', 'claimed')
         RETURNING due_at
      ), woken AS (
        SELECT pg_notify('${WAKEUP_CHANNEL}', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)

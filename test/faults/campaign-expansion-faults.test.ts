@@ -196,10 +196,10 @@ describe('campaign expansion and delivery under SIGKILL', () => {
       expect((await campaign('delivered')).expanded).toBe(false);
 
       const second = await start('deliver-b', smtp);
-      await waitFor('the campaign to be expanded and every message to leave scheduled/sending', async () => {
+      await waitFor('the campaign to be expanded and every message to leave scheduled/claimed/sending', async () => {
         const c = await campaign('delivered');
         if (!c.expanded) return false;
-        const open = await sql(`SELECT 1 FROM scheduled_messages WHERE idempotency_key LIKE 'campaign:delivered:%' AND status IN ('scheduled', 'sending') LIMIT 1`);
+        const open = await sql(`SELECT 1 FROM scheduled_messages WHERE idempotency_key LIKE 'campaign:delivered:%' AND status IN ('scheduled', 'claimed', 'sending') LIMIT 1`);
         return open.length === 0;
       }, { limitMs: 180_000, everyMs: 250 });
 

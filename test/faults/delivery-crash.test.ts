@@ -154,7 +154,7 @@ describe('delivery under SIGKILL and provider faults', () => {
 
     survivor.kill('SIGTERM');
     expect((await survivor.waitForExit()).code).toBe(0);
-    const leftovers = await db.query(`SELECT id FROM scheduled_messages WHERE status IN ('sending', 'unknown')`);
+    const leftovers = await db.query(`SELECT id FROM scheduled_messages WHERE status IN ('claimed', 'sending', 'unknown')`);
     expect(leftovers.rows).toEqual([]);
   });
 });

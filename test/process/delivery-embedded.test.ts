@@ -54,7 +54,7 @@ describe('delivery in the embedded default', () => {
       const q = await api('/followup/queue');
       return q.body.by_status.sent === 1 ? q : undefined;
     });
-    expect(queue.body.by_status).toEqual(expect.objectContaining({ sent: 1, scheduled: 0, sending: 0 }));
+    expect(queue.body.by_status).toEqual(expect.objectContaining({ sent: 1, scheduled: 0, claimed: 0, sending: 0 }));
     const metrics = await fetch(`http://127.0.0.1:${worker.port()}/metrics`, { headers: { accept: 'text/plain' } }).then((r) => r.text());
     expect(metrics).toContain('crm_worker_delivery_messages{status="sent"} 1');
     expect(metrics).toMatch(/crm_worker_delivery_sends_total\{channel="log",strategy="2s",result="sent"\} 1/);

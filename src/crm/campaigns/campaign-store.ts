@@ -112,7 +112,7 @@ export async function refreshCampaignCounts(db: Queryable, id: string): Promise<
               count(*) FILTER (WHERE m.status = 'skipped')::int AS delivery_skipped,
               count(*) FILTER (WHERE m.status = 'cancelled')::int AS cancelled,
               count(*) FILTER (WHERE r.status = 'queued'
-                                 AND (m.status IS NULL OR m.status IN ('scheduled', 'sending', 'unknown')))::int AS pending
+                                 AND (m.status IS NULL OR m.status IN ('scheduled', 'claimed', 'sending', 'unknown')))::int AS pending
          FROM campaign_recipients r
          LEFT JOIN scheduled_messages m
                 ON r.status = 'queued' AND m.idempotency_key = 'campaign:' || r.campaign_id || ':' || r.contact_id
