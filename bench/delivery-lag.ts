@@ -113,7 +113,7 @@ async function main() {
       `| ${delivered} | ${(backlogMs / 1000).toFixed(1)} s | ${Math.round(perSecond)} msg/s | ${sink.duplicates()} |`,
       '',
       'Targets (issue 3, this 2-core machine): p99 lag under 100 ms; at least 5,000 msg/s on the backlog.',
-      'The machine was shared with other work while this ran; the lead reruns it when quiet.',
+      'Other work on the machine slows every figure: compare the load average above before comparing runs.',
       '',
     ].join('\n');
     fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });

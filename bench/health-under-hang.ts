@@ -106,9 +106,9 @@ async function main(): Promise<void> {
       '/metrics was scraped before the hang (as Prometheus does every 15 s or so): during the hang it answers',
       'with the last rendered text while one refresh waits on the database. A worker whose very first',
       'Prometheus scrape comes during a hang has no text yet and waits for the outbox-rows gauge\'s query',
-      '(crm_worker_delivery_messages collects with a database query, bounded only by DB_QUERY_TIMEOUT_MS, 30 s).',
+      '(crm_worker_delivery_messages collects with a database query, which gives up after 1 s and keeps its last values).',
       'Other work on this shared 2-core machine (see the load average above) adds scheduling delay to',
-      'every row; the lead reruns the benches on a quiet machine.',
+      'every row: compare the load average above before comparing runs.',
       '',
     ].join('\n');
     fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
