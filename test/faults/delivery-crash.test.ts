@@ -1,7 +1,8 @@
 import type { Database } from '../../src/db/database';
-import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
+import { scheduleMessages } from '../../src/delivery/outbox';
 import { startWebhookSink, type SinkReply, type WebhookSink } from '../fakes/webhook-sink';
 import { openMigratedDatabase } from '../support/harness';
+import { outboxRows, sinkRequest } from '../support/delivery-harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
@@ -45,20 +46,8 @@ describe('delivery under SIGKILL and provider faults', () => {
     await worker.waitForLog('dispatcher', (l) => l.message === 'delivery dispatcher started');
     return worker;
   };
-  const request = (key: string, dueInMs = 500): ScheduleRequest => ({
-    tenantId: 't1',
-    channel: 'webhook',
-    recipient: 'sink',
-    scheduledAt: new Date(Date.now() + dueInMs),
-    template: 'Message {{ key }}',
-    variables: { key },
-    idempotencyKey: key,
-  });
-  const rows = async (prefix: string) =>
-    (await db.query<{ idempotency_key: string; status: string; resolution: string | null; attempts: number }>(
-      `SELECT idempotency_key, status, resolution, attempts FROM scheduled_messages WHERE idempotency_key LIKE $1 ORDER BY id`,
-      [`${prefix}%`],
-    )).rows;
+  const request = sinkRequest;
+  const rows = (prefix: string) => outboxRows(db, prefix);
   const allFinal = (prefix: string, count: number) =>
     waitFor(`${prefix} final`, async () => {
       const r = await rows(prefix);

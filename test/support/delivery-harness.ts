@@ -6,6 +6,7 @@ import { loadConfig, type DeliveryConfig } from '../../src/config/config';
 import type { Database } from '../../src/db/database';
 import { createDeliveryMetrics, type DeliveryMetrics } from '../../src/delivery/delivery-metrics';
 import { Dispatcher } from '../../src/delivery/dispatcher';
+import type { ScheduleRequest } from '../../src/delivery/outbox';
 import { FollowUpService } from '../../src/delivery/followup-service';
 import { ChannelRateLimits } from '../../src/delivery/rate-limits';
 import { createMetrics } from '../../src/metrics/metrics';
@@ -77,4 +78,33 @@ export function startDispatcher(
 export async function statusOf(db: Database, key: string): Promise<Record<string, any> | undefined> {
   const result = await db.query(`SELECT * FROM scheduled_messages WHERE idempotency_key = $1`, [key]);
   return result.rows[0];
+}
+
+/** A webhook message to the test sink target "sink" for tenant t1, due in `dueInMs`. */
+export function sinkRequest(key: string, dueInMs = 500): ScheduleRequest {
+  return {
+    tenantId: 't1',
+    channel: 'webhook',
+    recipient: 'sink',
+    scheduledAt: new Date(Date.now() + dueInMs),
+    template: 'Message {{ key }}',
+    variables: { key },
+    idempotencyKey: key,
+  };
+}
+
+export interface OutboxRow {
+  idempotency_key: string;
+  status: string;
+  resolution: string | null;
+  attempts: number;
+}
+
+/** The outbox rows whose idempotency key starts with `prefix`, in scheduling order. */
+export async function outboxRows(db: Database, prefix: string): Promise<OutboxRow[]> {
+  const result = await db.query<OutboxRow>(
+    `SELECT idempotency_key, status, resolution, attempts FROM scheduled_messages WHERE idempotency_key LIKE $1 ORDER BY id`,
+    [`${prefix}%`],
+  );
+  return result.rows;
 }
