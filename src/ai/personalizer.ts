@@ -1,6 +1,7 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
+import type { Metrics } from '../metrics/metrics';
 import { OpenAiPersonalizer } from './openai-personalizer';
 
 export interface PersonalizeInput {
@@ -38,7 +39,7 @@ export class DisabledPersonalizer implements Personalizer {
 }
 
 /** crm_worker_personalization_fallbacks_total{reason}: failures that sent the template instead. */
-export function createPersonalizationMetrics(registers: Registry[]) {
+export function createPersonalizationMetrics(registers: Metrics['registers']) {
   return {
     fallbacks: new Counter({
       name: 'crm_worker_personalization_fallbacks_total',

@@ -1,9 +1,8 @@
-import { createPersonalizationMetrics, createPersonalizer, type PersonalizationMetrics } from '../ai/personalizer';
+import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
 import { WebhookChannel } from '../channels/webhook-channel';
-import type { Metrics } from '../metrics/metrics';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import { deliveryRoutes } from './api-routes';
 import { createDeliveryMetrics } from './delivery-metrics';
@@ -35,7 +34,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const webhookTargets = webhook.targetNames();
   const service = new FollowUpService(db, { webhookTargets });
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
-  const personalizer = createPersonalizer(config.openai, { logger, metrics: personalizationMetrics(metrics) });
+  const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({
         db,
@@ -78,13 +77,3 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   };
 };
 
-/**
- * The personalizer's fallback counter, shared with any other module that personalizes: the
- * registry refuses a second metric of the same name, so reuse one that is already registered.
- */
-function personalizationMetrics(metrics: Metrics): PersonalizationMetrics {
-  const existing = metrics.registry.getSingleMetric('crm_worker_personalization_fallbacks_total');
-  if (existing) return { fallbacks: existing as PersonalizationMetrics['fallbacks'] };
-  // The counter is registered on both registries (text and OpenMetrics), like every other metric.
-  return createPersonalizationMetrics(metrics.registers as unknown as Parameters<typeof createPersonalizationMetrics>[0]);
-}
