@@ -9,7 +9,7 @@ import type { JobDefinition } from '../../src/scheduler/job';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
 import { openMigratedDatabase, quietLogger } from '../support/harness';
 import { createTestDatabase, type TestDatabase } from '../support/services';
-import { startTelephonySink } from './telephony-sink';
+import { startTelephonySink } from '../fakes/telephony-sink';
 
 /**
  * The call-scheduler driven by an injected clock through two simulated stretches of days around

@@ -3,7 +3,7 @@ import { createTelephonyWebhook } from '../../src/calls/telephony-webhook';
 import type { Database } from '../../src/db/database';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
 import { openScratchDatabase, inProcessTickDeps, type ScratchDatabase } from '../support/harness';
-import { startTelephonySink } from './telephony-sink';
+import { startTelephonySink } from '../fakes/telephony-sink';
 
 // Called directly (runTick) on the database clock, as production runs it; PostgreSQL and PGlite.
 describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind) => {

@@ -3,7 +3,7 @@ import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
-import { startTelephonySink } from './telephony-sink';
+import { startTelephonySink } from '../fakes/telephony-sink';
 
 const API_KEY = 'calls-test-api-key-0123456789';
 const WEBHOOK_TOKEN = 'telephony-token-abc';

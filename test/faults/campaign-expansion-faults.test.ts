@@ -8,6 +8,27 @@ import { checkJobInvariants, expectJobInvariants } from './job-invariants';
 
 const CONTACTS = 20_000;
 const NEVER = '0 0 0 1 1 *';
+/** Every cron but the campaign scheduler moved to 1 January, so only expansion runs. */
+const OTHER_JOBS_OFF = {
+  LEAD_REMINDER_CRON: NEVER,
+  NURTURE_CRON: NEVER,
+  DUNNING_CRON: NEVER,
+  KPI_SNAPSHOT_CRON: NEVER,
+  TRIAL_EXPIRATION_CRON: NEVER,
+  CALL_CLEANUP_CRON: NEVER,
+};
+
+/** A campaign's outbox rows, distinct idempotency keys and distinct contacts. */
+async function campaignOutboxCounts(url: string, id: string): Promise<{ rows: number; keys: number; contacts: number }> {
+  return withClient(url, async (c) => {
+    const result = await c.query<{ rows: number; keys: number; contacts: number }>(
+      `SELECT count(*)::int AS rows, count(DISTINCT idempotency_key)::int AS keys, count(DISTINCT contact_id)::int AS contacts
+         FROM scheduled_messages WHERE idempotency_key LIKE $1`,
+      [`campaign:${id}:%`],
+    );
+    return result.rows[0]!;
+  });
+}
 
 /**
  * Issue 4 "SIGKILL during a campaign's expansion, then a restart" and issue 6 §8 "SIGTERM in the
@@ -29,12 +50,7 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
       CAMPAIGN_BATCH_DELAY: '40',
       // A killed holder's lease must run out quickly for the restart to take over.
       LOCK_TTL_MS: '3000',
-      LEAD_REMINDER_CRON: NEVER,
-      NURTURE_CRON: NEVER,
-      DUNNING_CRON: NEVER,
-      KPI_SNAPSHOT_CRON: NEVER,
-      TRIAL_EXPIRATION_CRON: NEVER,
-      CALL_CLEANUP_CRON: NEVER,
+      ...OTHER_JOBS_OFF,
       // These scenarios are about expansion; the delivery scenario below turns the dispatcher on.
       DELIVERY_ENABLED: 'false',
       ...env,
@@ -50,14 +66,7 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
         [id],
       )
     )[0]!;
-  const outbox = async (id: string) =>
-    (
-      await sql<{ rows: number; keys: number; contacts: number }>(
-        `SELECT count(*)::int AS rows, count(DISTINCT idempotency_key)::int AS keys, count(DISTINCT contact_id)::int AS contacts
-           FROM scheduled_messages WHERE idempotency_key LIKE $1`,
-        [`campaign:${id}:%`],
-      )
-    )[0]!;
+  const outbox = (id: string) => campaignOutboxCounts(fixture.db.url, id);
   const recipients = async (id: string) =>
     (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM campaign_recipients WHERE campaign_id = $1`, [id]))[0]!.n;
 
@@ -141,12 +150,7 @@ describe('campaign expansion and delivery under SIGKILL', () => {
       LOG_LEVEL: 'info',
       CAMPAIGN_CRON: '* * * * * *',
       LOCK_TTL_MS: '3000',
-      LEAD_REMINDER_CRON: NEVER,
-      NURTURE_CRON: NEVER,
-      DUNNING_CRON: NEVER,
-      KPI_SNAPSHOT_CRON: NEVER,
-      TRIAL_EXPIRATION_CRON: NEVER,
-      CALL_CLEANUP_CRON: NEVER,
+      ...OTHER_JOBS_OFF,
       ...env,
     });
     workers.push(worker);
@@ -155,14 +159,7 @@ describe('campaign expansion and delivery under SIGKILL', () => {
   };
   const campaign = async (id: string) =>
     (await sql<{ queued: number; expanded: boolean }>(`SELECT queued, expanded_at IS NOT NULL AS expanded FROM campaigns WHERE id = $1`, [id]))[0]!;
-  const outbox = async (id: string) =>
-    (
-      await sql<{ rows: number; keys: number; contacts: number }>(
-        `SELECT count(*)::int AS rows, count(DISTINCT idempotency_key)::int AS keys, count(DISTINCT contact_id)::int AS contacts
-           FROM scheduled_messages WHERE idempotency_key LIKE $1`,
-        [`campaign:${id}:%`],
-      )
-    )[0]!;
+  const outbox = (id: string) => campaignOutboxCounts(fixture.db.url, id);
 
   beforeAll(async () => {
     await (await openMigratedDatabase('postgres', fixture.db.url)).close();
