@@ -448,8 +448,11 @@ async function main(): Promise<void> {
     sections.push(...(scenario === 'lag' ? lagTable(outcomes) : burstTable(outcomes)), '');
   }
   sections.push(...targetLines(results), '');
+  const crmOnly = systems.size === 1 && systems.has('crm');
   const out = [
-    '# Exact-time delivery and burst: crm-worker vs BullMQ delayed jobs vs pg-boss startAfter',
+    crmOnly
+      ? '# Exact-time delivery and backlog throughput: crm-worker (issue 3)'
+      : '# Exact-time delivery and burst: crm-worker vs BullMQ delayed jobs vs pg-boss startAfter',
     '',
     machineDescription(),
     load,
@@ -464,7 +467,9 @@ async function main(): Promise<void> {
     ...sections,
   ].join('\n');
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
-  const file = path.join(__dirname, 'results', scenarios.length === 2 ? 'delivery-peers.md' : `delivery-peers-${scenarios[0]}.md`);
+  // crm-worker alone (npm run bench:delivery) is issue 3's own bench; with peers, issue 6's.
+  const base = crmOnly ? 'delivery' : 'delivery-peers';
+  const file = path.join(__dirname, 'results', scenarios.length === 2 ? `${base}.md` : `${base}-${scenarios[0]}.md`);
   fs.writeFileSync(file, out);
   process.stdout.write(out);
 }
