@@ -245,7 +245,8 @@ async function runCrm(config: Config, scenario: Scenario, run: string): Promise<
       duplicates: sink.duplicates(), txPerMessage,
     };
   } finally {
-    for (const w of workers) w.kill('SIGKILL');
+    // A profiled worker writes its profile only when it exits by itself.
+    for (const w of workers) w.kill(process.env.BENCH_CPU_PROFILE_DIR ? 'SIGTERM' : 'SIGKILL');
     await Promise.all(workers.map((w) => w.waitForExit(10_000).catch(() => undefined)));
     await pool.end();
     await sink.close();

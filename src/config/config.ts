@@ -96,6 +96,8 @@ export interface DeliveryConfig {
   readonly enabled: boolean;
   readonly concurrency: number;
   readonly batchSize: number;
+  /** Rows of idempotent channels marked 'sending' before a slot is free (0: mark only as they start). */
+  readonly markAhead: number;
   readonly leaseMs: number;
   readonly sendTimeoutMs: number;
   /** Longest sleep without a wake-up: a safety net for a lost LISTEN connection, not a poll. */
@@ -277,6 +279,7 @@ function toDeliveryConfig(e: Env): DeliveryConfig {
     enabled: e.DELIVERY_ENABLED,
     concurrency: e.DELIVERY_CONCURRENCY,
     batchSize: e.DELIVERY_BATCH_SIZE,
+    markAhead: e.DELIVERY_MARK_AHEAD,
     leaseMs: e.DELIVERY_LEASE_MS,
     sendTimeoutMs: e.DELIVERY_SEND_TIMEOUT_MS,
     maxSleepMs: e.DELIVERY_MAX_SLEEP_MS,

@@ -1,5 +1,5 @@
 import { Pool, type PoolClient } from 'pg';
-import type { Database, Queryable, QueryResult } from './database';
+import type { Database, Queryable, QueryOptions, QueryResult } from './database';
 import type { Logger } from '../logging/logger';
 
 export interface PgDatabaseOptions {
@@ -25,8 +25,9 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   pool.on('error', (err) => options.logger.warn('postgres idle client error', { error: err.message }));
 
   const asQueryable = (client: Pool | PoolClient): Queryable => ({
-    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const result = await client.query(text, params as unknown[] | undefined);
+    async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+      const values = params as unknown[] | undefined;
+      const result = await (options?.name ? client.query({ name: options.name, text, values }) : client.query(text, values));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string): Promise<void> {

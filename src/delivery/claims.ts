@@ -39,8 +39,9 @@ export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
 /**
  * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token,
  * and runs the send-time checks in the same statement. SKIP LOCKED lets several workers claim
- * side by side without waiting on or taking each other's rows; the lease says how long the claim
- * holds if this worker dies.
+ * side by side without waiting on or taking each other's rows (the pick is the SQL function
+ * delivery_pick_due, migration 0005, which walks the due index in order whatever the table's
+ * statistics say); the lease says how long the claim holds if this worker dies.
  *
  * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
  * opted out, the action item was done, the contact replied, the message is too late to make
@@ -56,13 +57,7 @@ export async function claimDueMessages(
   params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
 ): Promise<ClaimResult[]> {
   const result = await db.query<ClaimResult>(
-    `WITH picked AS (
-       SELECT id FROM scheduled_messages
-        WHERE status = 'scheduled' AND due_at <= now() AND NOT (channel = ANY($4::text[]))
-        ORDER BY due_at
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
-     ), checked AS (
+    `WITH checked AS (
        SELECT m.id, CASE
          WHEN m.type = 'followup' AND t.followup_enabled IS NOT TRUE THEN 'followups_disabled'
          WHEN EXISTS (SELECT 1 FROM suppressions s
@@ -76,18 +71,25 @@ export async function claimDueMessages(
                            OR (m.lead_id IS NOT NULL AND r.lead_id = m.lead_id))) THEN 'contact_replied'
          WHEN now() - m.scheduled_at > $5 * interval '1 second' THEN 'stale'
        END AS reason
-       FROM scheduled_messages m JOIN picked p ON p.id = m.id LEFT JOIN tenants t ON t.id = m.tenant_id
+       FROM scheduled_messages m LEFT JOIN tenants t ON t.id = m.tenant_id
+       -- An array, not a join with the function: the planner then looks the picked rows up by
+       -- primary key instead of guessing 1,000 and hashing the whole table.
+       WHERE m.id = ANY (ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])))
+     ), claimed AS (
+       UPDATE scheduled_messages m
+          SET status = CASE WHEN c.reason IS NULL THEN 'claimed' ELSE 'skipped' END,
+              skip_reason = c.reason,
+              claimed_by = $1,
+              lease_expires_at = CASE WHEN c.reason IS NULL THEN now() + $2 * interval '1 millisecond' END,
+              updated_at = now()
+         FROM checked c
+        WHERE m.id = c.id
+        RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason, m.due_at AS claim_order
      )
-     UPDATE scheduled_messages m
-        SET status = CASE WHEN c.reason IS NULL THEN 'claimed' ELSE 'skipped' END,
-            skip_reason = c.reason,
-            claimed_by = $1,
-            lease_expires_at = CASE WHEN c.reason IS NULL THEN now() + $2 * interval '1 millisecond' END,
-            updated_at = now()
-       FROM checked c
-      WHERE m.id = c.id
-      RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason`,
+     -- Handed out in due order (scheduling order among equals): the local queue sends oldest first.
+     SELECT * FROM claimed ORDER BY claim_order, id::bigint`,
     [params.token, params.leaseMs, params.limit, params.excludeChannels, params.staleAfterSeconds],
+    { name: 'delivery-claim' },
   );
   return result.rows;
 }
@@ -116,6 +118,7 @@ export async function markSending(
       WHERE m.id = r.id AND m.claimed_by = r.token AND m.status IN ('claimed', 'sending')
       RETURNING m.id::text AS id, m.attempts`,
     [params.rows.map((r) => r.id), params.rows.map((r) => r.token), params.leaseMs],
+    { name: 'delivery-mark-sending' },
   );
   return result.rows.map((r) => ({ id: r.id, attempts: Number(r.attempts) }));
 }
@@ -150,6 +153,7 @@ export async function markClaimedSent(db: Queryable, records: readonly SentRecor
       records.map((r) => r.sentBy),
       records.map((r) => r.providerMessageId),
     ],
+    { name: 'delivery-mark-sent' },
   );
   return result.rows.map((r) => r.id);
 }
@@ -299,6 +303,7 @@ export async function nextWakeInMs(db: Queryable, excludeChannels: readonly stri
             (SELECT ceil(extract(epoch FROM (min(lease_expires_at) - now())) * 1000) FROM scheduled_messages
               WHERE status IN ('claimed', 'sending')) AS lease_in_ms`,
     [excludeChannels],
+    { name: 'delivery-next-wake' },
   );
   const row = result.rows[0];
   const candidates = [row?.due_in_ms, row?.lease_in_ms].filter((v) => v !== null && v !== undefined).map(Number);

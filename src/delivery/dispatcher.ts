@@ -58,6 +58,8 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, { token: string; started: boolean }>();
   /** Claimed rows not yet marked 'sending', oldest first; heldSince is this process's clock. */
   private readonly prefetched: Array<{ row: ClaimedMessage; token: string; heldSince: number }> = [];
+  /** Rows marked 'sending' whose sends have not started yet (see nextMarkGroup), oldest first. */
+  private readonly marked: Array<{ row: ClaimedMessage; token: string }> = [];
   private launching: Promise<void> | undefined;
   private launchAgain = false;
   /** Moving average of how long one send holds its slot, to keep the local queue sendable within the lease. */
@@ -99,7 +101,7 @@ export class Dispatcher {
     this.wakeUp();
     await this.loop;
     await this.launching?.catch(() => undefined);
-    await this.releasePrefetched(this.prefetched.splice(0)).catch(() => undefined);
+    await this.releasePrefetched([...this.marked.splice(0), ...this.prefetched.splice(0)]).catch(() => undefined);
     const deadline = Date.now() + timeoutMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await delay(20);
     // Rows whose send never started go back at once; started ones keep their lease (outcome unknown).
@@ -212,7 +214,10 @@ export class Dispatcher {
     return claimed.length === limit && this.prefetched.length < lowWater;
   }
 
-  /** Starts sends from the local queue into free slots; one run at a time, rerun when asked meanwhile. */
+  /**
+   * Fills free send slots from the local queue: marks rows 'sending' and starts them. One run at a
+   * time (rerun when asked meanwhile); starting a row already marked never waits for it.
+   */
   private launch(): Promise<void> {
     if (this.launching) {
       this.launchAgain = true;
@@ -228,56 +233,81 @@ export class Dispatcher {
     const { config, db, rateLimits } = this.deps;
     do {
       this.launchAgain = false;
-      while (!this.stopping && this.prefetched.length > 0 && this.inFlight.size < config.concurrency) {
-        const group = this.prefetched.splice(0, config.concurrency - this.inFlight.size);
+      for (;;) {
+        this.startMarked();
+        if (this.stopping) break;
+        const group = this.nextMarkGroup();
+        if (group.length === 0) break;
         // Held too long (its send-time checks are old and its lease near its end) or its channel
         // paused meanwhile: back to 'scheduled' instead of started.
         const paused = new Set(rateLimits.pausedChannels());
         const heldTooLong = Date.now() - config.leaseMs / 2;
         const giveBack = group.filter((g) => g.heldSince < heldTooLong || paused.has(g.row.channel));
-        const starting = group.filter((g) => !giveBack.includes(g));
+        const marking = group.filter((g) => !giveBack.includes(g));
         if (giveBack.length > 0) await this.releasePrefetched(giveBack);
-        if (starting.length === 0) continue;
-        for (const g of starting) this.inFlight.set(g.row.id, { token: g.token, started: false });
+        if (marking.length === 0) continue;
         let marked: Array<{ id: string; attempts: number }>;
         try {
-          marked = await markSending(db, { rows: starting.map((g) => ({ id: g.row.id, token: g.token })), leaseMs: config.leaseMs });
+          marked = await markSending(db, { rows: marking.map((g) => ({ id: g.row.id, token: g.token })), leaseMs: config.leaseMs });
         } catch (err) {
           // Not known whether the mark applied: keep the rows; the mark is repeatable for this token.
-          for (const g of starting) this.inFlight.delete(g.row.id);
-          this.prefetched.unshift(...starting);
+          this.prefetched.unshift(...marking);
           throw err;
         }
         const attemptsById = new Map(marked.map((m) => [m.id, m.attempts]));
-        const notStarted: typeof starting = [];
-        for (const g of starting) {
+        for (const g of marking) {
           const attempts = attemptsById.get(g.row.id);
           if (attempts === undefined) {
-            this.inFlight.delete(g.row.id);
             this.log.info('claimed message not sent: cancelled, rescheduled or taken back before its send started', {
               messageId: g.row.id,
             });
             continue;
           }
-          if (this.stopping) {
-            // Shutdown began during the mark: nothing starts now; these rows go back below.
-            notStarted.push(g);
-            continue;
-          }
-          const row = { ...g.row, attempts };
-          void this.deliver(row, g.token).finally(() => {
-            this.inFlight.delete(row.id);
-            void this.launch().catch(() => this.wakeUp());
-            this.wakeUp();
-          });
+          this.marked.push({ row: { ...g.row, attempts }, token: g.token });
         }
-        if (notStarted.length > 0) {
-          await this.releasePrefetched(notStarted).finally(() => {
-            for (const g of notStarted) this.inFlight.delete(g.row.id);
-          });
+        if (this.stopping) {
+          // Shutdown began during the mark: nothing starts now; marked rows go back in stop().
+          break;
         }
       }
     } while (this.launchAgain && !this.stopping);
+  }
+
+  /**
+   * The next rows to mark 'sending', oldest first: one per free slot, plus up to markAhead
+   * (DELIVERY_MARK_AHEAD) marked before a slot is free, so a slot that frees starts its next send
+   * at once instead of waiting for a statement (at 5 sends in flight that wait was most of the
+   * time a message spent in its slot). Only rows of channels whose unknown outcomes are resent
+   * under the same key are marked ahead: if this process dies, a row marked but not started
+   * becomes 'unknown' like a row in flight, which costs those channels a repeat the receiver
+   * drops, and would cost the others an operator's look. The refill waits until half the
+   * marked-ahead rows are used, so one mark covers several rows.
+   */
+  private nextMarkGroup(): Array<{ row: ClaimedMessage; token: string; heldSince: number }> {
+    const { concurrency, markAhead } = this.deps.config;
+    const free = Math.max(0, concurrency - this.inFlight.size - this.marked.length);
+    const ahead = this.marked.length > markAhead / 2 ? 0 : markAhead - this.marked.length;
+    let take = 0;
+    while (take < this.prefetched.length) {
+      const canMarkAhead = this.deps.idempotentChannels.includes(this.prefetched[take]!.row.channel);
+      if (take < free || (canMarkAhead && take < free + ahead)) take++;
+      else break;
+    }
+    return this.prefetched.splice(0, take);
+  }
+
+  /** Starts marked rows in free slots, in order; synchronous, so a freed slot refills at once. */
+  private startMarked(): void {
+    while (!this.stopping && this.marked.length > 0 && this.inFlight.size < this.deps.config.concurrency) {
+      const { row, token } = this.marked.shift()!;
+      this.inFlight.set(row.id, { token, started: false });
+      void this.deliver(row, token).finally(() => {
+        this.inFlight.delete(row.id);
+        this.startMarked();
+        void this.launch().catch(() => this.wakeUp());
+        this.wakeUp();
+      });
+    }
   }
 
   /** Returns rows from the local queue to 'scheduled' (one statement per claim token). */

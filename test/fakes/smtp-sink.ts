@@ -11,6 +11,10 @@ export interface SmtpSink {
    * with that SMTP reply. Unlisted recipients are accepted.
    */
   readonly rejectRecipients: Map<string, number>;
+  /** Addresses whose RCPT TO was seen, in arrival order. */
+  readonly recipientsSeen: string[];
+  /** Holds RCPT TO for this address (the send hangs) until the returned function is called. */
+  hold(address: string): () => void;
   close(): Promise<void>;
 }
 
@@ -21,6 +25,8 @@ export interface SmtpSink {
 export async function startSmtpSink(): Promise<SmtpSink> {
   const received: ParsedMail[] = [];
   const rejectRecipients = new Map<string, number>();
+  const recipientsSeen: string[] = [];
+  const held = new Map<string, Promise<void>>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -28,7 +34,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     onAuth(_auth, _session, callback) {
       callback(null, { user: 'test' });
     },
-    onRcptTo(address, _session, callback) {
+    async onRcptTo(address, _session, callback) {
+      recipientsSeen.push(address.address.toLowerCase());
+      await held.get(address.address.toLowerCase());
       const code = rejectRecipients.get(address.address.toLowerCase());
       if (code === undefined) return callback();
       const err = Object.assign(new Error(`Recipient <${address.address}> rejected by the test sink`), {
@@ -54,6 +62,15 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     port,
     received,
     rejectRecipients,
+    recipientsSeen,
+    hold(address) {
+      let release!: () => void;
+      held.set(address.toLowerCase(), new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(address.toLowerCase());
+        release();
+      };
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,5 +1,6 @@
 import type { Database } from '../../src/db/database';
 import { cancelMessages, scheduleMessages } from '../../src/delivery/outbox';
+import { startSmtpSink, type SmtpSink } from '../fakes/smtp-sink';
 import { startWebhookSink, type SinkReply, type WebhookSink } from '../fakes/webhook-sink';
 import { openMigratedDatabase } from '../support/harness';
 import { outboxRows, sinkRequest } from '../support/delivery-harness';
@@ -12,11 +13,14 @@ import { waitUntilStarted, type WorkerProcess } from '../support/worker-process'
  * had not started: real worker processes, real PostgreSQL and Redis, a loopback webhook sink that
  * holds a "gate" message so the single send slot stays busy and the rest wait in the local queue.
  * A cancel reaches such a row before its send, and a SIGKILL returns such rows to 'scheduled'
- * (delivered once later, never 'unknown').
+ * (delivered once later, never 'unknown'). Rows marked 'sending' ahead of a free slot
+ * (DELIVERY_MARK_AHEAD, webhook and log only) count as in flight: after a SIGKILL they are
+ * unknown and resent under their key; e-mail rows are never marked ahead.
  */
 describe('delivery: claimed but not started', () => {
   const fixture = useProcessFixture();
   let sink: WebhookSink;
+  let smtp: SmtpSink;
   let db: Database;
   /** Keys the sink holds (no answer) until released, with the requests waiting on each. */
   const held = new Map<string, Array<() => void>>();
@@ -28,6 +32,7 @@ describe('delivery: claimed but not started', () => {
 
   beforeAll(async () => {
     sink = await startWebhookSink();
+    smtp = await startSmtpSink();
     sink.respond(({ key }): SinkReply | Promise<SinkReply> => {
       arrived.add(key);
       const waiting = held.get(key);
@@ -39,6 +44,7 @@ describe('delivery: claimed but not started', () => {
     for (const key of [...held.keys()]) release(key);
     await db?.close();
     await sink.close();
+    await smtp.close();
   });
 
   const spawn = async (name: string, extra: Record<string, string> = {}): Promise<WorkerProcess> => {
@@ -49,8 +55,13 @@ describe('delivery: claimed but not started', () => {
       WEBHOOK_TARGETS: `sink=${sink.url}`,
       WEBHOOK_ALLOW_PRIVATE: 'true',
       WEBHOOK_SECRET: 'prefetch',
-      // One send slot, so every row behind the held gate waits in the local queue.
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtp.port),
+      EMAIL_FROM: 'CRM <crm@example.com>',
+      // One send slot, so every row behind the held gate waits in the local queue; nothing
+      // marked ahead unless a test asks for it.
       DELIVERY_CONCURRENCY: '1',
+      DELIVERY_MARK_AHEAD: '0',
       DELIVERY_BATCH_SIZE: '20',
       DELIVERY_SEND_TIMEOUT_MS: '60000',
       ...extra,
@@ -137,5 +148,75 @@ describe('delivery: claimed but not started', () => {
     expect(heir.logs.filter((l) => String(l.message).startsWith('message outcome unknown')).map((l) => l.messageId)).toHaveLength(1);
     heir.kill('SIGTERM');
     expect((await heir.waitForExit()).code).toBe(0);
+  });
+  it('SIGKILL with rows marked ahead (webhook): those are unknown and resent under their key, each delivered once', async () => {
+    const prefix = 'ahead-';
+    const victim = await spawn('ahead-victim', { DELIVERY_LEASE_MS: '3000', DELIVERY_MARK_AHEAD: '2' });
+    held.set(`${prefix}gate`, []);
+    await scheduleMessages(db, [request(`${prefix}gate`, 300)]);
+    await waitFor('the sink holds the gate', () => arrived.has(`${prefix}gate`));
+    await scheduleMessages(db, Array.from({ length: 6 }, (_, i) => request(`${prefix}q-${i}`, 100)));
+    // The slot is busy: two rows marked ahead ('sending', attempt counted), the rest claimed.
+    const atKill = await waitFor('two rows marked ahead, four claimed', async () => {
+      const queued = await rows(`${prefix}q-`);
+      const sending = queued.filter((r) => r.status === 'sending');
+      const claimed = queued.filter((r) => r.status === 'claimed');
+      return sending.length === 2 && claimed.length === 4 ? queued : undefined;
+    });
+    victim.kill('SIGKILL');
+    expect((await victim.waitForExit()).signal).toBe('SIGKILL');
+    const markedAhead = atKill.filter((r) => r.status === 'sending').map((r) => r.idempotency_key);
+    expect(atKill.filter((r) => r.status === 'sending').map((r) => r.attempts)).toEqual([1, 1]);
+    // None of them had reached the sink.
+    for (const key of markedAhead) expect(arrived.has(key)).toBe(false);
+    release(`${prefix}gate`);
+
+    const heir = await spawn('ahead-heir');
+    const final = await waitFor('every row sent', async () => {
+      const r = await rows(prefix);
+      return r.length === 7 && r.every((x) => x.status === 'sent') ? r : undefined;
+    }, { limitMs: 30_000 });
+    for (const row of final) {
+      const wasInFlight = row.idempotency_key === `${prefix}gate` || markedAhead.includes(row.idempotency_key);
+      // Marked rows (started or not) are reconciled by resending under their key; claimed ones simply return.
+      if (wasInFlight) expect(row.resolution).toMatch(/^reconciled/);
+      else expect(row.resolution).toBeNull();
+      expect(deliveriesOf(row.idempotency_key)).toBe(1);
+    }
+    for (const key of markedAhead) expect(sink.requests.filter((r) => r.key === key)).toHaveLength(1);
+    heir.kill('SIGTERM');
+    expect((await heir.waitForExit()).code).toBe(0);
+  });
+
+  it('e-mail rows are never marked ahead: behind a held send they stay claimed while a webhook row is marked, then go once each', async () => {
+    const prefix = 'mail-';
+    const worker = await spawn('mail-ahead', { DELIVERY_MARK_AHEAD: '4' });
+    const email = (key: string, to: string) => ({
+      ...request(key, 100), channel: 'email' as const, recipient: to, subject: 'Hello', template: 'Mail {{ key }}',
+    });
+    const releaseGate = smtp.hold('gate@example.com');
+    await scheduleMessages(db, [email(`${prefix}gate`, 'gate@example.com')]);
+    await waitFor('the SMTP sink holds the gate', () => smtp.recipientsSeen.includes('gate@example.com'));
+    // One claim takes a webhook row and, due with it but scheduled after it, four e-mails. The
+    // webhook row is marked ahead, which shows the launch after that claim ran; the e-mails are not.
+    const dueAt = new Date(Date.now() + 200);
+    await scheduleMessages(db, [
+      { ...request(`${prefix}hook`), scheduledAt: dueAt },
+      ...Array.from({ length: 4 }, (_, i) => ({ ...email(`${prefix}q-${i}`, `q${i}@example.com`), scheduledAt: dueAt })),
+    ]);
+    await waitFor('the webhook row marked ahead, the e-mails claimed', async () => {
+      const hook = await statusOf(`${prefix}hook`);
+      const queued = await rows(`${prefix}q-`);
+      return hook === 'sending' && queued.every((r) => r.status === 'claimed') ? queued : undefined;
+    });
+    expect((await rows(`${prefix}q-`)).map((r) => [r.status, r.attempts])).toEqual(Array(4).fill(['claimed', 0]));
+    releaseGate();
+    await waitFor('all sent', async () => {
+      const r = await rows(prefix);
+      return r.length === 6 && r.every((x) => x.status === 'sent') ? r : undefined;
+    }, { limitMs: 30_000 });
+    for (let i = 0; i < 4; i++) expect(smtp.received.filter((m) => m.text?.includes(`Mail ${prefix}q-${i}`))).toHaveLength(1);
+    worker.kill('SIGTERM');
+    expect((await worker.waitForExit()).code).toBe(0);
   });
 });

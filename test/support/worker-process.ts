@@ -39,7 +39,9 @@ export function spawnWorker(
     else merged[k] = v;
   }
   const command = options.command ?? process.execPath;
-  const args = options.command ? (options.args ?? []) : [options.script ?? WORKER_MAIN, ...(options.args ?? [])];
+  // BENCH_CPU_PROFILE_DIR: the worker writes a V8 CPU profile there when it exits (benches stop it with SIGTERM then).
+  const profile = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
+  const args = options.command ? (options.args ?? []) : [...profile, options.script ?? WORKER_MAIN, ...(options.args ?? [])];
   const [exe, ...exeArgs] = options.wrap ? [...options.wrap, command, ...args] : [command, ...args];
   // Its own process group, so a signal reaches the worker also when it runs under npm or a wrapper.
   const child = spawn(exe!, exeArgs, {
