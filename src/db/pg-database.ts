@@ -11,10 +11,15 @@ export interface PgDatabaseOptions {
 }
 
 /** PostgreSQL through a pg Pool. A broken connection is discarded, never reused. */
+const MIN_IDLE_CONNECTIONS = 4;
+
 export function createPgDatabase(options: PgDatabaseOptions): Database {
   const pool = new Pool({
     connectionString: options.url,
     max: options.poolMax,
+    // Connections idle past idleTimeoutMillis are closed down to this many, so a burst after a
+    // quiet spell (a campaign due at 09:00) does not wait for new connections first.
+    min: Math.min(MIN_IDLE_CONNECTIONS, options.poolMax),
     connectionTimeoutMillis: Math.min(options.queryTimeoutMs, 10_000),
     // Client-side deadline: a hung server or a dead TCP peer fails the query instead of hanging it.
     query_timeout: options.queryTimeoutMs,
