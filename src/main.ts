@@ -93,6 +93,8 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   }
 
   const shutdownController = new AbortController();
+  /** Aborted when shutdown begins, so that batch jobs stop at their next boundary (JobContext.stopping). */
+  const stoppingController = new AbortController();
   const context: ModuleContext = { config, db, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal };
   const modules: WorkerModule[] = [];
   for (const factory of moduleFactories) modules.push(await factory(context));
@@ -126,6 +128,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
       instanceId: config.instanceId,
       lockTtlMs: config.scheduler.lockTtlMs,
       shutdownSignal: shutdownController.signal,
+      stoppingSignal: stoppingController.signal,
     },
     jobs,
     config.scheduler.timezone,
@@ -176,6 +179,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   shutdown.register(
     'scheduler',
     async () => {
+      stoppingController.abort(new Error('worker stopping'));
       const drained = await scheduler.stop(config.scheduler.shutdownTimeoutMs);
       if (!drained) {
         logger.warn('jobs still running at SHUTDOWN_TIMEOUT_MS: aborting them', {

@@ -17,6 +17,12 @@ export interface JobContext {
   readonly logger: Logger;
   /** Aborts when the lease is lost or shutdown ran out of patience; stop work promptly. */
   readonly signal: AbortSignal;
+  /**
+   * Aborts as soon as the worker begins shutting down (and whenever `signal` does). A job that works
+   * in batches returns at its next batch boundary, leaving the rest to the next tick, instead of
+   * running on until SHUTDOWN_TIMEOUT_MS aborts it mid-batch.
+   */
+  readonly stopping: AbortSignal;
 }
 
 export interface JobResult {

@@ -25,6 +25,8 @@ export interface TickDeps {
   lockTtlMs: number;
   /** Aborted when shutdown has waited long enough for running jobs. */
   shutdownSignal: AbortSignal;
+  /** Aborted when shutdown begins (JobContext.stopping); without it, jobs learn only of the abort. */
+  stoppingSignal?: AbortSignal;
 }
 
 /**
@@ -86,7 +88,8 @@ export async function runTick(
     let items = 0;
     let error: string | undefined;
     try {
-      const handler = job.run({ job: job.name, runId, fireTime, db, logger: runLog, signal });
+      const stopping = deps.stoppingSignal ? AbortSignal.any([deps.stoppingSignal, signal]) : signal;
+      const handler = job.run({ job: job.name, runId, fireTime, db, logger: runLog, signal, stopping });
       // A handler that ignores its signal must not hold up the outcome or the shutdown: stop
       // waiting when the signal aborts. Whatever it still tries to write is refused by the fence.
       handler.catch((err) => {

@@ -17,6 +17,7 @@ export interface CampaignSchedulerOptions {
  * does not hold up a small one. Each batch and its cursor commit together through the fenced
  * database: a crash, SIGTERM or lost lease loses at most the uncommitted batch, which the next
  * tick (on any replica) redoes from the cursor, and unique keys keep every contact at one row.
+ * On shutdown it returns at the next batch boundary (JobContext.stopping).
  * A tick runs until nothing is left to expand; the scheduler skips overlapping ticks.
  */
 export function createCampaignSchedulerJob(options: CampaignSchedulerOptions): JobDefinition {
@@ -25,7 +26,7 @@ export function createCampaignSchedulerJob(options: CampaignSchedulerOptions): J
     healthKey: 'campaignScheduler',
     schedule: options.schedule,
     description: `Expands due e-mail/WhatsApp campaigns into the outbox in batches of ${options.batchSize}`,
-    async run({ db, logger, signal }) {
+    async run({ db, logger, signal, stopping }) {
       const started = await startDueCampaigns(db);
       if (started.length > 0) logger.info('campaigns started', { campaigns: started });
       let queued = 0;
@@ -36,7 +37,13 @@ export function createCampaignSchedulerJob(options: CampaignSchedulerOptions): J
         let progressed = false;
         for (const campaign of campaigns) {
           signal.throwIfAborted();
-          if (!firstBatch && options.batchDelayMs > 0) await sleep(options.batchDelayMs, signal);
+          if (!firstBatch && options.batchDelayMs > 0) await sleep(options.batchDelayMs, stopping).catch(() => undefined);
+          if (stopping.aborted) {
+            // Between batches: everything so far is committed with its cursor, and the next tick
+            // (here after a restart, or on another replica) goes on from there.
+            logger.info('campaign expansion paused: the worker is stopping; the next tick resumes it', { queued });
+            return { items: queued };
+          }
           firstBatch = false;
           const batch = await db.transaction((tx) => expandCampaignBatch(tx, campaign.id, options.batchSize, campaign.audience));
           if (batch.read === 0 && !batch.finished) continue; // paused or cancelled meanwhile
