@@ -144,7 +144,7 @@ export const envSchema = z.object({
   DELIVERY_ENABLED: boolean.default(true),
   DELIVERY_CONCURRENCY: int(1, 1_000).default(5),
   DELIVERY_BATCH_SIZE: int(1, 5_000).default(100),
-  DELIVERY_MARK_AHEAD: int(0, 5_000).default(10),
+  DELIVERY_MARK_AHEAD: int(0, 5_000).default(20),
   DELIVERY_LEASE_MS: int(1_000, 3_600_000).default(60_000),
   DELIVERY_SEND_TIMEOUT_MS: int(100, 600_000).default(10_000),
   DELIVERY_MAX_SLEEP_MS: int(100, 3_600_000).default(5_000),
