@@ -73,6 +73,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     : await createPgliteDatabase(config.database.pgliteDataDir);
   shutdown.register('database', () => db.close());
   await migrateWithRetry(db, logger);
+  await db.warm();
 
   const metrics = createMetrics();
   let redis: RedisClient | undefined;

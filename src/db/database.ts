@@ -24,6 +24,11 @@ export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /** BEGIN … COMMIT around fn on one connection; ROLLBACK when fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Opens the connections the pool keeps through quiet spells, so that the first busy moment (the
+   * first due messages, a campaign at 09:00) does not wait for connections. Never throws.
+   */
+  warm(): Promise<void>;
   /** LISTEN on a channel; the returned function stops listening. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -31,6 +31,8 @@ export async function createPgliteDatabase(dataDir: string): Promise<Database> {
     transaction(fn) {
       return db.transaction((tx) => fn(asQueryable(tx)));
     },
+    // One in-process database, nothing to connect.
+    async warm() {},
     async listen(channel, onNotify) {
       const unsubscribe = await db.listen(quoteIdent(channel), onNotify);
       return async () => unsubscribe();

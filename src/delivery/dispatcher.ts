@@ -122,7 +122,6 @@ export class Dispatcher {
   }
 
   private async run(): Promise<void> {
-    await this.openConnections();
     while (!this.stopping) {
       try {
         await this.ensureListening();
@@ -148,17 +147,6 @@ export class Dispatcher {
         await this.sleep(backoffMs);
       }
     }
-  }
-
-  /**
-   * Opens the connections the send path uses side by side (claim, mark, sent, next wake-up)
-   * before the first message is due: opening them when the first messages came due delayed those
-   * by up to 150 ms in the delivery bench. Each query holds its connection briefly so that they
-   * do not all run on one. The pool keeps them open (pg-database's idle minimum).
-   */
-  private async openConnections(): Promise<void> {
-    if (this.deps.db.kind !== 'postgres') return;
-    await Promise.all([1, 2, 3, 4].map(() => this.deps.db.query('SELECT pg_sleep(0.01)'))).catch(() => undefined);
   }
 
   /**

@@ -27,3 +27,26 @@ describe.each(['postgres', 'pglite'] as const)('the %s adapter reports rowCount 
     expect((await db.transaction((tx) => tx.query(`SELECT id FROM tenants`))).rowCount).toBe(3);
   });
 });
+
+// warm() opens the connections the pool keeps through quiet spells, so the first busy moment
+// does not wait for new connections; they stay open (the pool's idle minimum is 4).
+describe('the postgres adapter warms its pool', () => {
+  let scratch: ScratchDatabase;
+  beforeAll(async () => {
+    scratch = await openScratchDatabase('postgres');
+  });
+  afterAll(async () => {
+    await scratch.close();
+  });
+
+  it('warm() opens four connections of its own', async () => {
+    const open = async () =>
+      Number(
+        (await scratch.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()`))
+          .rows[0]!.n,
+      );
+    expect(await open()).toBeLessThan(4);
+    await scratch.db.warm();
+    expect(await open()).toBe(4);
+  });
+});
