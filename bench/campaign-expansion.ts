@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { openMigratedDatabase } from '../test/support/harness';
+import { OTHER_JOBS_THAN_CAMPAIGNS_OFF } from '../test/support/job-env';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL } from '../test/support/services';
 import { waitFor } from '../test/support/wait';
 import { spawnWorker, waitUntilStarted } from '../test/support/worker-process';
@@ -16,7 +17,6 @@ import { machineDescription } from './lib/machine';
 
 const RECIPIENTS = Number(process.env.BENCH_RECIPIENTS ?? 1_000_000);
 const BATCH_SIZE = Number(process.env.BENCH_BATCH_SIZE ?? 10_000);
-const NEVER = '0 0 0 1 1 *';
 
 function memoryKb(pid: number): { rssKb: number; hwmKb: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -60,12 +60,7 @@ async function main(): Promise<void> {
       CAMPAIGN_BATCH_DELAY: '0',
       // Expansion alone is measured: the dispatcher would otherwise start sending meanwhile.
       DELIVERY_ENABLED: 'false',
-      LEAD_REMINDER_CRON: NEVER,
-      NURTURE_CRON: NEVER,
-      DUNNING_CRON: NEVER,
-      KPI_SNAPSHOT_CRON: NEVER,
-      TRIAL_EXPIRATION_CRON: NEVER,
-      CALL_CLEANUP_CRON: NEVER,
+      ...OTHER_JOBS_THAN_CAMPAIGNS_OFF,
     });
     await waitUntilStarted(worker);
     const pid = worker.child.pid!;

@@ -4,6 +4,7 @@ import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, withRedis, type Te
 import { findQdrantBinary, freePort, startSupervisor, waitForState, type Supervisor } from '../support/supervisor';
 import { REPO_ROOT } from '../support/worker-process';
 import { waitFor } from '../support/wait';
+import { NEVER } from '../support/job-env';
 
 /**
  * The container's process tree without Docker: the real supervisord with the project's
@@ -127,8 +128,8 @@ describe('supervisorctl stop worker while a job runs', () => {
       PROBE_HOLD_MS: '3000',
       INSTANCE_ID: 'supervised-probe',
       SHUTDOWN_TIMEOUT_MS: '20000',
-      TRIAL_EXPIRATION_CRON: '0 0 0 1 1 *',
-      CALL_CLEANUP_CRON: '0 0 0 1 1 *',
+      TRIAL_EXPIRATION_CRON: NEVER,
+      CALL_CLEANUP_CRON: NEVER,
     });
     try {
       const lines = () =>

@@ -2,6 +2,7 @@ import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { NEVER } from '../support/job-env';
 
 const API_KEY = 'crm-process-test-key-0123456789';
 const EVERY_SECOND = '* * * * * *';
@@ -37,8 +38,8 @@ describe('CRM jobs in a running worker process', () => {
       KPI_SNAPSHOT_CRON: EVERY_SECOND,
       CAMPAIGN_BATCH_SIZE: '7',
       CAMPAIGN_BATCH_DELAY: '10',
-      TRIAL_EXPIRATION_CRON: '0 0 0 1 1 *',
-      CALL_CLEANUP_CRON: '0 0 0 1 1 *',
+      TRIAL_EXPIRATION_CRON: NEVER,
+      CALL_CLEANUP_CRON: NEVER,
     });
     await waitUntilStarted(worker);
     await sql(`INSERT INTO tenants (id, name, status, timezone) VALUES ('t1', 'T1', 'active', 'Asia/Kolkata')`);

@@ -1,5 +1,6 @@
 import { startSmtpSink, type SmtpSink } from '../fakes/smtp-sink';
 import { openMigratedDatabase } from '../support/harness';
+import { OTHER_JOBS_THAN_CAMPAIGNS_OFF } from '../support/job-env';
 import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
@@ -7,16 +8,6 @@ import { waitUntilStarted, type WorkerProcess } from '../support/worker-process'
 import { checkJobInvariants, expectJobInvariants } from './job-invariants';
 
 const CONTACTS = 20_000;
-const NEVER = '0 0 0 1 1 *';
-/** Every cron but the campaign scheduler moved to 1 January, so only expansion runs. */
-const OTHER_JOBS_OFF = {
-  LEAD_REMINDER_CRON: NEVER,
-  NURTURE_CRON: NEVER,
-  DUNNING_CRON: NEVER,
-  KPI_SNAPSHOT_CRON: NEVER,
-  TRIAL_EXPIRATION_CRON: NEVER,
-  CALL_CLEANUP_CRON: NEVER,
-};
 
 /** A campaign's outbox rows, distinct idempotency keys and distinct contacts. */
 async function campaignOutboxCounts(url: string, id: string): Promise<{ rows: number; keys: number; contacts: number }> {
@@ -50,7 +41,7 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
       CAMPAIGN_BATCH_DELAY: '40',
       // A killed holder's lease must run out quickly for the restart to take over.
       LOCK_TTL_MS: '3000',
-      ...OTHER_JOBS_OFF,
+      ...OTHER_JOBS_THAN_CAMPAIGNS_OFF,
       // These scenarios are about expansion; the delivery scenario below turns the dispatcher on.
       DELIVERY_ENABLED: 'false',
       ...env,
@@ -154,7 +145,7 @@ describe('campaign expansion and delivery under SIGKILL', () => {
       LOG_LEVEL: 'info',
       CAMPAIGN_CRON: '* * * * * *',
       LOCK_TTL_MS: '3000',
-      ...OTHER_JOBS_OFF,
+      ...OTHER_JOBS_THAN_CAMPAIGNS_OFF,
       ...env,
     });
     workers.push(worker);

@@ -2,7 +2,7 @@ import type { Database } from '../../src/db/database';
 import { scheduleMessages } from '../../src/delivery/outbox';
 import { startWebhookSink, type SinkReply, type WebhookSink } from '../fakes/webhook-sink';
 import { openMigratedDatabase } from '../support/harness';
-import { outboxRows, sinkRequest } from '../support/delivery-harness';
+import { outboxRows, sinkRequest, sinkWorkerEnv } from '../support/delivery-harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
@@ -24,12 +24,7 @@ describe('delivery under SIGKILL and provider faults', () => {
     sink = await startWebhookSink();
     sink.respond(({ key, attempt }) => replies.get(key)?.(attempt) ?? { status: 200, delayMs: key.startsWith('batch-') ? 20 : 0 });
     env = {
-      ...fixture.serviceEnv(),
-      LOG_LEVEL: 'info',
-      JOBS_ENABLED: 'false',
-      WEBHOOK_TARGETS: `sink=${sink.url}`,
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-      WEBHOOK_SECRET: 'faults',
+      ...sinkWorkerEnv(fixture.serviceEnv(), sink.url, 'faults'),
       DELIVERY_LEASE_MS: '2000',
       DELIVERY_SEND_TIMEOUT_MS: '800',
       DELIVERY_RETRY_BASE_MS: '100',

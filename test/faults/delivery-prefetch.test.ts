@@ -3,7 +3,7 @@ import { cancelMessages, scheduleMessages } from '../../src/delivery/outbox';
 import { startSmtpSink, type SmtpSink } from '../fakes/smtp-sink';
 import { startWebhookSink, type SinkReply, type WebhookSink } from '../fakes/webhook-sink';
 import { openMigratedDatabase } from '../support/harness';
-import { outboxRows, sinkRequest } from '../support/delivery-harness';
+import { outboxRows, sinkRequest, sinkWorkerEnv } from '../support/delivery-harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
@@ -49,12 +49,7 @@ describe('delivery: claimed but not started', () => {
 
   const spawn = async (name: string, extra: Record<string, string> = {}): Promise<WorkerProcess> => {
     const worker = fixture.spawn(name, {
-      ...fixture.serviceEnv(),
-      LOG_LEVEL: 'info',
-      JOBS_ENABLED: 'false',
-      WEBHOOK_TARGETS: `sink=${sink.url}`,
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-      WEBHOOK_SECRET: 'prefetch',
+      ...sinkWorkerEnv(fixture.serviceEnv(), sink.url, 'prefetch'),
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: String(smtp.port),
       EMAIL_FROM: 'CRM <crm@example.com>',

@@ -7,6 +7,7 @@ import { startFakeQdrant, type FakeQdrant } from '../fakes/fake-qdrant';
 import { quietLogger } from '../support/harness';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
+import { NEVER } from '../support/job-env';
 
 /**
  * Qdrant and OpenAI are local fakes (test/fakes) talked to through the official clients, unless
@@ -39,10 +40,10 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       PORT: '0',
       INSTANCE_ID: 'knowledge-test',
       // Far-future schedules: the test fires ticks itself (runNow: same lease, fence, history).
-      KNOWLEDGE_SYNC_CRON: '0 0 0 1 1 *',
-      QDRANT_SNAPSHOT_CRON: '0 0 0 1 1 *',
-      TRIAL_EXPIRATION_CRON: '0 0 0 1 1 *',
-      CALL_CLEANUP_CRON: '0 0 0 1 1 *',
+      KNOWLEDGE_SYNC_CRON: NEVER,
+      QDRANT_SNAPSHOT_CRON: NEVER,
+      TRIAL_EXPIRATION_CRON: NEVER,
+      CALL_CLEANUP_CRON: NEVER,
       HEALTH_PROBE_INTERVAL_MS: '200',
       QDRANT_READY_MAX_BACKOFF_MS: '400',
       ...env,

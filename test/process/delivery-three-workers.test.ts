@@ -1,6 +1,7 @@
 import type { Database } from '../../src/db/database';
 import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
+import { sinkWorkerEnv } from '../support/delivery-harness';
 import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
@@ -22,14 +23,7 @@ describe('delivery: 1,000 messages due in the same second, three worker processe
   });
 
   it('delivers each exactly once to the webhook sink, none before its time', async () => {
-    const env = {
-      ...fixture.serviceEnv(),
-      LOG_LEVEL: 'info',
-      JOBS_ENABLED: 'false',
-      WEBHOOK_TARGETS: `sink=${sink.url}`,
-      WEBHOOK_SECRET: 'three-workers',
-      WEBHOOK_ALLOW_PRIVATE: 'true',
-    };
+    const env = sinkWorkerEnv(fixture.serviceEnv(), sink.url, 'three-workers');
     const workers = [1, 2, 3].map((n) => fixture.spawn(`delivery-${n}`, env));
     await Promise.all(workers.map((w) => waitUntilStarted(w)));
     await Promise.all(workers.map((w) => w.waitForLog('dispatcher started', (l) => l.message === 'delivery dispatcher started')));

@@ -108,3 +108,18 @@ export async function outboxRows(db: Database, prefix: string): Promise<OutboxRo
   );
   return result.rows;
 }
+
+/**
+ * The environment of a worker process that only delivers (no cron jobs), to a loopback webhook
+ * sink named "sink", signing with `secret`: the base the process-level delivery tests add to.
+ */
+export function sinkWorkerEnv(serviceEnv: Record<string, string>, sinkUrl: string, secret: string): Record<string, string> {
+  return {
+    ...serviceEnv,
+    LOG_LEVEL: 'info',
+    JOBS_ENABLED: 'false',
+    WEBHOOK_TARGETS: `sink=${sinkUrl}`,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    WEBHOOK_SECRET: secret,
+  };
+}
