@@ -332,7 +332,6 @@ export class Dispatcher {
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
     const labels = { channel: row.channel, strategy: strategyOf(row) };
-    const log = this.log.child({ messageId: row.id, channel: row.channel });
     try {
       const waitMs = await rateLimits.acquire(row.channel);
       if (waitMs > 0) {
@@ -387,7 +386,7 @@ export class Dispatcher {
         id: row.id, token, sentAt, sentBy: this.deps.instanceId, providerMessageId: result.providerMessageId ?? null,
       }, row.recurrence_interval_seconds !== null);
     } catch (err) {
-      await this.recordFailure(row, token, err as Error, labels, log);
+      await this.recordFailure(row, token, err as Error, labels);
     }
   }
 
@@ -414,8 +413,9 @@ export class Dispatcher {
     token: string,
     err: Error,
     labels: { channel: string; strategy: string },
-    log: Logger,
   ): Promise<void> {
+    // Made here, not per send: only a failure logs about its message.
+    const log = this.log.child({ messageId: row.id, channel: row.channel });
     const { config, metrics, rateLimits, db } = this.deps;
     if (err instanceof RateLimitedError) {
       await rateLimits.providerAskedToWait(row.channel, err.retryAfterMs);
