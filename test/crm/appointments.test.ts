@@ -45,16 +45,20 @@ describe('appointment reminders: scheduled at exact times when an appointment is
   it("reminder text shows the time in the tenant's zone", async () => {
     await addTenant(db, 'ny-clinic', { timezone: 'America/New_York' });
     await addContacts(db, 'ny-clinic', 1);
-    // 2026-12-01 15:00 UTC is 10:00 in New York (EST).
+    // 15 January of next year, 10:00 in New York: always in the future and always EST (no
+    // daylight saving in January), so the expected text does not depend on today's date.
+    const year = new Date().getUTCFullYear() + 1;
+    const startsAt = new Date(`${year}-01-15T15:00:00Z`);
+    const weekday = new Intl.DateTimeFormat('en-US', { weekday: 'short', timeZone: 'UTC' }).format(startsAt);
     const appointment = await createAppointment(db, {
       tenantId: 'ny-clinic',
       contactId: contactId('ny-clinic', 1),
-      startsAt: new Date('2026-12-01T15:00:00Z'),
+      startsAt,
     });
     const local = await db.query(`SELECT variables->'appointment'->>'localStartsAt' AS local FROM scheduled_messages WHERE idempotency_key = $1`, [
       `appt:${appointment.id}:3h`,
     ]);
-    expect(local.rows).toEqual([{ local: 'Tue, Dec 1, 2026, 10:00 AM EST' }]);
+    expect(local.rows).toEqual([{ local: `${weekday}, Jan 15, ${year}, 10:00 AM EST` }]);
   });
 
   it('moving an appointment moves its reminders: the old ones are cancelled, new ones carry the new time', async () => {
