@@ -15,6 +15,7 @@ import { lockKey, type LeaseLocks } from './locks/lease';
 import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
 import { createMetrics } from './metrics/metrics';
+import { createTemplateEngine } from './delivery/templates';
 import { moduleFactories } from './modules';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
@@ -96,7 +97,8 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   const shutdownController = new AbortController();
   /** Aborted when shutdown begins, so that batch jobs stop at their next boundary (JobContext.stopping). */
   const stoppingController = new AbortController();
-  const context: ModuleContext = { config, db, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal };
+  const templates = createTemplateEngine(config.delivery.templateLimits);
+  const context: ModuleContext = { config, db, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates };
   const modules: WorkerModule[] = [];
   for (const factory of moduleFactories) modules.push(await factory(context));
 

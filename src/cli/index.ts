@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config';
 import type { Database } from '../db/database';
 import { migrate } from '../db/migrate';
+import { createTemplateEngine } from '../delivery/templates';
 import { createPgDatabase } from '../db/pg-database';
 import { createRedisLeaseLocks } from '../locks/redis-lease-locks';
 import type { Logger } from '../logging/logger';
@@ -116,7 +117,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         const shutdown = new AbortController();
         process.once('SIGINT', () => shutdown.abort(new Error('interrupted')));
         process.once('SIGTERM', () => shutdown.abort(new Error('terminated')));
-        const ctx = { config, db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal };
+        const templates = createTemplateEngine(config.delivery.templateLimits);
+        const ctx = { config, db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal, templates };
         return await runJobOnce(ctx, job, fireTime, io);
       }
       case 'health':

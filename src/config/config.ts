@@ -111,6 +111,8 @@ export interface DeliveryConfig {
   };
   readonly rateLimits: Readonly<Record<string, { readonly points: number; readonly durationSeconds: number }>>;
   readonly healthStaleMs: number;
+  /** Limits of every template parse and render (TEMPLATE_*), scheduling and sending alike. */
+  readonly templateLimits: TemplateLimits;
   readonly webhook: {
     /** Target names → URLs; WEBHOOK_URL is the target named "default". */
     readonly targets: Readonly<Record<string, string>>;
@@ -125,6 +127,16 @@ export interface DeliveryConfig {
     readonly channel: 'email' | 'sms' | 'whatsapp' | 'webhook' | 'log';
     readonly template: string;
   };
+}
+
+/** Limits of the template sandbox (src/delivery/templates.ts), TEMPLATE_* in the environment. */
+export interface TemplateLimits {
+  /** Longest template text parsed, in characters (liquidjs parseLimit). */
+  readonly parseLimit: number;
+  /** Longest one render may take, in milliseconds (liquidjs renderLimit). */
+  readonly renderLimitMs: number;
+  /** Allocation budget of one render, in liquidjs units (about characters or array items). */
+  readonly memoryLimit: number;
 }
 
 export interface EmailChannelConfig {
@@ -292,6 +304,11 @@ function toDeliveryConfig(e: Env): DeliveryConfig {
     },
     rateLimits: e.DELIVERY_RATE_LIMITS,
     healthStaleMs: e.DELIVERY_HEALTH_STALE_MS,
+    templateLimits: {
+      parseLimit: e.TEMPLATE_PARSE_LIMIT,
+      renderLimitMs: e.TEMPLATE_RENDER_LIMIT_MS,
+      memoryLimit: e.TEMPLATE_MEMORY_LIMIT,
+    },
     webhook: { targets, secret: e.WEBHOOK_SECRET, allowPrivate: e.WEBHOOK_ALLOW_PRIVATE },
     followup: {
       enabled: e.FOLLOWUP_ENABLED,

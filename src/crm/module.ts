@@ -14,7 +14,7 @@ import { createNurtureJob } from './nurture/nurture-job';
  * 24h/3h reminders are scheduled at exact times, not scanned for), enrolments and invoices.
  * Every message goes through the delivery engine's outbox.
  */
-export const crmModule: ModuleFactory = ({ config, db, metrics }) => {
+export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => {
   const campaignRecipients = new Counter({
     name: 'crm_worker_campaign_recipients_total',
     help: 'Campaign recipients expanded by this process, by outcome (queued into the outbox, or skipped: opted out / no address).',
@@ -39,6 +39,6 @@ export const crmModule: ModuleFactory = ({ config, db, metrics }) => {
       createDunningJob({ schedule: config.crm.schedules.dunning, days: config.crm.dunningReminderDays }),
       createKpiSnapshotJob({ schedule: config.crm.schedules.kpiSnapshots }),
     ],
-    apiRouter: () => crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays }),
+    apiRouter: () => crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }),
   };
 };

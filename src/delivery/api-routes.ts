@@ -5,6 +5,7 @@ import { applyAutoFollowUpRule } from './auto-followup';
 import type { FollowUpService } from './followup-service';
 import { isObject, parseHttpTime, scheduleRequestsFromBody } from './http-bodies';
 import type { MessageStatus } from './outbox';
+import type { TemplateEngine } from './templates';
 import { ValidationError } from './validation-error';
 import { workerHealth } from './worker-health';
 
@@ -18,6 +19,7 @@ export function deliveryRoutes(deps: {
   db: Database;
   config: DeliveryConfig;
   webhookTargets: ReadonlySet<string>;
+  templates: TemplateEngine;
 }): Router {
   const { service, config } = deps;
   const router = Router();
@@ -45,7 +47,7 @@ export function deliveryRoutes(deps: {
   };
 
   router.post('/followups', route(async (req, res) => {
-    const requests = scheduleRequestsFromBody(req.body, deps.webhookTargets);
+    const requests = scheduleRequestsFromBody(req.body, { webhookTargets: deps.webhookTargets, templates: deps.templates });
     res.status(201).json(await service.schedule(requests));
   }));
 

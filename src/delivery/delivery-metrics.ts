@@ -52,6 +52,12 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
       labelNames: ['channel', 'action'] as const,
       registers,
     }),
+    templateFailures: new Counter({
+      name: 'crm_worker_delivery_template_failures_total',
+      help: 'Messages failed permanently at send time because their template could not be rendered, by reason (syntax, forbidden-tag, missing-variable, limit, error).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     databaseErrors: new Counter({
       name: 'crm_worker_delivery_database_errors_total',
       help: 'Dispatcher loop iterations that failed on a database error (followed by backoff).',

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Personalizer } from '../ai/personalizer';
 import type { Channel, ChannelName } from '../channels/channel';
 import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
@@ -22,7 +23,7 @@ import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
 import { maxAttemptsFor, retryDelayMs } from './retry-policy';
 import { SentWriter } from './sent-writer';
-import { renderTemplate } from './templates';
+import { TemplateRenderError, type TemplateEngine } from './templates';
 
 export interface DispatcherDeps {
   db: Database;
@@ -35,6 +36,8 @@ export interface DispatcherDeps {
   logger: Logger;
   config: DeliveryConfig;
   instanceId: string;
+  /** The sandboxed template engine: a render over a limit fails its message, never the process. */
+  templates: TemplateEngine;
 }
 
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -346,7 +349,7 @@ export class Dispatcher {
       }
       const channel = this.deps.channels.get(row.channel);
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
-      const body = await this.compose(row);
+      const { subject, body } = await this.compose(row);
       if (this.stopping) {
         // Shutdown began before this send started: nothing is sent after that; the row goes back.
         await this.persist(() => releaseClaims(this.deps.db, { ids: [row.id], token }));
@@ -362,7 +365,7 @@ export class Dispatcher {
           tenantId: row.tenant_id,
           channel: row.channel,
           recipient: row.recipient,
-          subject: row.subject ? renderTemplate(row.subject, row.variables ?? {}) : undefined,
+          subject,
           body,
           type: row.type,
           metadata: {
@@ -390,14 +393,26 @@ export class Dispatcher {
     }
   }
 
-  private async compose(row: ClaimedMessage): Promise<string> {
+  /**
+   * Renders subject and body. A template that cannot render fails this message permanently (the
+   * row records why; retrying the same text and variables cannot succeed), counted by reason. A
+   * render is synchronous and may use up its whole render limit: it starts from a fresh
+   * macrotask, so sends finishing together do not chain their renders into one long block of the
+   * event loop and /health/live is answered between them.
+   */
+  private async compose(row: ClaimedMessage): Promise<{ subject: string | undefined; body: string }> {
+    const { templates, metrics } = this.deps;
     let text: string;
+    let subject: string | undefined;
+    await yieldToEventLoop();
     try {
-      text = renderTemplate(row.template, row.variables ?? {});
+      subject = row.subject ? templates.render(row.subject, row.variables ?? {}) : undefined;
+      text = templates.render(row.template, row.variables ?? {});
     } catch (err) {
-      throw new PermanentDeliveryError((err as Error).message);
+      metrics.templateFailures.inc({ reason: err instanceof TemplateRenderError ? err.problem.reason : 'error' });
+      throw new PermanentDeliveryError(`template not rendered: ${(err as Error).message}`);
     }
-    if (!row.personalize) return text;
+    if (!row.personalize) return { subject, body: text };
     // Fail-open: the personalizer never throws and returns the template on any failure (counted there).
     const result = await this.deps.personalizer.personalize({
       text,
@@ -405,7 +420,7 @@ export class Dispatcher {
       contextHints: row.context_hints ?? undefined,
       signal: this.abortSends.signal,
     });
-    return result.text;
+    return { subject, body: result.text };
   }
 
   private async recordFailure(

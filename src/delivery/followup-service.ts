@@ -10,6 +10,7 @@ import {
   type ScheduleRequest,
   type ScheduleResult,
 } from './outbox';
+import type { ValidationOptions } from './schedule-request';
 import { ValidationError } from './validation-error';
 
 /** A scheduled message as the API shows it. */
@@ -49,11 +50,11 @@ const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, r
 export class FollowUpService {
   constructor(
     private readonly db: Database,
-    private readonly options: { webhookTargets?: ReadonlySet<string> } = {},
+    private readonly options: Pick<ValidationOptions, 'webhookTargets' | 'templates'> = {},
   ) {}
 
   schedule(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
-    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets });
+    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets, templates: this.options.templates });
   }
 
   cancel(idempotencyKeys: string[], tx: Queryable = this.db): Promise<number> {

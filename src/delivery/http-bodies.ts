@@ -1,6 +1,6 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { ScheduleRequest } from './outbox';
-import { validateScheduleRequests } from './schedule-request';
+import { validateScheduleRequests, type ValidationOptions } from './schedule-request';
 import { ValidationError, type FieldIssue } from './validation-error';
 
 const HAS_OFFSET = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
@@ -29,12 +29,14 @@ export function parseHttpTime(value: unknown, timezone: unknown, field: string):
  * Turns a POST /api/followups body (one message, or { messages: [...] }) into ScheduleRequests,
  * reporting every problem at once with the field's name as the client sent it.
  */
-export function scheduleRequestsFromBody(body: unknown, webhookTargets?: ReadonlySet<string>): ScheduleRequest[] {
+export function scheduleRequestsFromBody(body: unknown, options: ValidationOptions = {}): ScheduleRequest[] {
   const batch = isObject(body) && Array.isArray(body['messages']);
   const items: unknown[] = batch ? (body as { messages: unknown[] }).messages : [body];
   if (batch && items.length === 0) throw new ValidationError([{ field: 'messages', message: 'must not be empty' }]);
   if (batch && items.length > 10_000) throw new ValidationError([{ field: 'messages', message: 'at most 10000 per request' }]);
   const issues: FieldIssue[] = [];
+  // One per body: after a template over a limit, the rest of the body is not rendered.
+  const templateCheck = options.templateCheck ?? { limitHit: false };
   const requests = items.map((item, index) => {
     const prefix = batch ? `messages[${index}].` : '';
     if (!isObject(item)) {
@@ -47,7 +49,7 @@ export function scheduleRequestsFromBody(body: unknown, webhookTargets?: Readonl
     if ('issue' in time) issues.push({ field: prefix + time.issue.field, message: time.issue.message });
     const request = { ...rest, scheduledAt: 'value' in time ? time.value : new Date(0) } as unknown as ScheduleRequest;
     try {
-      validateScheduleRequests([request], { webhookTargets });
+      validateScheduleRequests([request], { ...options, templateCheck });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       issues.push(...err.issues.map((i) => ({ field: prefix + i.field, message: i.message })));

@@ -15,7 +15,7 @@ import { ChannelRateLimits } from './rate-limits';
  * stopped before the clients close) and the delivery API under /api.
  */
 export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
-  const { config, db, logger, metrics } = ctx;
+  const { config, db, logger, metrics, templates } = ctx;
   const delivery = config.delivery;
   const log = logger.child({ module: 'delivery' });
 
@@ -32,7 +32,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const idempotentChannels: ChannelName[] = ['webhook', 'log'];
 
   const webhookTargets = webhook.targetNames();
-  const service = new FollowUpService(db, { webhookTargets });
+  const service = new FollowUpService(db, { webhookTargets, templates });
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
@@ -46,12 +46,13 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         logger,
         config: delivery,
         instanceId: config.instanceId,
+        templates,
       })
     : undefined;
 
   return {
     name: 'delivery',
-    apiRouter: () => deliveryRoutes({ service, db, config: delivery, webhookTargets }),
+    apiRouter: () => deliveryRoutes({ service, db, config: delivery, webhookTargets, templates }),
     async start() {
       if (delivery.leaseMs < delivery.sendTimeoutMs * 2) {
         log.warn('DELIVERY_LEASE_MS is less than twice DELIVERY_SEND_TIMEOUT_MS: a slow send may outlive its lease and become unknown', {

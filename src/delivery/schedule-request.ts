@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { renderTemplate, TemplateRenderError } from './templates';
+import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from './templates';
 import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
 
@@ -39,6 +39,26 @@ export type ValidScheduleRequest = z.infer<typeof scheduleRequestSchema>;
 export interface ValidationOptions {
   /** Webhook target names the engine knows; when given, a webhook recipient must be one of them or a URL. */
   webhookTargets?: ReadonlySet<string>;
+  /** The sandboxed engine built from TEMPLATE_* (main.ts); callers without one get the default limits. */
+  templates?: TemplateEngine;
+  /**
+   * Shared by the validations of one API request: once a template ran into a limit the request
+   * is refused anyway, so the templates after it are not rendered (a body of many hostile
+   * templates costs one render limit, not one per message).
+   */
+  templateCheck?: TemplateCheckState;
+}
+
+export interface TemplateCheckState {
+  limitHit: boolean;
+}
+
+let defaultEngine: TemplateEngine | undefined;
+/** CRM jobs schedule through scheduleMessages() without options; they get the default limits. */
+function templatesOf(options: ValidationOptions): TemplateEngine {
+  if (options.templates) return options.templates;
+  defaultEngine ??= createTemplateEngine();
+  return defaultEngine;
 }
 
 /**
@@ -50,9 +70,10 @@ export function validateScheduleRequests(requests: readonly unknown[], options: 
   if (!Array.isArray(requests)) throw new ValidationError([{ field: 'requests', message: 'must be an array' }]);
   const issues: FieldIssue[] = [];
   const valid: ValidScheduleRequest[] = [];
+  const shared = { ...options, templateCheck: options.templateCheck ?? { limitHit: false } };
   requests.forEach((request, index) => {
     const prefix = requests.length > 1 ? `requests[${index}].` : '';
-    const own = validateOne(request, options);
+    const own = validateOne(request, shared);
     if ('issues' in own) issues.push(...own.issues.map((i) => ({ field: prefix + i.field, message: i.message })));
     else valid.push(own.request);
   });
@@ -77,12 +98,18 @@ function validateOne(request: unknown, options: ValidationOptions): { request: V
   if (value.skipIfCompleted && !value.actionItemId) {
     issues.push({ field: 'actionItemId', message: 'required when skipIfCompleted is true' });
   }
+  const templates = templatesOf(options);
   for (const [field, text] of [['template', value.template], ['subject', value.subject]] as const) {
     if (text === undefined) continue;
+    if (options.templateCheck?.limitHit) {
+      issues.push({ field, message: 'not checked: an earlier template of this request ran into a template limit' });
+      continue;
+    }
     try {
-      renderTemplate(text, value.variables ?? {});
+      templates.render(text, value.variables ?? {});
     } catch (err) {
       if (!(err instanceof TemplateRenderError)) throw err;
+      if (err.problem.reason === 'limit' && options.templateCheck) options.templateCheck.limitHit = true;
       // A syntax error belongs to the field that holds the text; a missing variable to variables.x.
       issues.push({ field: err.problem.field === 'template' ? field : err.problem.field, message: err.problem.message });
     }

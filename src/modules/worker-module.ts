@@ -7,6 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { RedisClient } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
+import type { TemplateEngine } from '../delivery/templates';
 
 /** What the composition root hands every module: the shared clients, built once. */
 export interface ModuleContext {
@@ -19,6 +20,8 @@ export interface ModuleContext {
   readonly redis: RedisClient | undefined;
   /** Aborted when shutdown gives up waiting; long-running module loops stop on it. */
   readonly shutdownSignal: AbortSignal;
+  /** The one sandboxed template engine (TEMPLATE_* limits), for scheduling checks and sends alike. */
+  readonly templates: TemplateEngine;
 }
 
 /**

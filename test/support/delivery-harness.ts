@@ -8,6 +8,7 @@ import { createDeliveryMetrics, type DeliveryMetrics } from '../../src/delivery/
 import { Dispatcher } from '../../src/delivery/dispatcher';
 import type { ScheduleRequest } from '../../src/delivery/outbox';
 import { FollowUpService } from '../../src/delivery/followup-service';
+import { createTemplateEngine } from '../../src/delivery/templates';
 import { ChannelRateLimits } from '../../src/delivery/rate-limits';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';
@@ -62,6 +63,7 @@ export function startDispatcher(
     logger: dispatcherLogger,
     config,
     instanceId: options.instanceId ?? 'test-dispatcher',
+    templates: createTemplateEngine(config.templateLimits),
   });
   dispatcher.start();
   return {

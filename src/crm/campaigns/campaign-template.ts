@@ -1,4 +1,4 @@
-import { renderTemplate, TemplateRenderError } from '../../delivery/templates';
+import { TemplateRenderError, type TemplateEngine } from '../../delivery/templates';
 import { ValidationError, type FieldIssue } from '../../delivery/validation-error';
 
 /** The variables every campaign message carries (see campaign-batch.ts), with sample values. */
@@ -13,12 +13,12 @@ const SAMPLE = {
  * refused with the field named. Contact attributes (contact.<attribute>) vary per contact and
  * cannot be checked up front; a contact lacking one fails that one message at send time.
  */
-export function validateCampaignTemplate(fields: { template: string; subject?: string | undefined }): void {
+export function validateCampaignTemplate(templates: TemplateEngine, fields: { template: string; subject?: string | undefined }): void {
   const issues: FieldIssue[] = [];
   for (const [field, text] of [['template', fields.template], ['subject', fields.subject]] as const) {
     if (text === undefined) continue;
     try {
-      renderTemplate(text, SAMPLE);
+      templates.render(text, SAMPLE);
     } catch (err) {
       if (!(err instanceof TemplateRenderError)) throw err;
       const problem = err.problem;

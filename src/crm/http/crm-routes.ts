@@ -9,6 +9,7 @@ import {
   pauseCampaign,
   resumeCampaign,
 } from '../campaigns/campaign-store';
+import type { TemplateEngine } from '../../delivery/templates';
 import { validateCampaignTemplate } from '../campaigns/campaign-template';
 import { createInvoice, markInvoicePaid } from '../dunning/invoices';
 import { NotFoundError } from '../errors';
@@ -68,7 +69,7 @@ const snapshotQuery = z.object({ tenantId: id, date: z.string().regex(/^\d{4}-\d
  * (create, move, cancel, outcome), nurture enrolments, reply and conversion events, invoices
  * and KPI snapshots. Every body is validated before anything is written; a 400 names the field.
  */
-export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly number[] }): Router {
+export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly number[]; templates: TemplateEngine }): Router {
   const { db } = deps;
   const router = Router();
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (err: unknown) => void) =>
@@ -80,7 +81,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
 
   router.post('/campaigns', handle(async (req, res) => {
     const body = parseBody(campaignBody, req.body);
-    validateCampaignTemplate(body);
+    validateCampaignTemplate(deps.templates, body);
     const owner = body.listId
       ? await db.query('SELECT 1 FROM contact_lists WHERE id = $1 AND tenant_id = $2', [body.listId, body.tenantId])
       : await db.query('SELECT 1 FROM segments WHERE id = $1 AND tenant_id = $2', [body.segmentId, body.tenantId]);
