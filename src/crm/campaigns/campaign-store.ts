@@ -3,7 +3,8 @@ import { cancelMessages } from '../../delivery/outbox';
 import { ConflictError, NotFoundError } from '../errors';
 import { campaignMessageKey } from './campaign-batch';
 
-export type CampaignStatus = 'scheduled' | 'sending' | 'sent' | 'paused' | 'cancelled';
+/** 'failed': finished with none of its messages delivered and at least one failed (e.g. a template that cannot render). */
+export type CampaignStatus = 'scheduled' | 'sending' | 'sent' | 'failed' | 'paused' | 'cancelled';
 
 export interface CampaignRow {
   id: string;
@@ -86,8 +87,8 @@ export async function expandingCampaigns(db: Queryable): Promise<Array<{ id: str
 
 /**
  * Refreshes sent/failed/cancelled/skipped from the outbox for campaigns whose messages may
- * still be moving, and marks a 'sending' campaign 'sent' (a cancelled one completed) once none
- * of its messages is still on its way. One aggregate row per campaign reaches Node.
+ * still be moving, and marks a 'sending' campaign 'sent' (or 'failed' when none of its messages
+ * could be delivered; a cancelled one completed) once none of its messages is still on its way. One aggregate row per campaign reaches Node.
  */
 export async function refreshDeliveryCounts(db: Queryable): Promise<number> {
   const campaigns = await db.query<{ id: string }>(
@@ -98,7 +99,8 @@ export async function refreshDeliveryCounts(db: Queryable): Promise<number> {
   );
   let finished = 0;
   for (const { id } of campaigns.rows) {
-    if ((await refreshCampaignCounts(db, id))?.status === 'sent') finished++;
+    const status = (await refreshCampaignCounts(db, id))?.status;
+    if (status === 'sent' || status === 'failed') finished++;
   }
   return finished;
 }
@@ -121,7 +123,11 @@ export async function refreshCampaignCounts(db: Queryable, id: string): Promise<
      UPDATE campaigns c
         SET sent = tally.sent, failed = tally.failed, cancelled = tally.cancelled,
             skipped = tally.recipients_skipped + tally.delivery_skipped,
-            status = CASE WHEN c.status = 'sending' AND c.expanded_at IS NOT NULL AND tally.pending = 0 THEN 'sent' ELSE c.status END,
+            -- A campaign that delivered nothing and had messages fail (a template that cannot
+            -- render for its recipients fails every one at send time) did not go out: 'failed'.
+            status = CASE WHEN c.status = 'sending' AND c.expanded_at IS NOT NULL AND tally.pending = 0
+                          THEN CASE WHEN tally.sent = 0 AND tally.failed > 0 THEN 'failed' ELSE 'sent' END
+                          ELSE c.status END,
             completed_at = CASE WHEN tally.pending = 0 AND (c.status = 'cancelled' OR (c.status = 'sending' AND c.expanded_at IS NOT NULL))
                                 THEN now() ELSE c.completed_at END,
             updated_at = now()

@@ -52,7 +52,8 @@ CREATE TABLE campaigns (
   list_id            text REFERENCES contact_lists (id),
   segment_id         text REFERENCES segments (id),
   status             text        NOT NULL DEFAULT 'scheduled'
-                     CHECK (status IN ('scheduled', 'sending', 'sent', 'paused', 'cancelled')),
+                     -- 'failed': see 0006_campaign_failed_status.sql (which widens this check on older databases).
+                     CONSTRAINT campaigns_status_check CHECK (status IN ('scheduled', 'sending', 'sent', 'failed', 'paused', 'cancelled')),
   -- Keyset cursor: the last contact id expanded. A batch and its cursor move commit together,
   -- so a crash or a lost lease resumes exactly after the last committed batch.
   cursor_contact_id  text,
