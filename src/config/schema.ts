@@ -161,7 +161,7 @@ export const envSchema = z.object({
   // Template sandbox (src/delivery/templates.ts). A render is synchronous: its time limit is how
   // long one template may hold the event loop, so it is capped at a few seconds.
   TEMPLATE_PARSE_LIMIT: int(1_000, 10_000_000).default(100_000),
-  TEMPLATE_RENDER_LIMIT_MS: int(10, 5_000).default(200),
+  TEMPLATE_RENDER_LIMIT_MS: int(10, 5_000).default(500),
   TEMPLATE_MEMORY_LIMIT: int(10_000, 1_000_000_000).default(2_000_000),
   WEBHOOK_URL: url(['http:', 'https:']),
   WEBHOOK_TARGETS: listOf(parseWebhookTargets, ''),

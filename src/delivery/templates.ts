@@ -7,7 +7,7 @@ export type { TemplateLimits };
 /** The defaults of TEMPLATE_PARSE_LIMIT, TEMPLATE_RENDER_LIMIT_MS and TEMPLATE_MEMORY_LIMIT (src/config/schema.ts). */
 export const DEFAULT_TEMPLATE_LIMITS: TemplateLimits = Object.freeze({
   parseLimit: 100_000,
-  renderLimitMs: 200,
+  renderLimitMs: 500,
   memoryLimit: 2_000_000,
 });
 
