@@ -4,6 +4,7 @@ import type { Database } from '../db/database';
 import { applyAutoFollowUpRule } from './auto-followup';
 import type { FollowUpService } from './followup-service';
 import { isObject, parseHttpTime, scheduleRequestsFromBody } from './http-bodies';
+import { IdempotencyKeyConflictError } from './key-conflict-error';
 import type { MessageStatus } from './outbox';
 import type { TemplateEngine } from './templates';
 import { ValidationError } from './validation-error';
@@ -27,6 +28,10 @@ export function deliveryRoutes(deps: {
     try {
       await fn(req, res);
     } catch (err) {
+      if (err instanceof IdempotencyKeyConflictError) {
+        res.status(409).json({ error: err.message, field: 'idempotencyKey', keys: err.conflicts.map((c) => c.idempotencyKey) });
+        return;
+      }
       if (!(err instanceof ValidationError)) throw err;
       res.status(400).json({ error: err.message, field: err.field, issues: err.issues });
     }
@@ -52,15 +57,15 @@ export function deliveryRoutes(deps: {
   }));
 
   router.post('/followups/cancel', route(async (req, res) => {
-    const keys = body(req)['idempotencyKeys'];
-    res.json({ cancelled: await service.cancel(keys as string[]) });
+    const b = body(req);
+    res.json({ cancelled: await service.cancel(b['idempotencyKeys'] as string[], undefined, b['tenantId'] as string | undefined) });
   }));
 
   router.post('/followups/reschedule', route(async (req, res) => {
     const b = body(req);
     const time = parseHttpTime(b['scheduledAt'], b['timezone'], 'scheduledAt');
     if ('issue' in time) throw new ValidationError([time.issue]);
-    res.json({ moved: await service.reschedule(b['idempotencyKey'] as string, time.value) });
+    res.json({ moved: await service.reschedule(b['idempotencyKey'] as string, time.value, undefined, b['tenantId'] as string | undefined) });
   }));
 
   router.get('/followups/pending', route(async (req, res) => {
@@ -87,7 +92,10 @@ export function deliveryRoutes(deps: {
       if ('issue' in time) throw new ValidationError([time.issue]);
       receivedAt = time.value;
     }
-    const target = b['id'] !== undefined ? { id: String(b['id']) } : { idempotencyKey: b['idempotencyKey'] as string };
+    const target =
+      b['id'] !== undefined
+        ? { id: String(b['id']) }
+        : { idempotencyKey: b['idempotencyKey'] as string, tenantId: b['tenantId'] as string | undefined };
     if (target.id === undefined && typeof target.idempotencyKey !== 'string') {
       throw new ValidationError([{ field: 'idempotencyKey', message: 'required (or id)' }]);
     }
@@ -96,7 +104,13 @@ export function deliveryRoutes(deps: {
 
   router.post('/followups/mark-sent', route(async (req, res) => {
     const b = body(req);
-    res.json(await service.markSent({ idempotencyKey: b['idempotencyKey'] as string, sentBy: b['sentBy'] as string | undefined }));
+    res.json(
+      await service.markSent({
+        idempotencyKey: b['idempotencyKey'] as string,
+        sentBy: b['sentBy'] as string | undefined,
+        tenantId: b['tenantId'] as string | undefined,
+      }),
+    );
   }));
 
   router.post('/followups/auto', route(async (req, res) => {

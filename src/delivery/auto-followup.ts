@@ -46,7 +46,8 @@ export async function applyAutoFollowUpRule(
 
   const channel = lead.channel ?? followup.channel;
   const recipient = lead.recipient ?? defaultRecipient(channel, config, lead.leadId);
-  const result = await service.schedule(
+  // The keys are crm-worker's own (auto-followup:...), a namespace callers cannot write.
+  const result = await service.scheduleOwn(
     followup.scheduleSeconds.map((delaySeconds) => ({
       tenantId: lead.tenantId,
       leadId: lead.leadId,

@@ -182,7 +182,7 @@ export async function scheduleNextOccurrences(db: Queryable, ids: readonly strin
                 || floor(extract(epoch FROM scheduled_at + recurrence_interval_seconds * interval '1 second'))::bigint::text,
               skip_if_completed, action_item_id, stop_on_reply, recurrence_interval_seconds, id
          FROM sent
-       ON CONFLICT (idempotency_key) DO NOTHING
+       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING id, previous_occurrence_id, due_at
      ), linked AS (
        UPDATE scheduled_messages m SET next_occurrence_id = i.id, updated_at = now()

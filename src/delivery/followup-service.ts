@@ -3,6 +3,7 @@ import { scheduleNextOccurrences } from './claims';
 import {
   MESSAGE_STATUSES,
   WAKEUP_CHANNEL,
+  assertKeysUnambiguous,
   cancelMessages,
   rescheduleMessage,
   scheduleMessages,
@@ -11,6 +12,8 @@ import {
   type ScheduleResult,
 } from './outbox';
 import type { ValidationOptions } from './schedule-request';
+import { reservedKeyProblem } from './idempotency-keys';
+import { recordReply } from './replies';
 import { ValidationError } from './validation-error';
 
 /** A scheduled message as the API shows it. */
@@ -53,24 +56,50 @@ export class FollowUpService {
     private readonly options: Pick<ValidationOptions, 'webhookTargets' | 'templates'> = {},
   ) {}
 
+  /**
+   * Schedules a caller's messages. Keys in crm-worker's own namespace (idempotency-keys.ts) are
+   * refused with a ValidationError naming the field; a key reused with another payload throws
+   * IdempotencyKeyConflictError (HTTP 409).
+   */
   schedule(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
+    if (!Array.isArray(requests)) throw new ValidationError([{ field: 'requests', message: 'must be an array' }]);
+    const issues = requests.flatMap((r, index) => {
+      const key = (r as Partial<ScheduleRequest> | null)?.idempotencyKey;
+      const problem = typeof key === 'string' ? reservedKeyProblem(key.trim()) : undefined;
+      return problem ? [{ field: requests.length > 1 ? `requests[${index}].idempotencyKey` : 'idempotencyKey', message: problem }] : [];
+    });
+    if (issues.length > 0) throw new ValidationError(issues);
+    return this.scheduleOwn(requests, tx);
+  }
+
+  /** Schedules messages whose keys crm-worker made itself (the auto follow-up rule): no namespace check. */
+  scheduleOwn(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
     return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets, templates: this.options.templates });
   }
 
-  cancel(idempotencyKeys: string[], tx: Queryable = this.db): Promise<number> {
-    return cancelMessages(tx, idempotencyKeys);
+  /** Keys are per tenant: pass tenantId, required when a key is used by more than one tenant. */
+  cancel(idempotencyKeys: string[], tx: Queryable = this.db, tenantId?: string): Promise<number> {
+    return cancelMessages(tx, idempotencyKeys, tenantId);
   }
 
-  reschedule(idempotencyKey: string, scheduledAt: Date, tx: Queryable = this.db): Promise<number> {
-    return rescheduleMessage(tx, idempotencyKey, scheduledAt);
+  reschedule(idempotencyKey: string, scheduledAt: Date, tx: Queryable = this.db, tenantId?: string): Promise<number> {
+    return rescheduleMessage(tx, idempotencyKey, scheduledAt, tenantId);
   }
 
-  get(idOrKey: { id?: string; idempotencyKey?: string }): Promise<MessageView | undefined> {
-    const [column, value] = idOrKey.id !== undefined ? ['id', idOrKey.id] : ['idempotency_key', idOrKey.idempotencyKey];
-    if (column === 'id' && !/^\d{1,18}$/.test(String(value))) throw new ValidationError([{ field: 'id', message: 'not a message id' }]);
-    return this.db
-      .query<Row>(`SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE ${column} = $1`, [value])
-      .then((r) => (r.rows[0] ? toView(r.rows[0]) : undefined));
+  /** By id, or by idempotency key (and tenant: required when two tenants use the key). */
+  async get(idOrKey: { id?: string; idempotencyKey?: string; tenantId?: string }): Promise<MessageView | undefined> {
+    if (idOrKey.id !== undefined) {
+      if (!/^\d{1,18}$/.test(String(idOrKey.id))) throw new ValidationError([{ field: 'id', message: 'not a message id' }]);
+      const r = await this.db.query<Row>(`SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE id = $1`, [idOrKey.id]);
+      return r.rows[0] ? toView(r.rows[0]) : undefined;
+    }
+    requireText('idempotencyKey', idOrKey.idempotencyKey);
+    await assertKeysUnambiguous(this.db, [idOrKey.idempotencyKey!], idOrKey.tenantId);
+    const r = await this.db.query<Row>(
+      `SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE idempotency_key = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
+      [idOrKey.idempotencyKey, idOrKey.tenantId ?? null],
+    );
+    return r.rows[0] ? toView(r.rows[0]) : undefined;
   }
 
   /** Messages not yet sent (scheduled or being sent), earliest first. */
@@ -98,10 +127,11 @@ export class FollowUpService {
   }
 
   /**
-   * Records a contact's reply: on the message it answers (response_received_at/text, 004) and in
-   * contact_replies, so stop-on-reply messages of the same contact or lead are skipped from now on.
+   * Records a contact's reply: on the message it answers (response_received_at/text, 004) and,
+   * through the one door for replies (replies.ts), in contact_replies, so stop-on-reply messages
+   * of the same contact or lead, nurture sequences and lead reminders all see it.
    */
-  async recordResponse(input: { idempotencyKey?: string; id?: string; text: string; receivedAt?: Date }): Promise<MessageView> {
+  async recordResponse(input: { idempotencyKey?: string; id?: string; tenantId?: string; text: string; receivedAt?: Date }): Promise<MessageView> {
     requireText('text', input.text);
     const receivedAt = input.receivedAt ?? new Date();
     if (Number.isNaN(receivedAt.getTime())) throw new ValidationError([{ field: 'receivedAt', message: 'not a valid time' }]);
@@ -112,11 +142,15 @@ export class FollowUpService {
         `UPDATE scheduled_messages SET response_received_at = $2, response_text = $3, updated_at = now() WHERE id = $1`,
         [message.id, receivedAt.toISOString(), input.text],
       );
-      await tx.query(
-        `INSERT INTO contact_replies (tenant_id, contact_id, lead_id, message_id, channel, body, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [message.tenantId, message.contactId, message.leadId, message.id, message.channel, input.text, receivedAt.toISOString()],
-      );
+      await recordReply(tx, {
+        tenantId: message.tenantId,
+        contactId: message.contactId,
+        leadIds: message.leadId ? [message.leadId] : [],
+        messageId: message.id,
+        channel: message.channel,
+        body: input.text,
+        receivedAt,
+      });
     });
     return (await this.get({ id: message.id }))!;
   }
@@ -126,15 +160,16 @@ export class FollowUpService {
    * its next occurrence in the same transaction. Only scheduled, claimed (send not started: the
    * dispatcher's 'sending' mark then fails, so it is not sent) or unknown rows can be marked.
    */
-  async markSent(input: { idempotencyKey: string; sentBy?: string }): Promise<{ marked: boolean; nextOccurrenceId: string | null }> {
+  async markSent(input: { idempotencyKey: string; sentBy?: string; tenantId?: string }): Promise<{ marked: boolean; nextOccurrenceId: string | null }> {
     requireText('idempotencyKey', input.idempotencyKey);
+    await assertKeysUnambiguous(this.db, [input.idempotencyKey], input.tenantId);
     return this.db.transaction(async (tx) => {
       const marked = await tx.query<{ id: string }>(
         `UPDATE scheduled_messages
             SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()
-          WHERE idempotency_key = $1 AND status IN ('scheduled', 'claimed', 'unknown')
+          WHERE idempotency_key = $1 AND ($3::text IS NULL OR tenant_id = $3) AND status IN ('scheduled', 'claimed', 'unknown')
           RETURNING id::text AS id`,
-        [input.idempotencyKey, input.sentBy ?? 'api'],
+        [input.idempotencyKey, input.sentBy ?? 'api', input.tenantId ?? null],
       );
       const id = marked.rows[0]?.id;
       if (!id) return { marked: false, nextOccurrenceId: null };

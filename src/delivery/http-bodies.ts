@@ -1,5 +1,6 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { ScheduleRequest } from './outbox';
+import { reservedKeyProblem } from './idempotency-keys';
 import { validateScheduleRequests, type ValidationOptions } from './schedule-request';
 import { ValidationError, type FieldIssue } from './validation-error';
 
@@ -48,6 +49,8 @@ export function scheduleRequestsFromBody(body: unknown, options: ValidationOptio
     // A bad time is reported once; the rest of the request is still checked with a stand-in.
     if ('issue' in time) issues.push({ field: prefix + time.issue.field, message: time.issue.message });
     const request = { ...rest, scheduledAt: 'value' in time ? time.value : new Date(0) } as unknown as ScheduleRequest;
+    const reserved = typeof item['idempotencyKey'] === 'string' ? reservedKeyProblem(item['idempotencyKey'].trim()) : undefined;
+    if (reserved) issues.push({ field: `${prefix}idempotencyKey`, message: reserved });
     try {
       validateScheduleRequests([request], { ...options, templateCheck });
     } catch (err) {

@@ -19,6 +19,8 @@ describe('lead-reminder-scheduler (called directly through runTick)', () => {
   const letTimePass = async (minutes: number) => {
     await db.query(`UPDATE leads SET created_at = created_at - make_interval(mins => $1), last_reply_at = last_reply_at - make_interval(mins => $1)`, [minutes]);
     await db.query(`UPDATE lead_reminders SET created_at = created_at - make_interval(mins => $1), silent_since = silent_since - make_interval(mins => $1)`, [minutes]);
+    // Replies are recorded in contact_replies (the one door for replies, issue 10).
+    await db.query(`UPDATE contact_replies SET received_at = received_at - make_interval(mins => $1)`, [minutes]);
   };
   const remindersTo = async (contact: string) =>
     (

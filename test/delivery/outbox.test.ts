@@ -1,5 +1,6 @@
 import type { Database } from '../../src/db/database';
 import {
+  IdempotencyKeyConflictError,
   WAKEUP_CHANNEL,
   ValidationError,
   cancelMessages,
@@ -44,10 +45,15 @@ describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) =
     const stop = await db.listen(WAKEUP_CHANNEL, (payload) => payloads.push(payload));
     try {
       const at = new Date(Date.now() + 5_000);
-      const first = await scheduleMessages(db, [request('k1', { scheduledAt: at }), request('k2'), request('k1')]);
+      const later = new Date(Date.now() + 60_000);
+      // A repeat is the same key with the same payload (issue 10: another payload is a conflict).
+      const first = await scheduleMessages(db, [request('k1', { scheduledAt: at }), request('k2', { scheduledAt: later }), request('k1', { scheduledAt: at })]);
       expect(first).toEqual(expect.objectContaining({ scheduled: 2, duplicates: 1 }));
-      const again = await scheduleMessages(db, [request('k2')]);
+      const again = await scheduleMessages(db, [request('k2', { scheduledAt: later })]);
       expect(again).toEqual({ scheduled: 0, duplicates: 1, ids: [] });
+      await expect(scheduleMessages(db, [request('k2', { scheduledAt: later, template: 'Other text' })])).rejects.toBeInstanceOf(
+        IdempotencyKeyConflictError,
+      );
       await waitFor('the wake-up notification', () => payloads.length >= 1, { limitMs: 10_000 });
       expect(Number(payloads[0])).toBe(Math.floor(at.getTime()));
       expect(await count(`status = 'scheduled'`)).toBe(2);

@@ -112,7 +112,7 @@ export async function expandCampaignBatch(
          JOIN classified k ON k.contact_id = r.contact_id
          CROSS JOIN camp
         WHERE r.status = 'queued'
-       ON CONFLICT (idempotency_key) DO NOTHING
+       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING due_at
      ),
      -- Wakes the delivery dispatchers in the same statement, as scheduleMessages() does.

@@ -1,21 +1,27 @@
 import type { Database } from '../../db/database';
+import { recordReply } from '../../delivery/replies';
 import { NotFoundError } from '../errors';
 import { stopEnrollmentsOf } from '../nurture/nurture';
 
 /**
- * A reply from a contact: its open leads' no-reply clocks restart (a new silent period for the
- * lead-reminder-scheduler) and its active nurture sequences stop, in one transaction.
+ * A reply from a contact, recorded through the delivery engine's one door for replies
+ * (delivery/replies.ts), for the contact and each of its open leads: from then on the contact's
+ * stop-on-reply messages are skipped at send time, its leads' no-reply clocks restart (the
+ * lead-reminder-scheduler reads the same record) and, in the same transaction, its active
+ * nurture sequences stop (the nurture-sequences job would stop them on its next tick anyway).
+ *
+ * Before issue 10 this wrote leads.last_reply_at instead, which the send-time check never read:
+ * an auto follow-up still went out after the lead had answered.
  */
 export function recordContactReply(db: Database, contactId: string, at: Date): Promise<{ leadsUpdated: number; nurtureStepsCancelled: number }> {
   return db.transaction(async (tx) => {
-    const contact = await tx.query('SELECT 1 FROM contacts WHERE id = $1', [contactId]);
-    if (contact.rows.length === 0) throw new NotFoundError(`contact ${contactId} not found`);
-    const leads = await tx.query(
-      `UPDATE leads SET last_reply_at = greatest(coalesce(last_reply_at, $2), $2) WHERE contact_id = $1 AND status = 'open'`,
-      [contactId, at],
-    );
+    const contact = await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM contacts WHERE id = $1', [contactId]);
+    const tenantId = contact.rows[0]?.tenant_id;
+    if (tenantId === undefined) throw new NotFoundError(`contact ${contactId} not found`);
+    const leads = await tx.query<{ id: string }>(`SELECT id FROM leads WHERE contact_id = $1 AND status = 'open' ORDER BY id`, [contactId]);
+    await recordReply(tx, { tenantId, contactId, leadIds: leads.rows.map((l) => l.id), receivedAt: at });
     const nurtureStepsCancelled = await stopEnrollmentsOf(tx, { contactId }, 'reply');
-    return { leadsUpdated: leads.rowCount, nurtureStepsCancelled };
+    return { leadsUpdated: leads.rows.length, nurtureStepsCancelled };
   });
 }
 
