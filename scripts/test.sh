@@ -71,6 +71,12 @@ log "installing npm dependencies (npm ci builds dist/ through the prepare script
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent typecheck
 
+# --- optional: every clock of the run moved (scripts/test-year-ahead.sh) --------------------------
+if [ -n "${CRMW_TEST_CLOCK_OFFSET:-}" ]; then
+  # shellcheck source=scripts/year-ahead-services.sh
+  source scripts/year-ahead-services.sh
+fi
+
 mkdir -p .test-results
 set +e
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js --ci --maxWorkers=2 --json --outputFile=.test-results/jest.json "$@"
