@@ -26,6 +26,11 @@ export function jobsRoutes(deps: HttpDeps): Router {
       res.status(404).json({ error: `unknown job "${name}"` });
       return;
     }
+    const unknown = Object.keys(req.query).filter((key) => key !== 'limit');
+    if (unknown.length > 0) {
+      res.status(400).json({ error: `${unknown.join(', ')}: unknown field(s); only limit is read` });
+      return;
+    }
     const rawLimit = req.query.limit;
     const limit = rawLimit === undefined ? 50 : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {

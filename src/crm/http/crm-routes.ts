@@ -15,12 +15,12 @@ import { NotFoundError } from '../errors';
 import { computeKpiSnapshot } from '../kpi/kpi-snapshots';
 import { recordContactReply, convertLead } from '../leads/lead-events';
 import { enrollContact, stopEnrollment } from '../nurture/nurture';
+import { calendarDate, isoInstant } from '../../util/iso-time';
 import { parseBody, validationMessage } from './validation';
 
 const id = z.string().trim().min(1, { message: 'must not be empty' }).max(200, { message: 'must be at most 200 characters' });
-const instant = z.coerce.date({ message: 'must be an ISO 8601 date-time' }).refine((d) => !Number.isNaN(d.getTime()), {
-  message: 'must be an ISO 8601 date-time',
-});
+// Times go through the one strict parser: z.coerce.date turned null, 0 and true into 1970.
+const instant = isoInstant;
 const template = z.string().min(1, { message: 'must not be empty' }).max(100_000, { message: 'must be at most 100000 characters' });
 
 const campaignBody = z
@@ -61,7 +61,7 @@ const invoiceBody = z
     channel: channel.optional(),
   })
   .strict();
-const snapshotQuery = z.object({ tenantId: id, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be YYYY-MM-DD' }) });
+const snapshotQuery = z.object({ tenantId: id, date: calendarDate }).strict();
 
 /**
  * /api routes of the CRM jobs: campaigns (create, read, pause, resume, cancel), appointments
