@@ -30,6 +30,8 @@ export const CALENDAR_DATE_HINT = 'a calendar date YYYY-MM-DD that exists, such 
 /** Why these fields are not a time that exists, or undefined when they are one. */
 function calendarProblem(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): string | undefined {
   if (year < MIN_YEAR || year > MAX_YEAR) return `year ${year} is out of range (${MIN_YEAR}-${MAX_YEAR})`;
+  // Luxon reads 24:00 as the next midnight (ISO 8601 allows it); a CRM caller never means that.
+  if (hour > 23 || minute > 59 || second > 59) return 'is not a clock time that exists (hours 00-23, minutes and seconds 00-59)';
   const valid = DateTime.fromObject({ year, month, day, hour, minute, second }, { zone: 'UTC' }).isValid;
   if (!valid) return 'is not a date and time that exists (check the month, day and hour)';
   return undefined;
