@@ -73,3 +73,17 @@ export function refuseUnsafeInput(): RequestHandler {
     res.status(400).json({ error: `${problem.field}: ${problem.message}`, field: problem.field, issues: [problem] });
   };
 }
+
+/**
+ * For routes that take no body (pause, cancel, convert, ...): a body with fields is refused
+ * rather than ignored, as unknown fields are everywhere else; no body or `{}` passes.
+ */
+export function takesNoBody(): RequestHandler {
+  return (req, res, next) => {
+    const body: unknown = req.body;
+    const fields = typeof body === 'object' && body !== null ? Object.keys(body) : body === undefined ? [] : ['body'];
+    if (fields.length === 0) return next();
+    const problem = { field: fields.join(', '), message: 'unknown field(s): this route takes no body' };
+    res.status(400).json({ error: `${problem.field}: ${problem.message}`, field: problem.field, issues: [problem] });
+  };
+}

@@ -16,6 +16,7 @@ import { computeKpiSnapshot } from '../kpi/kpi-snapshots';
 import { recordContactReply, convertLead } from '../leads/lead-events';
 import { enrollContact, stopEnrollment } from '../nurture/nurture';
 import { calendarDate, isoInstant } from '../../util/iso-time';
+import { takesNoBody } from '../../http/request-guard';
 import { parseBody, validationMessage } from './validation';
 
 const id = z.string().trim().min(1, { message: 'must not be empty' }).max(200, { message: 'must be at most 200 characters' });
@@ -71,6 +72,7 @@ const snapshotQuery = z.object({ tenantId: id, date: calendarDate }).strict();
 export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly number[] }): Router {
   const { db } = deps;
   const router = Router();
+  const noBody = takesNoBody();
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (err: unknown) => void) =>
     fn(req, res).catch((err) => {
       const message = validationMessage(err);
@@ -95,9 +97,9 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     if (!campaign) throw new NotFoundError(`campaign ${req.params.id} not found`);
     res.json(campaign);
   }));
-  router.post('/campaigns/:id/pause', handle(async (req, res) => void res.json(await pauseCampaign(db, String(req.params.id)))));
-  router.post('/campaigns/:id/resume', handle(async (req, res) => void res.json(await resumeCampaign(db, String(req.params.id)))));
-  router.post('/campaigns/:id/cancel', handle(async (req, res) => void res.json(await cancelCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/pause', noBody, handle(async (req, res) => void res.json(await pauseCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/resume', noBody, handle(async (req, res) => void res.json(await resumeCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/cancel', noBody, handle(async (req, res) => void res.json(await cancelCampaign(db, String(req.params.id)))));
 
   router.post('/appointments', handle(async (req, res) => {
     res.status(201).json(await createAppointment(db, parseBody(appointmentBody, req.body)));
@@ -105,7 +107,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
   router.patch('/appointments/:id', handle(async (req, res) => {
     res.json(await moveAppointment(db, String(req.params.id), parseBody(moveBody, req.body).startsAt));
   }));
-  router.post('/appointments/:id/cancel', handle(async (req, res) => void res.json(await cancelAppointment(db, String(req.params.id)))));
+  router.post('/appointments/:id/cancel', noBody, handle(async (req, res) => void res.json(await cancelAppointment(db, String(req.params.id)))));
   router.post('/appointments/:id/outcome', handle(async (req, res) => {
     res.json(await setAppointmentOutcome(db, String(req.params.id), parseBody(outcomeBody, req.body).status));
   }));
@@ -113,7 +115,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
   router.post('/nurture/enrollments', handle(async (req, res) => {
     res.status(201).json(await enrollContact(db, parseBody(enrollBody, req.body)));
   }));
-  router.post('/nurture/enrollments/:id/stop', handle(async (req, res) => {
+  router.post('/nurture/enrollments/:id/stop', noBody, handle(async (req, res) => {
     const cancelled = await db.transaction((tx) => stopEnrollment(tx, String(req.params.id), 'manual'));
     res.json({ stepsCancelled: cancelled });
   }));
@@ -122,12 +124,12 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     const body = parseBody(replyBody, req.body ?? {});
     res.json(await recordContactReply(db, String(req.params.id), body.at ?? new Date()));
   }));
-  router.post('/leads/:id/convert', handle(async (req, res) => void res.json(await convertLead(db, String(req.params.id)))));
+  router.post('/leads/:id/convert', noBody, handle(async (req, res) => void res.json(await convertLead(db, String(req.params.id)))));
 
   router.post('/invoices', handle(async (req, res) => {
     res.status(201).json(await createInvoice(db, parseBody(invoiceBody, req.body), deps.dunningReminderDays));
   }));
-  router.post('/invoices/:id/paid', handle(async (req, res) => void res.json(await markInvoicePaid(db, String(req.params.id)))));
+  router.post('/invoices/:id/paid', noBody, handle(async (req, res) => void res.json(await markInvoicePaid(db, String(req.params.id)))));
 
   router.get('/kpi-snapshots', handle(async (req, res) => {
     const q = parseBody(snapshotQuery, req.query);
