@@ -9,8 +9,9 @@ const COUNT_DEADLINE_MS = 1_000;
 
 /**
  * crm_worker_delivery_sends_total{channel,strategy,result}: 002's FOLLOWUP_JOBS_TOTAL, for every
- * channel (strategy is the message's variables.strategy or its type; result is sent, retry,
- * failed, dead, skipped, rate_limited). Lag is sent − scheduled. Rows by status are counted at scrape.
+ * channel (strategy is the auto follow-up delay, the message type, or `other`: a closed set, see
+ * metric-labels.ts; result is sent, retry, failed, dead, skipped, rate_limited). Lag is
+ * sent − scheduled. Rows by status are counted at scrape.
  */
 export function createDeliveryMetrics(registers: Metrics['registers'], db: Queryable) {
   return {
