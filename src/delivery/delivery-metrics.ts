@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics';
 import type { Queryable } from '../db/database';
 import { withDeadline } from '../util/deadline';
+import type { NextOccurrences } from './claims';
 import { MESSAGE_STATUSES } from './outbox';
 
 /** A scrape must answer even while the database hangs: the row counts give up after this long. */
@@ -53,6 +54,12 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
       labelNames: ['channel', 'action'] as const,
       registers,
     }),
+    missedOccurrences: new Counter({
+      name: 'crm_worker_delivery_missed_occurrences_total',
+      help: 'Occurrences of recurring messages whose time had passed when the previous one was sent: skipped, not replayed.',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
     databaseErrors: new Counter({
       name: 'crm_worker_delivery_database_errors_total',
       help: 'Dispatcher loop iterations that failed on a database error (followed by backoff).',
@@ -62,3 +69,8 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
 }
 
 export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;
+
+/** Counts the occurrences scheduleNextOccurrences passed over (after its transaction committed). */
+export function countMissedOccurrences(metrics: Pick<DeliveryMetrics, 'missedOccurrences'> | undefined, next: NextOccurrences): void {
+  for (const { channel, count } of next.missed) metrics?.missedOccurrences.inc({ channel }, count);
+}

@@ -86,7 +86,7 @@ export class Dispatcher {
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
-    this.sentWriter = new SentWriter(deps.db, this.log);
+    this.sentWriter = new SentWriter(deps.db, this.log, deps.metrics);
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
     this.strategyOf = strategyLabeler(deps.config.followup.scheduleSeconds);
   }
