@@ -19,6 +19,7 @@ import {
   type ClaimedMessage,
 } from './claims';
 import type { DeliveryMetrics } from './delivery-metrics';
+import { strategyLabeler } from './metric-labels';
 import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
 import { maxAttemptsFor, retryDelayMs } from './retry-policy';
@@ -81,13 +82,16 @@ export class Dispatcher {
   private consecutiveErrors = 0;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
+  /** The closed set of `strategy` label values (metric-labels.ts): never a caller's free text. */
+  private readonly strategyOf: (row: ClaimedMessage) => string;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
   lastTickAt: Date | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
-    this.sentWriter = new SentWriter(deps.db, this.log);
+    this.sentWriter = new SentWriter(deps.db, this.log, deps.metrics);
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
+    this.strategyOf = strategyLabeler(deps.config.followup.scheduleSeconds);
   }
 
   start(): void {
@@ -207,7 +211,7 @@ export class Dispatcher {
     });
     for (const row of claimed) {
       if (row.skip_reason) {
-        this.deps.metrics.sends.inc({ channel: row.channel, strategy: strategyOf(row), result: 'skipped' });
+        this.deps.metrics.sends.inc({ channel: row.channel, strategy: this.strategyOf(row), result: 'skipped' });
         this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
         continue;
       }
@@ -334,7 +338,7 @@ export class Dispatcher {
 
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
-    const labels = { channel: row.channel, strategy: strategyOf(row) };
+    const labels = { channel: row.channel, strategy: this.strategyOf(row) };
     try {
       const waitMs = await rateLimits.acquire(row.channel);
       if (waitMs > 0) {
@@ -540,11 +544,6 @@ export class Dispatcher {
     this.pingSentAt = now;
     await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
   }
-}
-
-function strategyOf(row: ClaimedMessage): string {
-  const strategy = row.variables?.['strategy'];
-  return typeof strategy === 'string' && strategy.length <= 32 ? strategy : row.type;
 }
 
 function delay(ms: number): Promise<void> {

@@ -32,8 +32,8 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const idempotentChannels: ChannelName[] = ['webhook', 'log'];
 
   const webhookTargets = webhook.targetNames();
-  const service = new FollowUpService(db, { webhookTargets, templates });
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
+  const service = new FollowUpService(db, { webhookTargets, templates, metrics: deliveryMetrics });
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({

@@ -68,7 +68,7 @@ export function startDispatcher(
   dispatcher.start();
   return {
     dispatcher,
-    service: new FollowUpService(db, { webhookTargets: webhook.targetNames() }),
+    service: new FollowUpService(db, { webhookTargets: webhook.targetNames(), metrics }),
     metrics,
     async stop() {
       await dispatcher.stop(2_000);
