@@ -5,7 +5,7 @@ import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
-import { withDeadline } from '../util/deadline';
+import { monotonicMs, startDeadline, withDeadline } from '../util/deadline';
 import {
   claimDueMessages,
   expireLeases,
@@ -354,8 +354,9 @@ export class Dispatcher {
       }
       const entry = this.inFlight.get(row.id);
       if (entry) entry.started = true;
-      const sendStartedAt = Date.now();
-      const signal = AbortSignal.any([AbortSignal.timeout(config.sendTimeoutMs), this.abortSends.signal]);
+      const sendStartedAt = monotonicMs();
+      const deadline = startDeadline(config.sendTimeoutMs, `send of message ${row.id}`, this.abortSends.signal);
+      const signal = deadline.signal;
       const result = await channel.send(
         {
           id: row.id,
@@ -374,9 +375,9 @@ export class Dispatcher {
           },
         },
         { idempotencyKey: row.idempotency_key, signal },
-      );
+      ).finally(() => deadline.clear());
       const sentAt = new Date();
-      const tookMs = sentAt.getTime() - sendStartedAt;
+      const tookMs = monotonicMs() - sendStartedAt;
       this.avgSendMs = this.avgSendMs === 0 ? tookMs : this.avgSendMs * 0.9 + tookMs * 0.1;
       metrics.lag.observe({ channel: row.channel }, Math.max(0, (sentAt.getTime() - new Date(row.scheduled_at).getTime()) / 1000));
       metrics.sends.inc({ ...labels, result: 'sent' });
