@@ -1,6 +1,6 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Logger } from '../logging/logger';
-import { withDeadlineSignal } from '../util/deadline';
+import { monotonicMs, withDeadlineSignal } from '../util/deadline';
 
 /** How long a vector job's tick waits for Qdrant before it fails (it never reports success without it). */
 export const READY_WAIT_MS = 3_000;
@@ -57,9 +57,9 @@ export class QdrantReadiness {
    */
   async waitUntilReady(limitMs: number, signal: AbortSignal): Promise<boolean> {
     this.start();
-    const deadline = Date.now() + limitMs;
-    while (!this.isReady() && this.current === 'waiting' && Date.now() < deadline && !signal.aborted) {
-      await sleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
+    const deadline = monotonicMs() + limitMs;
+    while (!this.isReady() && this.current === 'waiting' && monotonicMs() < deadline && !signal.aborted) {
+      await sleep(Math.min(100, Math.max(0, deadline - monotonicMs())), signal);
     }
     return this.isReady();
   }
