@@ -44,8 +44,9 @@ export interface TickTiming {
   notBefore: Date;
 }
 
-/** Fire times one catch-up pass runs at most (a per-second job with a large tolerance). */
+/** Fire times one catch-up pass runs at most, and looks at at most (a per-second job with a large tolerance). */
 const MAX_CATCH_UP_RUNS = 60;
+const MAX_CATCH_UP_CANDIDATES = 600;
 
 /**
  * One tick of one job: lease in Redis, fence row in Postgres, handler, outcome, release.
@@ -178,9 +179,9 @@ async function catchUp(deps: TickDeps, job: JobDefinition, lease: Lease, timing:
     const { databaseNow } = await readDatabaseNow(deps.db);
     const from = new Date(Math.max(databaseNow.getTime() - timing.toleranceMs, timing.notBefore.getTime()));
     const recorded = await recordedFireTimes(deps.db, job.name, from, databaseNow);
-    due = fireTimesBetween(job.schedule, timing.timezone, from, databaseNow, MAX_CATCH_UP_RUNS).filter(
-      (t) => !recorded.has(t.getTime()),
-    );
+    due = fireTimesBetween(job.schedule, timing.timezone, from, databaseNow, MAX_CATCH_UP_CANDIDATES)
+      .filter((t) => !recorded.has(t.getTime()))
+      .slice(0, MAX_CATCH_UP_RUNS);
   } catch (err) {
     log.warn('could not look for ticks left to the lease holder', { error: (err as Error).message });
     return;
