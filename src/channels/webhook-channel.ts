@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
+import { processClock, type WallClock } from '../db/database-clock';
 import type { Logger } from '../logging/logger';
 import { guardedLookup, isPrivateAddress, PrivateAddressError } from './address-guard';
 import type { Channel, OutboundMessage, SendOptions, SendResult } from './channel';
@@ -13,6 +14,8 @@ export interface WebhookChannelOptions {
   secret: string | undefined;
   allowPrivate: boolean;
   logger: Logger;
+  /** Stamps x-crm-timestamp: the database's clock in the worker, so a skewed host signs with the right time. */
+  clock?: WallClock;
 }
 
 export const SIGNATURE_HEADER = 'x-crm-signature';
@@ -62,7 +65,7 @@ export class WebhookChannel implements Channel {
       idempotency_key: options.idempotencyKey,
       ...message.metadata,
     });
-    const timestamp = String(Math.floor(Date.now() / 1000));
+    const timestamp = String(Math.floor((this.options.clock ?? processClock).nowMs() / 1000));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(body)),

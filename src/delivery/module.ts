@@ -3,6 +3,7 @@ import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
 import { WebhookChannel } from '../channels/webhook-channel';
+import { DatabaseClock } from '../db/database-clock';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import { deliveryRoutes } from './api-routes';
 import { createDeliveryMetrics } from './delivery-metrics';
@@ -20,7 +21,9 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const log = logger.child({ module: 'delivery' });
 
   const channels = buildChannels(config, { logger });
+  const databaseClock = new DatabaseClock(db);
   const webhook = new WebhookChannel({
+    clock: databaseClock,
     targets: delivery.webhook.targets,
     secret: delivery.webhook.secret,
     allowPrivate: delivery.webhook.allowPrivate,
@@ -47,6 +50,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         config: delivery,
         instanceId: config.instanceId,
         templates,
+        clock: databaseClock,
       })
     : undefined;
 

@@ -1,5 +1,6 @@
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
+import { monotonicMs } from '../util/deadline';
 import { markClaimedSent, scheduleNextOccurrences, type NextOccurrences, type SentRecord } from './claims';
 import { countMissedOccurrences, type DeliveryMetrics } from './delivery-metrics';
 
@@ -43,8 +44,8 @@ export class SentWriter {
 
   /** Waits for queued writes, at most timeoutMs. */
   async drain(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((this.flushing || this.queue.length > 0) && Date.now() < deadline) {
+    const deadline = monotonicMs() + timeoutMs;
+    while ((this.flushing || this.queue.length > 0) && monotonicMs() < deadline) {
       await Promise.race([this.flushing, new Promise((r) => setTimeout(r, 50))]);
     }
   }

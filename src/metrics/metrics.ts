@@ -31,8 +31,14 @@ export function createMetrics() {
     }),
     ticksSkipped: new Counter({
       name: 'crm_worker_job_ticks_skipped_total',
-      help: 'Ticks this process did not run, by reason (contended, already-ran, overlap, lock-unavailable, fence-unavailable, shutting-down).',
+      help: 'Ticks this process did not run, by reason (contended: left to the lease holder, already-ran, ahead-of-database, overlap, lock-unavailable, fence-unavailable, shutting-down).',
       labelNames: ['job', 'reason'] as const,
+      registers,
+    }),
+    ticksTakenOver: new Counter({
+      name: 'crm_worker_job_ticks_taken_over_total',
+      help: 'Fire times this process ran as lease holder because the replica that fired them found the lease taken.',
+      labelNames: ['job'] as const,
       registers,
     }),
     lockContention: new Counter({
