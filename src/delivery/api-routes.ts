@@ -45,7 +45,10 @@ export function deliveryRoutes(deps: {
   };
 
   router.post('/followups', route(async (req, res) => {
-    const requests = scheduleRequestsFromBody(req.body, deps.webhookTargets);
+    const requests = scheduleRequestsFromBody(req.body, {
+      webhookTargets: deps.webhookTargets,
+      privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
+    });
     res.status(201).json(await service.schedule(requests));
   }));
 

@@ -11,6 +11,7 @@ import {
   type ScheduleResult,
 } from './outbox';
 import { ValidationError } from './validation-error';
+import type { ValidationOptions } from './schedule-request';
 
 /** A scheduled message as the API shows it. */
 export interface MessageView {
@@ -49,11 +50,11 @@ const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, r
 export class FollowUpService {
   constructor(
     private readonly db: Database,
-    private readonly options: { webhookTargets?: ReadonlySet<string> } = {},
+    private readonly options: ValidationOptions = {},
   ) {}
 
   schedule(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
-    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets });
+    return scheduleMessages(tx, requests, this.options);
   }
 
   cancel(idempotencyKeys: string[], tx: Queryable = this.db): Promise<number> {

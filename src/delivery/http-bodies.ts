@@ -1,6 +1,6 @@
 import { DateTime, IANAZone } from 'luxon';
 import type { ScheduleRequest } from './outbox';
-import { validateScheduleRequests } from './schedule-request';
+import { validateScheduleRequests, type ValidationOptions } from './schedule-request';
 import { ValidationError, type FieldIssue } from './validation-error';
 
 const HAS_OFFSET = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
@@ -29,7 +29,7 @@ export function parseHttpTime(value: unknown, timezone: unknown, field: string):
  * Turns a POST /api/followups body (one message, or { messages: [...] }) into ScheduleRequests,
  * reporting every problem at once with the field's name as the client sent it.
  */
-export function scheduleRequestsFromBody(body: unknown, webhookTargets?: ReadonlySet<string>): ScheduleRequest[] {
+export function scheduleRequestsFromBody(body: unknown, options: ValidationOptions = {}): ScheduleRequest[] {
   const batch = isObject(body) && Array.isArray(body['messages']);
   const items: unknown[] = batch ? (body as { messages: unknown[] }).messages : [body];
   if (batch && items.length === 0) throw new ValidationError([{ field: 'messages', message: 'must not be empty' }]);
@@ -47,7 +47,7 @@ export function scheduleRequestsFromBody(body: unknown, webhookTargets?: Readonl
     if ('issue' in time) issues.push({ field: prefix + time.issue.field, message: time.issue.message });
     const request = { ...rest, scheduledAt: 'value' in time ? time.value : new Date(0) } as unknown as ScheduleRequest;
     try {
-      validateScheduleRequests([request], { webhookTargets });
+      validateScheduleRequests([request], options);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       issues.push(...err.issues.map((i) => ({ field: prefix + i.field, message: i.message })));

@@ -32,7 +32,10 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const idempotentChannels: ChannelName[] = ['webhook', 'log'];
 
   const webhookTargets = webhook.targetNames();
-  const service = new FollowUpService(db, { webhookTargets });
+  const service = new FollowUpService(db, {
+    webhookTargets,
+    privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse',
+  });
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
