@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Config } from './config/config';
+import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
 import { migrate } from './db/migrate';
 import { createPgDatabase } from './db/pg-database';
@@ -47,7 +47,7 @@ export interface RunningWorker {
  * environment or holds a module-level singleton.
  */
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<RunningWorker> {
-  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
   const shutdown = new ShutdownSequence(logger);
   const startedAt = Date.now();
   let started = false;
@@ -229,7 +229,7 @@ export async function main(options: WorkerOptions = {}): Promise<void> {
     throw err;
   }
   let worker: RunningWorker | undefined;
-  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
   installProcessHandlers({
     logger,
     shutdown: async () => worker?.stop(),

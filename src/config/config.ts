@@ -303,6 +303,35 @@ function toDeliveryConfig(e: Env): DeliveryConfig {
   };
 }
 
+/**
+ * The configured secret values, for the logger to mask wherever they appear (an error text or a
+ * quoted request can carry one under no recognisable key): keys, tokens, passwords, and the
+ * passwords inside connection URLs.
+ */
+export function secretValuesOf(config: Config): string[] {
+  const urlPassword = (url: string | undefined) => {
+    if (!url) return undefined;
+    try {
+      return decodeURIComponent(new URL(url).password) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const values = [
+    config.http.apiKey,
+    config.openai.apiKey,
+    config.knowledge.qdrantApiKey,
+    config.calls.telephonyWebhookToken,
+    config.delivery.webhook.secret,
+    config.channels.twilio?.authToken,
+    config.channels.email?.pass,
+    urlPassword(config.channels.email?.url),
+    urlPassword(config.database.url),
+    urlPassword(config.redis.url),
+  ];
+  return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|_URL$/;
 
 /** Values of these variables never appear in messages: URLs carry credentials too. */
