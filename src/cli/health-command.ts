@@ -1,11 +1,14 @@
 import { CliError, type CliIo } from './cli-io';
 
-/** `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. */
-export async function printHealth(baseUrl: string, io: CliIo): Promise<number> {
+/**
+ * `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. With
+ * the API key (API_KEY, as the worker's) /health also shows the instance and the probes' errors.
+ */
+export async function printHealth(baseUrl: string, io: CliIo, apiKey?: string): Promise<number> {
   const url = new URL('/health', baseUrl);
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    response = await fetch(url, { signal: AbortSignal.timeout(5_000), headers: apiKey ? { 'x-api-key': apiKey } : {} });
   } catch (err) {
     throw new CliError(`no answer from ${url.href}: ${(err as Error).message}`, 1);
   }
