@@ -160,16 +160,16 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.http.port, () => resolve());
+    server.listen(config.http.port, config.http.bindAddress, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const { port, address } = server.address() as AddressInfo;
   shutdown.register('http', async () => {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
   });
-  logger.info('http listening', { port });
+  logger.info('http listening', { port, address });
 
   // Modules stop after the scheduler has drained and before the clients close (shutdown runs in
   // reverse registration order).
