@@ -2,6 +2,7 @@ import { createPersonalizationMetrics, createPersonalizer } from '../ai/personal
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
+import { standInForUnconfigured } from '../channels/unconfigured-channels';
 import { WebhookChannel } from '../channels/webhook-channel';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import { deliveryRoutes } from './api-routes';
@@ -63,10 +64,12 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         });
       }
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
+      const standIns = standInForUnconfigured(channels, log);
       dispatcher?.start();
       log.info('delivery dispatcher started', {
         enabled: delivery.enabled,
         channels: [...channels.keys()],
+        channelsOnLog: standIns,
         concurrency: delivery.concurrency,
         rateLimits: delivery.rateLimits,
         rateLimitStore: ctx.redis ? 'redis' : 'in-process',
