@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
-import net from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
 import { processClock, type WallClock } from '../db/database-clock';
 import type { Logger } from '../logging/logger';
-import { guardedLookup, isPrivateAddress, PrivateAddressError } from './address-guard';
+import { guardedLookup, isPrivateUrl, PrivateAddressError } from './address-guard';
 import type { Channel, OutboundMessage, SendOptions, SendResult } from './channel';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors';
 
@@ -53,7 +52,7 @@ export class WebhookChannel implements Channel {
 
   async send(message: OutboundMessage, options: SendOptions): Promise<SendResult> {
     const url = this.resolve(message.recipient);
-    if (!this.options.allowPrivate && net.isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+    if (!this.options.allowPrivate && isPrivateUrl(url)) {
       throw new PermanentDeliveryError(new PrivateAddressError(url.hostname, url.hostname).message);
     }
     const body = JSON.stringify({

@@ -65,7 +65,11 @@ export function deliveryRoutes(deps: {
   const limitOf = (raw: string | undefined): number | undefined => (raw === undefined ? undefined : Number(raw));
 
   router.post('/followups', route(async (req, res) => {
-    const requests = scheduleRequestsFromBody(req.body, { webhookTargets: deps.webhookTargets, templates: deps.templates });
+    const requests = scheduleRequestsFromBody(req.body, {
+      webhookTargets: deps.webhookTargets,
+      templates: deps.templates,
+      privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
+    });
     res.status(201).json(await service.schedule(requests));
   }));
 

@@ -12,10 +12,10 @@ import {
   type ScheduleRequest,
   type ScheduleResult,
 } from './outbox';
-import type { ValidationOptions } from './schedule-request';
 import { reservedKeyProblem } from './idempotency-keys';
 import { recordReply } from './replies';
 import { ValidationError } from './validation-error';
+import type { ValidationOptions } from './schedule-request';
 
 /** A scheduled message as the API shows it. */
 export interface MessageView {
@@ -54,7 +54,7 @@ const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, r
 export class FollowUpService {
   constructor(
     private readonly db: Database,
-    private readonly options: Pick<ValidationOptions, 'webhookTargets' | 'templates'> & { metrics?: Pick<DeliveryMetrics, 'missedOccurrences'> } = {},
+    private readonly options: ValidationOptions & { metrics?: Pick<DeliveryMetrics, 'missedOccurrences'> } = {},
   ) {}
 
   /**
@@ -75,7 +75,8 @@ export class FollowUpService {
 
   /** Schedules messages whose keys crm-worker made itself (the auto follow-up rule): no namespace check. */
   scheduleOwn(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
-    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets, templates: this.options.templates });
+    const { metrics: _metrics, ...validation } = this.options;
+    return scheduleMessages(tx, requests, validation);
   }
 
   /** Keys are per tenant: pass tenantId, required when a key is used by more than one tenant. */

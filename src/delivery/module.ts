@@ -2,6 +2,7 @@ import { createPersonalizationMetrics, createPersonalizer } from '../ai/personal
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
+import { standInForUnconfigured } from '../channels/unconfigured-channels';
 import { WebhookChannel } from '../channels/webhook-channel';
 import { DatabaseClock } from '../db/database-clock';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
@@ -36,7 +37,12 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
 
   const webhookTargets = webhook.targetNames();
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
-  const service = new FollowUpService(db, { webhookTargets, templates, metrics: deliveryMetrics });
+  const service = new FollowUpService(db, {
+    webhookTargets,
+    templates,
+    privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse',
+    metrics: deliveryMetrics,
+  });
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({
@@ -65,10 +71,12 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         });
       }
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
+      const standIns = standInForUnconfigured(channels, log);
       dispatcher?.start();
       log.info('delivery dispatcher started', {
         enabled: delivery.enabled,
         channels: [...channels.keys()],
+        channelsOnLog: standIns,
         concurrency: delivery.concurrency,
         rateLimits: delivery.rateLimits,
         rateLimitStore: ctx.redis ? 'redis' : 'in-process',

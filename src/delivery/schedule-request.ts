@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from './templates';
 import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
+import { isPrivateUrl } from '../channels/address-guard';
 
 export const CHANNEL_NAMES = ['email', 'sms', 'whatsapp', 'webhook', 'log'] as const satisfies readonly ChannelName[];
 
@@ -61,6 +62,12 @@ export interface ValidationOptions {
    * templates costs one render limit, not one per message).
    */
   templateCheck?: TemplateCheckState;
+  /**
+   * 'refuse' (the API's setting unless WEBHOOK_ALLOW_PRIVATE=true): a webhook URL whose host is a
+   * private or loopback IP literal, or localhost, is refused here, so the caller learns it at once
+   * instead of from a failed row later. Names are still checked at send time on the address connected to.
+   */
+  privateWebhookUrls?: 'refuse' | 'allow';
 }
 
 export interface TemplateCheckState {
@@ -146,7 +153,11 @@ function checkRecipient(channel: ChannelName, recipient: string, options: Valida
       return E164.test(recipient.replace(/^whatsapp:/, '')) ? undefined : 'not an E.164 phone number (e.g. +14155550123)';
     case 'webhook': {
       if (/^https?:\/\//i.test(recipient)) {
-        return URL.canParse(recipient) ? undefined : 'not a valid URL';
+        if (!URL.canParse(recipient)) return 'not a valid URL';
+        if (options.privateWebhookUrls === 'refuse' && isPrivateUrl(new URL(recipient))) {
+          return 'a private, loopback or otherwise internal address (set WEBHOOK_ALLOW_PRIVATE=true to allow)';
+        }
+        return undefined;
       }
       if (!TARGET_NAME.test(recipient)) return 'neither an http(s) URL nor a webhook target name';
       if (options.webhookTargets && !options.webhookTargets.has(recipient)) {

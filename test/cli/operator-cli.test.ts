@@ -185,10 +185,14 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
   });
 
   test('health prints a running worker\'s /health summary; exit 1 when nothing answers', async () => {
-    const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false' });
+    // The instance shows only to a caller with the API key: the CLI sends API_KEY as the worker reads it.
+    const apiKey = 'cli-health-api-key-0123';
+    const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false', API_KEY: apiKey });
     workers.push(worker);
     await waitUntilStarted(worker);
-    const result = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {});
+    const anonymous = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {});
+    expect(anonymous.stdout).toMatch(/^status: ok \(HTTP 200\), instance \?/);
+    const result = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], { API_KEY: apiKey });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^status: ok \(HTTP 200\), instance cli-health/);
     expect(result.stdout).toMatch(/database\s+connected/);

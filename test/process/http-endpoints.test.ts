@@ -51,7 +51,6 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       status: 'ok',
       timestamp: expect.any(String),
       uptime: expect.any(Number),
-      instance: 'http',
       // No TELEPHONY_WEBHOOK_URL here: the call-scheduler is not registered and says so.
       services: {
         redis: 'connected',
@@ -64,6 +63,8 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       jobs: Object.fromEntries(DEFAULT_JOBS.map(([, key]) => [key, expect.any(Boolean)])),
       modes: { database: 'postgres', locks: 'redis' },
     });
+    // The instance id (a host name by default) shows only to a caller with the API key.
+    expect((await worker.get('/health', { 'x-api-key': API_KEY })).json()).toEqual(expect.objectContaining({ instance: 'http' }));
     expect((await worker.get('/health/live')).status).toBe(200);
     expect((await worker.get('/health/ready')).json()).toEqual({ status: 'ready' });
   });
