@@ -206,21 +206,41 @@ if (!qdrantBin) {
 }
 (qdrantBin ? test : test.skip)(qdrantTitle, async () => {
   const httpPort = await freePort();
+  const workerPort = await freePort();
+  const database = await createTestDatabase();
+  const keys = createKeyPrefix();
+  const apiKey = 'supervisord-test-api-key-0123456789';
   const sup = startSupervisor({
     QDRANT_BIN: qdrantBin!,
     QDRANT_AUTOSTART: 'true',
     QDRANT_HTTP_PORT: String(httpPort),
     QDRANT_GRPC_PORT: String(await freePort()),
+    QDRANT_URL: `http://127.0.0.1:${httpPort}`,
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: keys.prefix,
+    API_KEY: apiKey,
     JOBS_ENABLED: 'false',
-    PORT: String(await freePort()),
+    PORT: String(workerPort),
   });
+  const workerSeesQdrant = async () => {
+    const res = await fetch(`http://127.0.0.1:${workerPort}/health`, { headers: { 'x-api-key': apiKey } }).catch(() => undefined);
+    return res && ((await res.json()) as { services?: { qdrant?: string } }).services?.qdrant === 'healthy';
+  };
   try {
     await waitForState(sup, 'qdrant', 'RUNNING');
+    // Qdrant asks for the container's API key: without it a caller is refused.
     await waitFor('qdrant /readyz', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok || undefined);
+    const anonymous = await fetch(`http://127.0.0.1:${httpPort}/collections`);
+    expect(anonymous.status).toBe(401);
+    await waitFor('the worker under the same supervisord sees qdrant healthy', workerSeesQdrant);
     const result = await sup.ctl('restart', 'qdrant');
     expect(result.stdout).toMatch(/qdrant: started/);
     await waitFor('qdrant /readyz after restart', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok || undefined);
+    await waitFor('the worker sees qdrant healthy after its restart', workerSeesQdrant);
   } finally {
     await sup.close();
+    await database.drop();
+    await keys.removeKeys();
   }
 });

