@@ -49,7 +49,16 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
     exec: poolQueryable.exec,
     async transaction(fn) {
       const client = await pool.connect();
+      // pg emits 'error' on a checked-out client whose connection dies between queries (server
+      // restart, failover, pg_terminate_backend while a send is in flight). The pool only listens
+      // while the client is idle, so without this listener the process would crash; with it the
+      // loss is an error of this transaction only: its next statement (or COMMIT) fails.
       let broken: Error | undefined;
+      const onLost = (err: Error) => {
+        broken ??= err;
+        options.logger.warn('postgres connection lost inside a transaction', { error: err.message });
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(asQueryable(client));
@@ -63,6 +72,8 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         }
         throw err;
       } finally {
+        client.off('error', onLost);
+        // A lost connection is destroyed, never handed to the next caller.
         client.release(broken);
       }
     },
