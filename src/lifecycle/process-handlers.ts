@@ -15,11 +15,21 @@ export interface ProcessHandlerOptions {
  */
 export function installProcessHandlers(options: ProcessHandlerOptions): void {
   const { logger } = options;
+  /**
+   * Every exit path releases held leases first (bounded), so other replicas need not wait out
+   * LOCK_TTL_MS before the jobs run again. Best-effort: a lease that already expired is fine.
+   */
+  const releaseThenExit = (code: number) => {
+    const exit = () => process.exit(code);
+    setTimeout(exit, 2_000).unref();
+    options.releaseLocks().then(exit, exit);
+  };
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
       logger.warn('second signal: forcing exit', { signal });
-      process.exit(130);
+      releaseThenExit(130);
+      return;
     }
     signalled = true;
     logger.info('signal received: shutting down', { signal });
@@ -30,7 +40,7 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
       },
       (err: Error) => {
         logger.error('shutdown failed', { error: err.message });
-        process.exit(1);
+        releaseThenExit(1);
       },
     );
   };
@@ -39,10 +49,8 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
 
   const onFatal = (kind: string) => (err: unknown) => {
     logger.error(`${kind}: exiting`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    const exit = () => process.exit(1);
-    // Never wait long on a process that is already in trouble.
-    setTimeout(exit, 2_000).unref();
-    options.releaseLocks().then(exit, exit);
+    // Never wait long on a process that is already in trouble (releaseThenExit is bounded).
+    releaseThenExit(1);
   };
   process.on('uncaughtException', onFatal('uncaught exception'));
   process.on('unhandledRejection', onFatal('unhandled rejection'));
