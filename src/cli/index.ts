@@ -116,7 +116,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         const shutdown = new AbortController();
         process.once('SIGINT', () => shutdown.abort(new Error('interrupted')));
         process.once('SIGTERM', () => shutdown.abort(new Error('terminated')));
-        const ctx = { config, db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal };
+        const ctx = { config, db, deliveryDb: db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal };
         return await runJobOnce(ctx, job, fireTime, io);
       }
       case 'health':
