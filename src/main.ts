@@ -196,7 +196,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   for (const module of modules) await module.start?.();
   await scheduler.start();
   started = true;
-  logger.info('crm-worker started', { instance: config.instanceId, port, jobs: jobs.map((j) => j.name) });
+  logger.info('crm-worker started', { instance: config.instanceId, pid: process.pid, port, jobs: jobs.map((j) => j.name) });
 
   return { config, port, scheduler, locks, db, logger, stop: () => shutdown.run(), releaseLocks };
 }

@@ -13,6 +13,9 @@ export interface ProcessHandlerOptions {
  * or unhandled rejection leaves the process in an unknown state: log it, release locks where
  * possible so other replicas need not wait out the TTL, and exit non-zero for the supervisor.
  */
+/** Signals this close together count as one (see onSignal). */
+const REPEAT_WINDOW_MS = 1_000;
+
 export function installProcessHandlers(options: ProcessHandlerOptions): void {
   const { logger } = options;
   /**
@@ -24,14 +27,21 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
     setTimeout(exit, 2_000).unref();
     options.releaseLocks().then(exit, exit);
   };
-  let signalled = false;
+  let signalledAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    // Under `npm start`, one Ctrl-C arrives twice: from the terminal (to the whole process group)
+    // and forwarded by npm. A repeat within REPEAT_WINDOW_MS is that same keypress, not a request
+    // to force the exit.
+    if (signalledAt !== undefined && performance.now() - signalledAt < REPEAT_WINDOW_MS) {
+      logger.info('same signal again at once (forwarded by npm): ignored', { signal });
+      return;
+    }
+    if (signalledAt !== undefined) {
       logger.warn('second signal: forcing exit', { signal });
       releaseThenExit(130);
       return;
     }
-    signalled = true;
+    signalledAt = performance.now();
     logger.info('signal received: shutting down', { signal });
     options.shutdown().then(
       () => {
