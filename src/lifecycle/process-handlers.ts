@@ -28,11 +28,12 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
     options.releaseLocks().then(exit, exit);
   };
   let signalledAt: number | undefined;
+  let firstSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     // Under `npm start`, one Ctrl-C arrives twice: from the terminal (to the whole process group)
-    // and forwarded by npm. A repeat within REPEAT_WINDOW_MS is that same keypress, not a request
+    // and forwarded by npm. The same signal again within REPEAT_WINDOW_MS is that keypress, not a request
     // to force the exit.
-    if (signalledAt !== undefined && performance.now() - signalledAt < REPEAT_WINDOW_MS) {
+    if (signalledAt !== undefined && signal === firstSignal && performance.now() - signalledAt < REPEAT_WINDOW_MS) {
       logger.info('same signal again at once (forwarded by npm): ignored', { signal });
       return;
     }
@@ -42,6 +43,7 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
       return;
     }
     signalledAt = performance.now();
+    firstSignal = signal;
     logger.info('signal received: shutting down', { signal });
     options.shutdown().then(
       () => {
