@@ -5,6 +5,7 @@ import type { Database } from './db/database';
 import { migrate } from './db/migrate';
 import { createPgDatabase } from './db/pg-database';
 import { createPgliteDatabase } from './db/pglite-database';
+import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
 import { HealthMonitor, type Probe } from './health/health-monitor';
 import { databaseProbe, qdrantProbe, redisProbe } from './health/probes';
 import { createHttpApp } from './http/app';
@@ -63,18 +64,11 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     jobsEnabled: config.scheduler.jobsEnabled,
   });
 
-  const db = config.database.url
-    ? createPgDatabase({
-        url: config.database.url,
-        poolMax: config.database.poolMax,
-        queryTimeoutMs: config.database.queryTimeoutMs,
-        applicationName: `crm-worker ${config.instanceId}`.slice(0, 63),
-        logger,
-      })
-    : await createPgliteDatabase(config.database.pgliteDataDir);
-  shutdown.register('database', () => db.close());
+  const pools = await openDatabases(config, logger);
+  const db = pools.api;
+  for (const [name, pool] of pools.distinct) shutdown.register(`database ${name}`, () => pool.close());
   await migrateWithRetry(db, logger);
-  await db.warm();
+  for (const [, pool] of pools.distinct) await pool.warm();
 
   const metrics = createMetrics();
   let redis: RedisClient | undefined;
@@ -98,11 +92,13 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   /** Aborted when shutdown begins, so that batch jobs stop at their next boundary (JobContext.stopping). */
   const stoppingController = new AbortController();
   const templates = createTemplateEngine(config.delivery.templateLimits);
-  const context: ModuleContext = { config, db, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates };
+  const context: ModuleContext = {
+    config, db, deliveryDb: pools.dispatcher, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates,
+  };
   const modules: WorkerModule[] = [];
   for (const factory of moduleFactories) modules.push(await factory(context));
 
-  const probes: Probe[] = [databaseProbe(db)];
+  const probes: Probe[] = [databaseProbe(pools.health)];
   if (redis) probes.push(redisProbe(redis));
   if (config.qdrant.url) probes.push(qdrantProbe(config.qdrant.url));
   for (const module of modules) probes.push(...(module.probes?.() ?? []));
@@ -124,7 +120,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     : [];
   const scheduler = new Scheduler(
     {
-      db,
+      db: pools.jobs,
       locks,
       metrics,
       logger,
@@ -156,13 +152,17 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     metrics,
     lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },
     apiKey: config.http.apiKey,
+    apiMaxInFlight: config.http.apiMaxInFlight,
+    apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT },
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.http.port, config.http.bindAddress, () => resolve());
+    // A deep accept queue: a burst of connections (2,000 at once) waits to be accepted and then
+    // shed with 503, instead of overflowing the kernel's queue and being reset.
+    server.listen({ port: config.http.port, host: config.http.bindAddress, backlog: 4096 }, () => resolve());
   });
   const { port, address } = server.address() as AddressInfo;
   shutdown.register('http', async () => {
@@ -198,9 +198,40 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   for (const module of modules) await module.start?.();
   await scheduler.start();
   started = true;
-  logger.info('crm-worker started', { instance: config.instanceId, port, jobs: jobs.map((j) => j.name) });
+  logger.info('crm-worker started', { instance: config.instanceId, pid: process.pid, port, jobs: jobs.map((j) => j.name) });
 
   return { config, port, scheduler, locks, db, logger, stop: () => shutdown.run(), releaseLocks };
+}
+
+/**
+ * The database connections, one pool per kind of caller, so that none can starve another: 2,000
+ * concurrent API requests once took every connection of a single shared pool, failed a dispatcher
+ * tick and flapped /health. The API pool sheds with 503 when its acquire deadline passes; the
+ * dispatcher, the scheduler (tick fences and the jobs' statements) and the health probe keep
+ * their own. The embedded PGlite is one in-process database for all.
+ */
+async function openDatabases(config: Config, logger: Logger) {
+  if (!config.database.url) {
+    const embedded = await createPgliteDatabase(config.database.pgliteDataDir);
+    return { api: embedded, dispatcher: embedded, jobs: embedded, health: embedded, distinct: new Map([['embedded', embedded]]) };
+  }
+  const url = config.database.url;
+  const open = (poolName: string, poolMax: number, minIdle: number, acquireTimeoutMs?: number) =>
+    createPgDatabase({
+      url,
+      poolName,
+      poolMax,
+      minIdle,
+      acquireTimeoutMs,
+      queryTimeoutMs: config.database.queryTimeoutMs,
+      applicationName: `crm-worker ${config.instanceId}`.slice(0, 63),
+      logger,
+    });
+  const api = open('api', config.database.poolMax, 2, config.database.apiAcquireTimeoutMs);
+  const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4);
+  const jobs = open('jobs', config.database.jobsPoolMax, 1);
+  const health = open('health', 1, 1);
+  return { api, dispatcher, jobs, health, distinct: new Map([['api', api], ['dispatcher', dispatcher], ['jobs', jobs], ['health', health]]) };
 }
 
 /** Workers often start before their database: retry for a while, then fail for the supervisor. */

@@ -78,10 +78,19 @@ export class WebhookChannel implements Channel {
     if (response.status >= 200 && response.status < 300) return { providerMessageId: response.requestId };
     const detail = `webhook ${url.host} answered ${response.status}${response.text ? `: ${response.text.slice(0, 200)}` : ''}`;
     if (response.status === 429 || (response.status === 503 && response.retryAfter !== undefined)) {
-      throw new RateLimitedError(detail, response.retryAfter ?? DEFAULT_RETRY_AFTER_MS);
+      throw new RateLimitedError(detail, response.retryAfter ?? DEFAULT_RETRY_AFTER_MS, url.origin);
     }
     if (response.status === 408 || response.status >= 500) throw new TransientDeliveryError(detail, response.status);
     throw new PermanentDeliveryError(detail, response.status);
+  }
+
+  /** The receiver's origin: a 429 from it pauses sends to that origin only. */
+  destinationOf(recipient: string): string | undefined {
+    try {
+      return this.resolve(recipient).origin;
+    } catch {
+      return undefined;
+    }
   }
 
   close(): void {

@@ -118,7 +118,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         process.once('SIGINT', () => shutdown.abort(new Error('interrupted')));
         process.once('SIGTERM', () => shutdown.abort(new Error('terminated')));
         const templates = createTemplateEngine(config.delivery.templateLimits);
-        const ctx = { config, db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal, templates };
+        const ctx = { config, db, locks: locksOf(redis), metrics: createMetrics(), logger, redis, shutdownSignal: shutdown.signal, templates, deliveryDb: db };
         return await runJobOnce(ctx, job, fireTime, io);
       }
       case 'health':

@@ -16,12 +16,25 @@ export interface Config {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Identifies this process in locks, job history and logs. */
   readonly instanceId: string;
-  /** bindAddress undefined = every interface (Node's default: IPv4 and IPv6). */
-  readonly http: { readonly port: number; readonly bindAddress: string | undefined; readonly apiKey: string | undefined };
+  readonly http: {
+    readonly port: number;
+    /** undefined = every interface (Node's default: IPv4 and IPv6). */
+    readonly bindAddress: string | undefined;
+    readonly apiKey: string | undefined;
+    /** /api requests in flight beyond this are shed at once with 503 + Retry-After. */
+    readonly apiMaxInFlight: number;
+  };
   readonly database: {
     /** Undefined means the embedded PGlite database in pgliteDataDir. */
     readonly url: string | undefined;
+    /** The API's pool (and the modules' other reads/writes); the hot paths have their own. */
     readonly poolMax: number;
+    /** The delivery dispatcher's own pool: API load cannot take its connections. */
+    readonly dispatcherPoolMax: number;
+    /** The scheduler's own pool: tick fences and the jobs' fenced statements. */
+    readonly jobsPoolMax: number;
+    /** How long an API request waits for a connection before it is shed with 503 + Retry-After. */
+    readonly apiAcquireTimeoutMs: number;
     readonly queryTimeoutMs: number;
     readonly pgliteDataDir: string;
   };
@@ -199,10 +212,13 @@ function toConfig(e: Env): Config {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-    http: { port: e.PORT, bindAddress: e.BIND_ADDRESS, apiKey: e.API_KEY },
+    http: { port: e.PORT, bindAddress: e.BIND_ADDRESS, apiKey: e.API_KEY, apiMaxInFlight: e.API_MAX_IN_FLIGHT },
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DB_POOL_MAX,
+      dispatcherPoolMax: e.DB_DISPATCHER_POOL_MAX,
+      jobsPoolMax: e.DB_JOBS_POOL_MAX,
+      apiAcquireTimeoutMs: e.DB_API_ACQUIRE_TIMEOUT_MS,
       queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
       pgliteDataDir: e.PGLITE_DATA_DIR,
     },

@@ -1,3 +1,16 @@
+/**
+ * No connection became free within the pool's acquire deadline: the database is busy, not broken.
+ * The HTTP layer answers it with 503 + Retry-After (status/retryAfterSeconds), never 500.
+ */
+export class DatabaseBusyError extends Error {
+  readonly status = 503;
+  readonly retryAfterSeconds = 1;
+  constructor(readonly pool: string) {
+    super(`database busy: no ${pool} connection free in time; retry shortly`);
+    this.name = 'DatabaseBusyError';
+  }
+}
+
 /** Result of one statement, the subset of pg's QueryResult both adapters can give. */
 export interface QueryResult<R> {
   rows: R[];

@@ -1,5 +1,5 @@
 import { Pool, type PoolClient } from 'pg';
-import type { Database, Queryable, QueryOptions, QueryResult } from './database';
+import { DatabaseBusyError, type Database, type Queryable, type QueryOptions, type QueryResult } from './database';
 import type { Logger } from '../logging/logger';
 
 export interface PgDatabaseOptions {
@@ -8,34 +8,54 @@ export interface PgDatabaseOptions {
   queryTimeoutMs: number;
   applicationName: string;
   logger: Logger;
+  /** Names the pool in logs and errors (api, dispatcher, jobs, health). */
+  poolName?: string;
+  /** Connections kept open through quiet spells (default 4, at most poolMax). */
+  minIdle?: number;
+  /** How long a caller waits for a free connection (default: min(queryTimeoutMs, 10 s)). */
+  acquireTimeoutMs?: number;
 }
 
-/** PostgreSQL through a pg Pool. A broken connection is discarded, never reused. */
-/** Connections kept open through quiet spells; warm() opens them at start-up. */
+/** Connections kept open through quiet spells by default; warm() opens them at start-up. */
 const MIN_IDLE_CONNECTIONS = 4;
 
+/**
+ * pg-pool's messages when connectionTimeoutMillis passes: no client became free, or a new
+ * connection was not set up in time (under load the event loop itself is slow to finish it).
+ */
+const ACQUIRE_TIMEOUT_MESSAGES = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout']);
+
+/** PostgreSQL through a pg Pool. A broken connection is discarded, never reused. */
 export function createPgDatabase(options: PgDatabaseOptions): Database {
+  const poolName = options.poolName ?? 'main';
+  const minIdle = Math.min(options.minIdle ?? MIN_IDLE_CONNECTIONS, options.poolMax);
+  const busy = (err: unknown): unknown =>
+    err instanceof Error && ACQUIRE_TIMEOUT_MESSAGES.has(err.message) ? new DatabaseBusyError(poolName) : err;
   const pool = new Pool({
     connectionString: options.url,
     max: options.poolMax,
     // Connections idle past idleTimeoutMillis are closed down to this many, so a burst after a
     // quiet spell (a campaign due at 09:00) does not wait for new connections first. In the
     // delivery bench, opening them when the first messages came due delayed those by up to 150 ms.
-    min: Math.min(MIN_IDLE_CONNECTIONS, options.poolMax),
-    connectionTimeoutMillis: Math.min(options.queryTimeoutMs, 10_000),
+    min: minIdle,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? Math.min(options.queryTimeoutMs, 10_000),
     // Client-side deadline: a hung server or a dead TCP peer fails the query instead of hanging it.
     query_timeout: options.queryTimeoutMs,
     application_name: options.applicationName,
     keepAlive: true,
   });
   // Idle clients that lose their server emit here; without a listener that would crash the process.
-  pool.on('error', (err) => options.logger.warn('postgres idle client error', { error: err.message }));
+  pool.on('error', (err) => options.logger.warn('postgres idle client error', { pool: poolName, error: err.message }));
 
   const asQueryable = (client: Pool | PoolClient): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
       const values = params as unknown[] | undefined;
-      const result = await (options?.name ? client.query({ name: options.name, text, values }) : client.query(text, values));
-      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      try {
+        const result = await (options?.name ? client.query({ name: options.name, text, values }) : client.query(text, values));
+        return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+      } catch (err) {
+        throw busy(err);
+      }
     },
     async exec(script: string): Promise<void> {
       await client.query(script);
@@ -48,8 +68,17 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
     query: poolQueryable.query,
     exec: poolQueryable.exec,
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((err: unknown) => Promise.reject(busy(err)));
+      // pg emits 'error' on a checked-out client whose connection dies between queries (server
+      // restart, failover, pg_terminate_backend while a send is in flight). The pool only listens
+      // while the client is idle, so without this listener the process would crash; with it the
+      // loss is an error of this transaction only: its next statement (or COMMIT) fails.
       let broken: Error | undefined;
+      const onLost = (err: Error) => {
+        broken ??= err;
+        options.logger.warn('postgres connection lost inside a transaction', { error: err.message });
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(asQueryable(client));
@@ -63,13 +92,15 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         }
         throw err;
       } finally {
+        client.off('error', onLost);
+        // A lost connection is destroyed, never handed to the next caller.
         client.release(broken);
       }
     },
     async warm() {
       // Held together, so each is a connection of its own; released at once, they stay open.
       const clients = await Promise.allSettled(
-        Array.from({ length: Math.min(MIN_IDLE_CONNECTIONS, options.poolMax) }, () => pool.connect()),
+        Array.from({ length: minIdle }, () => pool.connect()),
       );
       for (const c of clients) if (c.status === 'fulfilled') c.value.release();
     },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database';
+import { lockDataDir } from './data-dir-lock';
 import { quoteIdent } from './pg-database';
 
 /**
@@ -9,7 +10,15 @@ import { quoteIdent } from './pg-database';
  */
 export async function createPgliteDatabase(dataDir: string): Promise<Database> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
+  // Before opening: a second process on the same folder refuses with a clear message.
+  const unlock = lockDataDir(dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
 
   const asQueryable = (target: PGlite | Transaction): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
@@ -38,7 +47,11 @@ export async function createPgliteDatabase(dataDir: string): Promise<Database> {
       return async () => unsubscribe();
     },
     async close() {
-      await db.close();
+      try {
+        await db.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

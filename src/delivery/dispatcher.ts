@@ -346,18 +346,21 @@ export class Dispatcher {
     const { config, metrics, rateLimits } = this.deps;
     const labels = { channel: row.channel, strategy: this.strategyOf(row) };
     try {
-      const waitMs = await rateLimits.acquire(row.channel);
+      const channel = this.deps.channels.get(row.channel);
+      // A destination paused by its own 429 waits without taking from the channel's budget.
+      const destination = channel?.destinationOf?.(row.recipient);
+      const destinationWaitMs = rateLimits.destinationWaitMs(destination);
+      const waitMs = destinationWaitMs > 0 ? destinationWaitMs : await rateLimits.acquire(row.channel);
       if (waitMs > 0) {
         metrics.sends.inc({ ...labels, result: 'rate_limited' });
+        const error = destinationWaitMs > 0
+          ? `receiver ${destination} asked to wait: waiting ${waitMs} ms`
+          : `rate limit of channel ${row.channel}: waiting ${waitMs} ms`;
         await this.persist(() =>
-          recordAttemptFailure(this.deps.db, {
-            id: row.id, token, status: 'scheduled', error: `rate limit of channel ${row.channel}: waiting ${waitMs} ms`,
-            retryInMs: waitMs, refundAttempt: true,
-          }),
+          recordAttemptFailure(this.deps.db, { id: row.id, token, status: 'scheduled', error, retryInMs: waitMs, refundAttempt: true }),
         );
         return;
       }
-      const channel = this.deps.channels.get(row.channel);
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
       const { subject, body } = await this.compose(row);
       if (this.stopping) {
@@ -445,9 +448,13 @@ export class Dispatcher {
     const log = this.log.child({ messageId: row.id, channel: row.channel });
     const { config, metrics, rateLimits, db } = this.deps;
     if (err instanceof RateLimitedError) {
-      await rateLimits.providerAskedToWait(row.channel, err.retryAfterMs);
+      if (err.destination !== undefined) rateLimits.destinationAskedToWait(err.destination, err.retryAfterMs);
+      else await rateLimits.providerAskedToWait(row.channel, err.retryAfterMs);
       metrics.sends.inc({ ...labels, result: 'rate_limited' });
-      log.warn('provider asked to slow down: channel paused', { retryAfterMs: err.retryAfterMs });
+      log.warn(err.destination !== undefined ? 'receiver asked to slow down: destination paused' : 'provider asked to slow down: channel paused', {
+        retryAfterMs: err.retryAfterMs,
+        destination: err.destination,
+      });
       await this.persist(() =>
         recordAttemptFailure(db, { id: row.id, token, status: 'scheduled', error: err.message, retryInMs: err.retryAfterMs, refundAttempt: true }),
       );

@@ -46,7 +46,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({
-        db,
+        db: ctx.deliveryDb,
         channels,
         idempotentChannels,
         rateLimits: new ChannelRateLimits(delivery.rateLimits, { redis: ctx.redis, keyPrefix: config.redis.keyPrefix }),

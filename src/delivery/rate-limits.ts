@@ -11,6 +11,8 @@ import { monotonicMs } from '../util/deadline';
 export class ChannelRateLimits {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   private readonly pausedUntil = new Map<string, number>();
+  /** Destinations (a webhook receiver's origin) paused by their own 429, in this process. */
+  private readonly destinationPausedUntil = new Map<string, number>();
 
   constructor(
     limits: Readonly<Record<string, { points: number; durationSeconds: number }>>,
@@ -69,6 +71,28 @@ export class ChannelRateLimits {
     this.pause(channel, waitMs);
     const limiter = this.limiters.get(channel);
     if (limiter) await limiter.block(channel, Math.max(1, Math.ceil(waitMs / 1000))).catch(() => undefined);
+  }
+
+  /**
+   * A receiver behind a many-destination channel said 429: pause that destination only. Kept in
+   * this process (each worker learns it from its own 429): a shared entry would cost a Redis
+   * round trip on every webhook send.
+   */
+  destinationAskedToWait(destination: string, waitMs: number): void {
+    const until = monotonicMs() + waitMs;
+    if ((this.destinationPausedUntil.get(destination) ?? 0) < until) this.destinationPausedUntil.set(destination, until);
+  }
+
+  /** How many ms sends to this destination must still wait (0 = go). */
+  destinationWaitMs(destination: string | undefined, now = monotonicMs()): number {
+    if (destination === undefined) return 0;
+    const until = this.destinationPausedUntil.get(destination);
+    if (until === undefined) return 0;
+    if (until <= now) {
+      this.destinationPausedUntil.delete(destination);
+      return 0;
+    }
+    return until - now;
   }
 
   /** Pauses are intervals: on the monotonic clock, so a wall-clock step neither ends nor prolongs one. */

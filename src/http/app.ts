@@ -7,6 +7,7 @@ import type { JobState } from '../scheduler/scheduler';
 import { requireApiKey } from './api-key';
 import { healthRoutes } from './health-routes';
 import { jobsRoutes } from './jobs-routes';
+import { limitInFlight, SHED_RETRY_AFTER_SECONDS } from './load-shedding';
 import { metricsRoutes } from './metrics-routes';
 import { refuseUnsafeInput } from './request-guard';
 
@@ -22,6 +23,10 @@ export interface HttpDeps {
   metrics: Metrics;
   lifecycle: { isStarted(): boolean; isShuttingDown(): boolean };
   apiKey: string | undefined;
+  /** /api requests in flight beyond this are shed with 503 + Retry-After (default: no limit). */
+  apiMaxInFlight?: number;
+  /** Body limits above the default 1 MB, by "METHOD /path" under /api (batch routes). */
+  apiBodyLimits?: Record<string, string>;
   logger: Logger;
   /** Extra /api routers contributed by later modules (delivery, campaigns, ...). */
   apiRouters?: express.Router[];
@@ -34,8 +39,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use(metricsRoutes(deps));
 
   const api = express.Router();
+  if (deps.apiMaxInFlight !== undefined) api.use(limitInFlight(deps.apiMaxInFlight));
   api.use(requireApiKey(deps.apiKey));
-  api.use(express.json({ limit: '1mb' }));
+  const defaultJson = express.json({ limit: '1mb' });
+  const largeJson = new Map(Object.entries(deps.apiBodyLimits ?? {}).map(([route, limit]) => [route, express.json({ limit })]));
+  api.use((req, res, next) => (largeJson.get(`${req.method} ${req.path}`) ?? defaultJson)(req, res, next));
   api.use(refuseUnsafeInput());
   api.use(jobsRoutes(deps));
   for (const router of deps.apiRouters ?? []) api.use(router);
@@ -45,6 +53,11 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     res.status(404).json({ error: 'not found' });
   });
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
+    // Overload (no database connection free in time) is shed, not a failure: 503 + Retry-After.
+    if (err?.status === 503) {
+      res.set('Retry-After', String(err.retryAfterSeconds ?? SHED_RETRY_AFTER_SECONDS)).status(503).json({ error: err.message });
+      return;
+    }
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
     if (status === 500) deps.logger.error('http handler failed', { error: err?.stack ?? String(err) });
     res.status(status).json({ error: status === 500 ? 'internal error' : err.message });

@@ -13,15 +13,37 @@ export interface ProcessHandlerOptions {
  * or unhandled rejection leaves the process in an unknown state: log it, release locks where
  * possible so other replicas need not wait out the TTL, and exit non-zero for the supervisor.
  */
+/** Signals this close together count as one (see onSignal). */
+const REPEAT_WINDOW_MS = 1_000;
+
 export function installProcessHandlers(options: ProcessHandlerOptions): void {
   const { logger } = options;
-  let signalled = false;
+  /**
+   * Every exit path releases held leases first (bounded), so other replicas need not wait out
+   * LOCK_TTL_MS before the jobs run again. Best-effort: a lease that already expired is fine.
+   */
+  const releaseThenExit = (code: number) => {
+    const exit = () => process.exit(code);
+    setTimeout(exit, 2_000).unref();
+    options.releaseLocks().then(exit, exit);
+  };
+  let signalledAt: number | undefined;
+  let firstSignal: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      logger.warn('second signal: forcing exit', { signal });
-      process.exit(130);
+    // Under `npm start`, one Ctrl-C arrives twice: from the terminal (to the whole process group)
+    // and forwarded by npm. The same signal again within REPEAT_WINDOW_MS is that keypress, not a request
+    // to force the exit.
+    if (signalledAt !== undefined && signal === firstSignal && performance.now() - signalledAt < REPEAT_WINDOW_MS) {
+      logger.info('same signal again at once (forwarded by npm): ignored', { signal });
+      return;
     }
-    signalled = true;
+    if (signalledAt !== undefined) {
+      logger.warn('second signal: forcing exit', { signal });
+      releaseThenExit(130);
+      return;
+    }
+    signalledAt = performance.now();
+    firstSignal = signal;
     logger.info('signal received: shutting down', { signal });
     options.shutdown().then(
       () => {
@@ -30,7 +52,7 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
       },
       (err: Error) => {
         logger.error('shutdown failed', { error: err.message });
-        process.exit(1);
+        releaseThenExit(1);
       },
     );
   };
@@ -39,10 +61,8 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
 
   const onFatal = (kind: string) => (err: unknown) => {
     logger.error(`${kind}: exiting`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    const exit = () => process.exit(1);
-    // Never wait long on a process that is already in trouble.
-    setTimeout(exit, 2_000).unref();
-    options.releaseLocks().then(exit, exit);
+    // Never wait long on a process that is already in trouble (releaseThenExit is bounded).
+    releaseThenExit(1);
   };
   process.on('uncaughtException', onFatal('uncaught exception'));
   process.on('unhandledRejection', onFatal('unhandled rejection'));

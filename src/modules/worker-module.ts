@@ -12,7 +12,10 @@ import type { TemplateEngine } from '../delivery/templates';
 /** What the composition root hands every module: the shared clients, built once. */
 export interface ModuleContext {
   readonly config: Config;
+  /** The API's pool: routes and whatever else a module reads or writes outside the hot paths. */
   readonly db: Database;
+  /** The delivery dispatcher's own pool (the same database as db; PGlite: the same object). */
+  readonly deliveryDb: Database;
   readonly locks: LeaseLocks;
   readonly metrics: Metrics;
   readonly logger: Logger;
