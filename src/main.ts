@@ -67,7 +67,9 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   const pools = await openDatabases(config, logger);
   const db = pools.api;
   for (const [name, pool] of pools.distinct) shutdown.register(`database ${name}`, () => pool.close());
-  await migrateWithRetry(db, logger);
+  // Migrations take the scheduler's pool: the API pool's short acquire deadline is for shedding
+  // requests, not for a start-up step that may wait for a busy server.
+  await migrateWithRetry(pools.jobs, logger);
   for (const [, pool] of pools.distinct) await pool.warm();
 
   const metrics = createMetrics();

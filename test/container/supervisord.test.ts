@@ -57,8 +57,9 @@ describe('supervisord.worker.conf with the real supervisord', () => {
     expect(states.worker).toBe('RUNNING');
     expect(states['fatal-exit']).toBe('RUNNING');
     await healthy();
-    // The design's log file: the worker's JSON lines land in worker.log.
-    expect(workerLogLines().some((l) => l.message === 'crm-worker started')).toBe(true);
+    // The design's log file: the worker's JSON lines land in worker.log (/health answers as soon as
+    // the server listens, a moment before the worker logs that it started).
+    await waitFor('"crm-worker started" in worker.log', () => workerLogLines().some((l) => l.message === 'crm-worker started'));
   });
 
   test('the worker does not inherit SUPERVISOR_PASSWORD from supervisord', async () => {
@@ -107,7 +108,7 @@ describe('supervisord.worker.conf with the real supervisord', () => {
     const lines = workerLogLines();
     const mine = lines.filter((l) => String(l.instance ?? '').includes(`-${pid}-`));
     const messages = mine.map((l) => (l.message === 'shutdown step done' ? `step:${String(l.step)}` : String(l.message)));
-    const order = ['signal received: shutting down', 'step:scheduler', 'step:http', 'step:redis', 'step:database', 'shutdown complete'];
+    const order = ['signal received: shutting down', 'step:scheduler', 'step:http', 'step:redis', 'step:database api', 'shutdown complete'];
     const positions = order.map((m) => messages.indexOf(m));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -165,7 +166,7 @@ describe('supervisorctl stop worker while a job runs', () => {
       expect(await withRedis((r) => r.exists(`${keys.prefix}lock:probe`))).toBe(0);
 
       const messages = all.map((l) => (l.message === 'shutdown step done' ? `step:${String(l.step)}` : String(l.message)));
-      const order = ['signal received: shutting down', 'job run finished', 'step:scheduler', 'step:http', 'step:redis', 'step:database', 'shutdown complete'];
+      const order = ['signal received: shutting down', 'job run finished', 'step:scheduler', 'step:http', 'step:redis', 'step:database api', 'shutdown complete'];
       const signalAt = messages.indexOf(order[0]!);
       const positions = order.map((m, i) => (i === 0 ? signalAt : messages.indexOf(m, signalAt)));
       expect(positions.every((p) => p >= 0)).toBe(true);
