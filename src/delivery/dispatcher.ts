@@ -6,7 +6,7 @@ import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
-import { withDeadline } from '../util/deadline';
+import { monotonicMs, withDeadline } from '../util/deadline';
 import {
   claimDueMessages,
   expireLeases,
@@ -16,6 +16,7 @@ import {
   markSending,
   recordHeartbeat,
   releaseClaims,
+  renewSendingLeases,
   type ClaimedMessage,
 } from './claims';
 import type { DeliveryMetrics } from './delivery-metrics';
@@ -58,11 +59,11 @@ const LISTEN_DEADLINE_MS = 10_000;
 export class Dispatcher {
   private readonly log: Logger;
   private readonly sentWriter: SentWriter;
-  private readonly inFlight = new Map<string, { token: string; started: boolean }>();
+  private readonly inFlight = new Map<string, { token: string; started: boolean; lease: HeldLease }>();
   /** Claimed rows not yet marked 'sending', oldest first; heldSince is this process's clock. */
   private readonly prefetched: Array<{ row: ClaimedMessage; token: string; heldSince: number }> = [];
   /** Rows marked 'sending' whose sends have not started yet (see nextMarkGroup), oldest first. */
-  private readonly marked: Array<{ row: ClaimedMessage; token: string }> = [];
+  private readonly marked: Array<{ row: ClaimedMessage; token: string; lease: HeldLease }> = [];
   private launching: Promise<void> | undefined;
   private launchAgain = false;
   /** Moving average of how long one send holds its slot, to keep the local queue sendable within the lease. */
@@ -179,6 +180,7 @@ export class Dispatcher {
       this.lastLeaseSweepAt = now;
     }
     this.lastTickAt = new Date();
+    await this.renewWaitingLeases();
 
     // Rows held past half the lease (slots busy longer than the queue was sized for) go back
     // before the lease sweep would take them from under us; their checks are old by now too.
@@ -250,6 +252,8 @@ export class Dispatcher {
         if (giveBack.length > 0) await this.releasePrefetched(giveBack);
         if (marking.length === 0) continue;
         let marked: Array<{ id: string; attempts: number }>;
+        // Taken before the statement, so this process never counts on more lease than the database gave.
+        const markedAt = monotonicMs();
         try {
           marked = await markSending(db, { rows: marking.map((g) => ({ id: g.row.id, token: g.token })), leaseMs: config.leaseMs });
         } catch (err) {
@@ -266,7 +270,7 @@ export class Dispatcher {
             });
             continue;
           }
-          this.marked.push({ row: { ...g.row, attempts }, token: g.token });
+          this.marked.push({ row: { ...g.row, attempts }, token: g.token, lease: { until: markedAt + config.leaseMs } });
         }
         if (this.stopping) {
           // Shutdown began during the mark: nothing starts now; marked rows go back in stop().
@@ -302,8 +306,8 @@ export class Dispatcher {
   /** Starts marked rows in free slots, in order; synchronous, so a freed slot refills at once. */
   private startMarked(): void {
     while (!this.stopping && this.marked.length > 0 && this.inFlight.size < this.deps.config.concurrency) {
-      const { row, token } = this.marked.shift()!;
-      this.inFlight.set(row.id, { token, started: false });
+      const { row, token, lease } = this.marked.shift()!;
+      this.inFlight.set(row.id, { token, started: false, lease });
       void this.deliver(row, token).finally(() => {
         this.inFlight.delete(row.id);
         this.startMarked();
@@ -332,6 +336,70 @@ export class Dispatcher {
     await reconcileUnknownByResend(db, idempotentChannels);
   }
 
+  /**
+   * Lease arithmetic (issue 11, item 4). A send may take up to sendTimeoutMs and its lease must
+   * still hold when it ends, so that its 'sent' mark lands under it; the slack is what the lease
+   * has beyond that (leaseMs − sendTimeoutMs, at least sendTimeoutMs: config requires the lease
+   * to be twice the send timeout). A send starts only with sendTimeoutMs + half the slack left;
+   * rows waiting for a slot are renewed once less than sendTimeoutMs + three quarters is left,
+   * and the loop looks at them at least every eighth of the slack.
+   */
+  private leaseThresholds(): { startNeedsMs: number; renewBelowMs: number; renewEveryMs: number } {
+    const { leaseMs, sendTimeoutMs } = this.deps.config;
+    const slackMs = Math.max(0, leaseMs - sendTimeoutMs);
+    return { startNeedsMs: sendTimeoutMs + slackMs / 2, renewBelowMs: sendTimeoutMs + (slackMs * 3) / 4, renewEveryMs: Math.max(50, slackMs / 8) };
+  }
+
+  /** Rows marked 'sending' that have not started: a live worker keeps them however long its slots are busy. */
+  private waitingLeases(): Array<{ id: string; token: string; lease: HeldLease }> {
+    const waiting = this.marked.map((m) => ({ id: m.row.id, token: m.token, lease: m.lease }));
+    for (const [id, e] of this.inFlight) if (!e.started) waiting.push({ id, token: e.token, lease: e.lease });
+    return waiting;
+  }
+
+  /**
+   * Renews the leases of waiting rows before they run out: with every slot held by a slow
+   * receiver, rows marked ahead waited longer than the lease, another worker's sweep took them
+   * and resent them while this one still sent them (issue 11, item 4). A row that is not renewed
+   * was taken back already; its send-start check gives it up.
+   */
+  private async renewWaitingLeases(): Promise<void> {
+    const { renewBelowMs } = this.leaseThresholds();
+    const now = monotonicMs();
+    const due = this.waitingLeases().filter((w) => w.lease.until - now < renewBelowMs);
+    if (due.length === 0) return;
+    const renewedAt = monotonicMs();
+    const renewed = new Set(await renewSendingLeases(this.deps.db, { rows: due, leaseMs: this.deps.config.leaseMs }));
+    for (const w of due) if (renewed.has(w.id)) w.lease.until = renewedAt + this.deps.config.leaseMs;
+  }
+
+  /**
+   * True when this worker still holds the row's lease, by its monotonic clock, for the whole
+   * send. A lease too short is renewed first. A row that cannot be renewed (a lease sweep took
+   * it, and another worker may be sending it now) is not sent, and goes back if it is still ours.
+   */
+  private async leaseCoversSend(row: ClaimedMessage, token: string): Promise<boolean> {
+    const { db, config } = this.deps;
+    const entry = this.inFlight.get(row.id);
+    if (!entry) return false;
+    const { startNeedsMs } = this.leaseThresholds();
+    if (entry.lease.until - monotonicMs() >= startNeedsMs) return true;
+    const renewedAt = monotonicMs();
+    let renewed = false;
+    try {
+      renewed = (await renewSendingLeases(db, { rows: [{ id: row.id, token }], leaseMs: config.leaseMs })).length > 0;
+    } catch (err) {
+      this.log.warn('could not renew a lease before its send', { messageId: row.id, error: (err as Error).message });
+    }
+    if (renewed) {
+      entry.lease.until = renewedAt + config.leaseMs;
+      if (entry.lease.until - monotonicMs() >= startNeedsMs) return true;
+    }
+    this.log.warn('message not sent by this worker: its lease would not cover the send', { messageId: row.id, renewed });
+    await this.persist(() => releaseClaims(db, { ids: [row.id], token }));
+    return false;
+  }
+
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
     const labels = { channel: row.channel, strategy: strategyOf(row) };
@@ -355,6 +423,7 @@ export class Dispatcher {
         await this.persist(() => releaseClaims(this.deps.db, { ids: [row.id], token }));
         return;
       }
+      if (!(await this.leaseCoversSend(row, token))) return;
       const entry = this.inFlight.get(row.id);
       if (entry) entry.started = true;
       const sendStartedAt = Date.now();
@@ -478,10 +547,12 @@ export class Dispatcher {
 
   private async millisUntilNextWork(): Promise<number> {
     const { config, rateLimits, db } = this.deps;
+    // Rows waiting for a slot need their leases renewed in time, even if no send finishes meanwhile.
+    const longest = this.waitingLeases().length > 0 ? Math.min(config.maxSleepMs, this.leaseThresholds().renewEveryMs) : config.maxSleepMs;
     // A finishing send wakes us; while the local queue is full enough there is nothing to claim.
-    if (this.prefetched.length >= this.queueTarget().lowWater) return config.maxSleepMs;
+    if (this.prefetched.length >= this.queueTarget().lowWater) return longest;
     const paused = rateLimits.pausedChannels();
-    const candidates = [config.maxSleepMs];
+    const candidates = [longest];
     const dueIn = await nextWakeInMs(db, paused);
     if (dueIn !== undefined) candidates.push(dueIn);
     const resumeAt = rateLimits.nextResumeAt();
@@ -540,6 +611,11 @@ export class Dispatcher {
     this.pingSentAt = now;
     await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
   }
+}
+
+/** Until when (monotonicMs) this process may count on a row's lease; shared by its queue entry and its slot. */
+interface HeldLease {
+  until: number;
 }
 
 function strategyOf(row: ClaimedMessage): string {
