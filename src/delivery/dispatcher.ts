@@ -480,12 +480,12 @@ export class Dispatcher {
       const channel = this.deps.channels.get(row.channel);
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
       const { subject, body } = await this.compose(row);
+      if (!(await this.leaseCoversSend(row, token))) return;
       if (this.stopping) {
         // Shutdown began before this send started: nothing is sent after that; the row goes back.
         await this.persist(() => releaseClaims(this.deps.db, { ids: [row.id], token }));
         return;
       }
-      if (!(await this.leaseCoversSend(row, token))) return;
       const entry = this.inFlight.get(row.id);
       if (entry) entry.started = true;
       const sendStartedAt = Date.now();
