@@ -6,7 +6,7 @@ import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
-import { monotonicMs, sleep as sleepUnlessAborted, withDeadline } from '../util/deadline';
+import { monotonicMs, withDeadline } from '../util/deadline';
 import {
   claimDueMessages,
   expireLeases,
@@ -19,6 +19,7 @@ import {
   renewSendingLeases,
   type ClaimedMessage,
 } from './claims';
+import { DatabaseBackoff } from './database-backoff';
 import type { DeliveryMetrics } from './delivery-metrics';
 import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
@@ -43,14 +44,6 @@ export interface DispatcherDeps {
 
 const HEARTBEAT_EVERY_MS = 5_000;
 const LEASE_SWEEP_EVERY_MS = 1_000;
-/**
- * Backoff after failed passes against a database that answers (a locked table, a read-only
- * server): a few seconds, so a fault that clears is noticed soon. While the database does not
- * answer at all the loop does not back off by this but probes every PROBE_EVERY_MS.
- */
-const MAX_ERROR_BACKOFF_MS = 5_000;
-const PROBE_EVERY_MS = 250;
-const PROBE_DEADLINE_MS = 1_000;
 const LISTEN_DEADLINE_MS = 10_000;
 
 /**
@@ -78,6 +71,7 @@ export class Dispatcher {
   private readonly abortSends = new AbortController();
   /** Aborted when stop() begins: ends a backoff, which wake-ups do not. */
   private readonly stopSignal = new AbortController();
+  private readonly backoff: DatabaseBackoff;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -88,8 +82,6 @@ export class Dispatcher {
   private pingSentAt: number | undefined;
   private pingPayload = '';
   private lastLeaseSweepAt = 0;
-  private consecutiveErrors = 0;
-  private probe: Promise<unknown> | undefined;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
@@ -98,6 +90,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
     this.sentWriter = new SentWriter(deps.db, this.log);
+    this.backoff = new DatabaseBackoff({ db: deps.db, metrics: deps.metrics, log: this.log, stop: this.stopSignal.signal });
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
   }
 
@@ -142,77 +135,17 @@ export class Dispatcher {
       try {
         await this.ensureListening();
         const claimedFull = await this.tick();
-        if (this.consecutiveErrors > 0) this.log.info('dispatcher resumed after database errors', { consecutiveErrors: this.consecutiveErrors });
-        this.consecutiveErrors = 0;
-        this.deps.metrics.errorBackoff.set(0);
+        this.backoff.succeeded();
         if (claimedFull || this.stopping) continue;
         await this.sleep(await this.millisUntilNextWork());
       } catch (err) {
-        // One failed pass counts once, however many of its statements failed.
-        this.consecutiveErrors++;
-        this.deps.metrics.databaseErrors.inc();
         // The LISTEN connection may have died with the database: listen again after recovery.
         const stale = this.unlisten;
         this.unlisten = undefined;
         void stale?.().catch(() => undefined);
-        await this.backOff(err as Error);
+        await this.backoff.failed(err as Error);
       }
     }
-  }
-
-  /**
-   * Waits after a failed pass. Wake-ups (a send finishing, a NOTIFY) do not end it: they used
-   * to, and each following failed pass doubled the backoff, which reached 30 s within 100 ms of
-   * an outage while sends finished, so delivery resumed 11–28 s after the database was back
-   * (issue 11, item 7). While the database does not answer, a cheap probe runs every
-   * PROBE_EVERY_MS and the loop resumes as soon as one answers; the exponential backoff (capped
-   * at MAX_ERROR_BACKOFF_MS) only spaces passes that fail against a database that answers.
-   */
-  private async backOff(err: Error): Promise<void> {
-    const { metrics } = this.deps;
-    const backoffMs = Math.min(MAX_ERROR_BACKOFF_MS, 250 * 2 ** Math.min(this.consecutiveErrors - 1, 10));
-    const reachable = await this.databaseAnswers();
-    const logged = this.consecutiveErrors <= 3 || this.consecutiveErrors % 10 === 0;
-    if (reachable) {
-      metrics.errorBackoff.set(backoffMs / 1000);
-      if (logged) this.log.warn('dispatcher tick failed; backing off', { error: err.message, consecutiveErrors: this.consecutiveErrors, backoffMs });
-      await this.pause(backoffMs);
-      return;
-    }
-    metrics.errorBackoff.set(PROBE_EVERY_MS / 1000);
-    if (logged) {
-      this.log.warn('dispatcher tick failed and the database does not answer; probing it until it does', {
-        error: err.message, consecutiveErrors: this.consecutiveErrors, probeEveryMs: PROBE_EVERY_MS,
-      });
-    }
-    while (!this.stopping) {
-      await this.pause(PROBE_EVERY_MS);
-      if (this.stopping || (await this.databaseAnswers())) return;
-      // Counted, so the error rate shows the outage for as long as it lasts.
-      metrics.databaseErrors.inc();
-    }
-  }
-
-  /**
-   * A cheap statement with its own short deadline: does the database answer at all? One probe at
-   * a time: a probe that hangs (a black-holed server) is waited on again rather than joined by
-   * more, each holding a pool connection until the query timeout.
-   */
-  private async databaseAnswers(): Promise<boolean> {
-    this.probe ??= this.deps.db.query('SELECT 1').finally(() => {
-      this.probe = undefined;
-    });
-    try {
-      await withDeadline(this.probe, PROBE_DEADLINE_MS, 'delivery database probe');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Sleeps, ended early only by stop(). */
-  private async pause(ms: number): Promise<void> {
-    await sleepUnlessAborted(ms, this.stopSignal.signal).catch(() => undefined);
   }
 
   /**
