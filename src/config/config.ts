@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { channelProblems, envSchema, jobsEnabledOf, scheduleProblems, workerModeProblems, type Env } from './schema';
+import { channelProblems, deliveryProblems, envSchema, jobsEnabledOf, scheduleProblems, workerModeProblems, type Env } from './schema';
 import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
 
 /** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
@@ -202,7 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const problems = [...scheduleProblems(e), ...channelProblems(e), ...workerModeProblems(e)];
+  const problems = [...scheduleProblems(e), ...channelProblems(e), ...workerModeProblems(e), ...deliveryProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toConfig(e));
 }

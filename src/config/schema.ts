@@ -264,6 +264,20 @@ export function workerModeProblems(env: Env): Array<{ variable: string; message:
   return [];
 }
 
+/**
+ * The delivery lease must outlast a send: a send may take DELIVERY_SEND_TIMEOUT_MS, and the
+ * dispatcher starts one only with the timeout plus half the remaining slack of the lease left
+ * (renewing it first when needed). Below twice the timeout a slow send would outlive its lease
+ * and another worker would resend it while it is still in flight.
+ */
+export function deliveryProblems(env: Env): Array<{ variable: string; message: string }> {
+  if (env.DELIVERY_LEASE_MS >= env.DELIVERY_SEND_TIMEOUT_MS * 2) return [];
+  return [{
+    variable: 'DELIVERY_LEASE_MS',
+    message: `must be at least twice DELIVERY_SEND_TIMEOUT_MS (${env.DELIVERY_SEND_TIMEOUT_MS}), so that a send ends while its lease holds (got "${env.DELIVERY_LEASE_MS}")`,
+  }];
+}
+
 /** Derived schedules: an explicit *_CRON wins; otherwise the design's interval variables apply. */
 export function scheduleProblems(env: Env): Array<{ variable: string; message: string }> {
   const problems: Array<{ variable: string; message: string }> = [];

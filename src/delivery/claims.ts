@@ -123,6 +123,30 @@ export async function markSending(
   return result.rows.map((r) => ({ id: r.id, attempts: Number(r.attempts) }));
 }
 
+/**
+ * Extends the leases of rows this worker marked 'sending' and has not started yet (marked ahead
+ * and waiting for a slot, or about to start): a live worker keeps what it holds however long its
+ * slots are busy. Only rows still 'sending' under the token: one whose lease already ran out
+ * (turned 'unknown' by a lease sweep, perhaps resent by another worker) is not renewed, and its
+ * holder must not send it. Returns the renewed ids.
+ */
+export async function renewSendingLeases(
+  db: Queryable,
+  params: { rows: ReadonlyArray<{ id: string; token: string }>; leaseMs: number },
+): Promise<string[]> {
+  if (params.rows.length === 0) return [];
+  const result = await db.query<{ id: string }>(
+    `UPDATE scheduled_messages m
+        SET lease_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
+       FROM unnest($1::bigint[], $2::text[]) AS r(id, token)
+      WHERE m.id = r.id AND m.claimed_by = r.token AND m.status = 'sending'
+      RETURNING m.id::text AS id`,
+    [params.rows.map((r) => r.id), params.rows.map((r) => r.token), params.leaseMs],
+    { name: 'delivery-renew-sending' },
+  );
+  return result.rows.map((r) => r.id);
+}
+
 export interface SentRecord {
   id: string;
   token: string;
@@ -292,8 +316,11 @@ export async function reconcileUnknownByResend(db: Queryable, channels: readonly
 }
 
 /**
- * Claimed rows this worker will not send after all (shutdown, held too long): back to
- * 'scheduled'. A row already marked 'sending' whose send did not start gets its attempt refunded.
+ * Claimed rows this worker will not send after all (shutdown, held too long, lease too short to
+ * start the send): back to 'scheduled'. A row already marked 'sending' whose send did not start
+ * gets its attempt refunded; so does one that went 'unknown' meanwhile (its lease ran out while
+ * it waited) and is still under this token: its holder knows the send never started, so it is
+ * not a doubt for a resend or an operator.
  */
 export async function releaseClaims(db: Queryable, params: { ids: readonly string[]; token: string }): Promise<number> {
   if (params.ids.length === 0) return 0;
@@ -301,9 +328,10 @@ export async function releaseClaims(db: Queryable, params: { ids: readonly strin
   const result = await db.query<{ n: string | number }>(
     `WITH released AS (
        UPDATE scheduled_messages
-          SET status = 'scheduled', attempts = attempts - CASE WHEN status = 'sending' THEN 1 ELSE 0 END,
+          SET status = 'scheduled', attempts = attempts - CASE WHEN status IN ('sending', 'unknown') THEN 1 ELSE 0 END,
+              last_error = CASE WHEN status = 'unknown' THEN NULL ELSE last_error END,
               claimed_by = NULL, lease_expires_at = NULL, updated_at = now()
-        WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status IN ('claimed', 'sending')
+        WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND status IN ('claimed', 'sending', 'unknown')
         RETURNING id
      ), woken AS (
        SELECT pg_notify('crm_delivery_wakeup', '0') FROM released HAVING count(*) > 0

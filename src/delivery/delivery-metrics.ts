@@ -66,9 +66,14 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
       labelNames: ['channel'] as const,
       registers,
     }),
+    errorBackoff: new Gauge({
+      name: 'crm_worker_delivery_error_backoff_seconds',
+      help: 'How long the dispatcher waits, after a failed pass, before it next tries the database (0 while passes succeed).',
+      registers,
+    }),
     databaseErrors: new Counter({
       name: 'crm_worker_delivery_database_errors_total',
-      help: 'Dispatcher loop iterations that failed on a database error (followed by backoff).',
+      help: 'Dispatcher loop passes that failed on a database error, and failed database probes while it backs off.',
       registers,
     }),
   };

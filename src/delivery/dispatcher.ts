@@ -17,8 +17,10 @@ import {
   markSending,
   recordHeartbeat,
   releaseClaims,
+  renewSendingLeases,
   type ClaimedMessage,
 } from './claims';
+import { DatabaseBackoff } from './database-backoff';
 import type { DeliveryMetrics } from './delivery-metrics';
 import { strategyLabeler } from './metric-labels';
 import { WAKEUP_CHANNEL } from './outbox';
@@ -46,7 +48,6 @@ export interface DispatcherDeps {
 
 const HEARTBEAT_EVERY_MS = 5_000;
 const LEASE_SWEEP_EVERY_MS = 1_000;
-const MAX_ERROR_BACKOFF_MS = 30_000;
 const LISTEN_DEADLINE_MS = 10_000;
 
 /**
@@ -62,16 +63,19 @@ const LISTEN_DEADLINE_MS = 10_000;
 export class Dispatcher {
   private readonly log: Logger;
   private readonly sentWriter: SentWriter;
-  private readonly inFlight = new Map<string, { token: string; started: boolean }>();
+  private readonly inFlight = new Map<string, { token: string; started: boolean; lease: HeldLease }>();
   /** Claimed rows not yet marked 'sending', oldest first; heldSince is monotonicMs(). */
   private readonly prefetched: Array<{ row: ClaimedMessage; token: string; heldSince: number }> = [];
   /** Rows marked 'sending' whose sends have not started yet (see nextMarkGroup), oldest first. */
-  private readonly marked: Array<{ row: ClaimedMessage; token: string }> = [];
+  private readonly marked: Array<{ row: ClaimedMessage; token: string; lease: HeldLease }> = [];
   private launching: Promise<void> | undefined;
   private launchAgain = false;
   /** Moving average of how long one send holds its slot, to keep the local queue sendable within the lease. */
   private avgSendMs = 0;
   private readonly abortSends = new AbortController();
+  /** Aborted when stop() begins: ends a backoff, which wake-ups do not. */
+  private readonly stopSignal = new AbortController();
+  private readonly backoff: DatabaseBackoff;
   private stopping = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -82,7 +86,6 @@ export class Dispatcher {
   private pingSentAt: number | undefined;
   private pingPayload = '';
   private lastLeaseSweepAt = 0;
-  private consecutiveErrors = 0;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
   /** The closed set of `strategy` label values (metric-labels.ts): never a caller's free text. */
@@ -93,6 +96,7 @@ export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
     this.sentWriter = new SentWriter(deps.db, this.log, deps.metrics);
+    this.backoff = new DatabaseBackoff({ db: deps.db, metrics: deps.metrics, log: this.log, stop: this.stopSignal.signal });
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
     this.strategyOf = strategyLabeler(deps.config.followup.scheduleSeconds);
   }
@@ -108,6 +112,7 @@ export class Dispatcher {
    */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     this.wakeUp();
     await this.loop;
     await this.launching?.catch(() => undefined);
@@ -122,6 +127,7 @@ export class Dispatcher {
     for (const [token, ids] of unstartedByToken) await releaseClaims(this.deps.db, { ids, token }).catch(() => undefined);
     this.abortSends.abort(new Error('dispatcher stopping'));
     await this.sentWriter.drain(1_000);
+    this.sentWriter.close();
     await this.unlisten?.().catch(() => undefined);
   }
 
@@ -136,25 +142,15 @@ export class Dispatcher {
       try {
         await this.ensureListening();
         const claimedFull = await this.tick();
-        this.consecutiveErrors = 0;
+        this.backoff.succeeded();
         if (claimedFull || this.stopping) continue;
         await this.sleep(await this.millisUntilNextWork());
       } catch (err) {
-        this.consecutiveErrors++;
-        this.deps.metrics.databaseErrors.inc();
-        const backoffMs = Math.min(MAX_ERROR_BACKOFF_MS, 250 * 2 ** Math.min(this.consecutiveErrors - 1, 10));
-        if (this.consecutiveErrors <= 3 || this.consecutiveErrors % 10 === 0) {
-          this.log.warn('dispatcher tick failed; backing off', {
-            error: (err as Error).message,
-            consecutiveErrors: this.consecutiveErrors,
-            backoffMs,
-          });
-        }
         // The LISTEN connection may have died with the database: listen again after recovery.
         const stale = this.unlisten;
         this.unlisten = undefined;
         void stale?.().catch(() => undefined);
-        await this.sleep(backoffMs);
+        await this.backoff.failed(err as Error);
       }
     }
   }
@@ -189,6 +185,7 @@ export class Dispatcher {
       this.lastLeaseSweepAt = now;
     }
     this.lastTickAt = new Date();
+    await this.renewWaitingLeases();
 
     // Rows held past half the lease (slots busy longer than the queue was sized for) go back
     // before the lease sweep would take them from under us; their checks are old by now too.
@@ -260,6 +257,8 @@ export class Dispatcher {
         if (giveBack.length > 0) await this.releasePrefetched(giveBack);
         if (marking.length === 0) continue;
         let marked: Array<{ id: string; attempts: number }>;
+        // Taken before the statement, so this process never counts on more lease than the database gave.
+        const markedAt = monotonicMs();
         try {
           marked = await markSending(db, { rows: marking.map((g) => ({ id: g.row.id, token: g.token })), leaseMs: config.leaseMs });
         } catch (err) {
@@ -276,7 +275,7 @@ export class Dispatcher {
             });
             continue;
           }
-          this.marked.push({ row: { ...g.row, attempts }, token: g.token });
+          this.marked.push({ row: { ...g.row, attempts }, token: g.token, lease: { until: markedAt + config.leaseMs } });
         }
         if (this.stopping) {
           // Shutdown began during the mark: nothing starts now; marked rows go back in stop().
@@ -312,8 +311,8 @@ export class Dispatcher {
   /** Starts marked rows in free slots, in order; synchronous, so a freed slot refills at once. */
   private startMarked(): void {
     while (!this.stopping && this.marked.length > 0 && this.inFlight.size < this.deps.config.concurrency) {
-      const { row, token } = this.marked.shift()!;
-      this.inFlight.set(row.id, { token, started: false });
+      const { row, token, lease } = this.marked.shift()!;
+      this.inFlight.set(row.id, { token, started: false, lease });
       void this.deliver(row, token).finally(() => {
         this.inFlight.delete(row.id);
         this.startMarked();
@@ -342,6 +341,70 @@ export class Dispatcher {
     await reconcileUnknownByResend(db, idempotentChannels);
   }
 
+  /**
+   * Lease arithmetic (issue 11, item 4). A send may take up to sendTimeoutMs and its lease must
+   * still hold when it ends, so that its 'sent' mark lands under it; the slack is what the lease
+   * has beyond that (leaseMs − sendTimeoutMs, at least sendTimeoutMs: config requires the lease
+   * to be twice the send timeout). A send starts only with sendTimeoutMs + half the slack left;
+   * rows waiting for a slot are renewed once less than sendTimeoutMs + three quarters is left,
+   * and the loop looks at them at least every eighth of the slack.
+   */
+  private leaseThresholds(): { startNeedsMs: number; renewBelowMs: number; renewEveryMs: number } {
+    const { leaseMs, sendTimeoutMs } = this.deps.config;
+    const slackMs = Math.max(0, leaseMs - sendTimeoutMs);
+    return { startNeedsMs: sendTimeoutMs + slackMs / 2, renewBelowMs: sendTimeoutMs + (slackMs * 3) / 4, renewEveryMs: Math.max(50, slackMs / 8) };
+  }
+
+  /** Rows marked 'sending' that have not started: a live worker keeps them however long its slots are busy. */
+  private waitingLeases(): Array<{ id: string; token: string; lease: HeldLease }> {
+    const waiting = this.marked.map((m) => ({ id: m.row.id, token: m.token, lease: m.lease }));
+    for (const [id, e] of this.inFlight) if (!e.started) waiting.push({ id, token: e.token, lease: e.lease });
+    return waiting;
+  }
+
+  /**
+   * Renews the leases of waiting rows before they run out: with every slot held by a slow
+   * receiver, rows marked ahead waited longer than the lease, another worker's sweep took them
+   * and resent them while this one still sent them (issue 11, item 4). A row that is not renewed
+   * was taken back already; its send-start check gives it up.
+   */
+  private async renewWaitingLeases(): Promise<void> {
+    const { renewBelowMs } = this.leaseThresholds();
+    const now = monotonicMs();
+    const due = this.waitingLeases().filter((w) => w.lease.until - now < renewBelowMs);
+    if (due.length === 0) return;
+    const renewedAt = monotonicMs();
+    const renewed = new Set(await renewSendingLeases(this.deps.db, { rows: due, leaseMs: this.deps.config.leaseMs }));
+    for (const w of due) if (renewed.has(w.id)) w.lease.until = renewedAt + this.deps.config.leaseMs;
+  }
+
+  /**
+   * True when this worker still holds the row's lease, by its monotonic clock, for the whole
+   * send. A lease too short is renewed first. A row that cannot be renewed (a lease sweep took
+   * it, and another worker may be sending it now) is not sent, and goes back if it is still ours.
+   */
+  private async leaseCoversSend(row: ClaimedMessage, token: string): Promise<boolean> {
+    const { db, config } = this.deps;
+    const entry = this.inFlight.get(row.id);
+    if (!entry) return false;
+    const { startNeedsMs } = this.leaseThresholds();
+    if (entry.lease.until - monotonicMs() >= startNeedsMs) return true;
+    const renewedAt = monotonicMs();
+    let renewed = false;
+    try {
+      renewed = (await renewSendingLeases(db, { rows: [{ id: row.id, token }], leaseMs: config.leaseMs })).length > 0;
+    } catch (err) {
+      this.log.warn('could not renew a lease before its send', { messageId: row.id, error: (err as Error).message });
+    }
+    if (renewed) {
+      entry.lease.until = renewedAt + config.leaseMs;
+      if (entry.lease.until - monotonicMs() >= startNeedsMs) return true;
+    }
+    this.log.warn('message not sent by this worker: its lease would not cover the send', { messageId: row.id, renewed });
+    await this.persist(() => releaseClaims(db, { ids: [row.id], token }));
+    return false;
+  }
+
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
     const labels = { channel: row.channel, strategy: this.strategyOf(row) };
@@ -363,6 +426,7 @@ export class Dispatcher {
       }
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
       const { subject, body } = await this.compose(row);
+      if (!(await this.leaseCoversSend(row, token))) return;
       if (this.stopping) {
         // Shutdown began before this send started: nothing is sent after that; the row goes back.
         await this.persist(() => releaseClaims(this.deps.db, { ids: [row.id], token }));
@@ -497,10 +561,12 @@ export class Dispatcher {
 
   private async millisUntilNextWork(): Promise<number> {
     const { config, rateLimits, db } = this.deps;
+    // Rows waiting for a slot need their leases renewed in time, even if no send finishes meanwhile.
+    const longest = this.waitingLeases().length > 0 ? Math.min(config.maxSleepMs, this.leaseThresholds().renewEveryMs) : config.maxSleepMs;
     // A finishing send wakes us; while the local queue is full enough there is nothing to claim.
-    if (this.prefetched.length >= this.queueTarget().lowWater) return config.maxSleepMs;
+    if (this.prefetched.length >= this.queueTarget().lowWater) return longest;
     const paused = rateLimits.pausedChannels();
-    const candidates = [config.maxSleepMs];
+    const candidates = [longest];
     const dueIn = await nextWakeInMs(db, paused);
     if (dueIn !== undefined) candidates.push(dueIn);
     const resumeAt = rateLimits.nextResumeAt();
@@ -559,6 +625,11 @@ export class Dispatcher {
     this.pingSentAt = now;
     await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
   }
+}
+
+/** Until when (monotonicMs) this process may count on a row's lease; shared by its queue entry and its slot. */
+interface HeldLease {
+  until: number;
 }
 
 function delay(ms: number): Promise<void> {

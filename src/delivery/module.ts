@@ -64,12 +64,6 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
     name: 'delivery',
     apiRouter: () => deliveryRoutes({ service, db, config: delivery, webhookTargets, templates }),
     async start() {
-      if (delivery.leaseMs < delivery.sendTimeoutMs * 2) {
-        log.warn('DELIVERY_LEASE_MS is less than twice DELIVERY_SEND_TIMEOUT_MS: a slow send may outlive its lease and become unknown', {
-          leaseMs: delivery.leaseMs,
-          sendTimeoutMs: delivery.sendTimeoutMs,
-        });
-      }
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
       const standIns = standInForUnconfigured(channels, log);
       dispatcher?.start();

@@ -28,6 +28,7 @@ const GATHER_MS = 5;
 export class SentWriter {
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly db: Database,
@@ -50,6 +51,14 @@ export class SentWriter {
     }
   }
 
+  /**
+   * Gives up writes still failing (the dispatcher stopped): their rows' leases expire and they
+   * become 'unknown' as after a crash, instead of a stopped worker retrying forever.
+   */
+  close(): void {
+    this.closed = true;
+  }
+
   private async flushAll(): Promise<void> {
     try {
       let failures = 0;
@@ -62,10 +71,18 @@ export class SentWriter {
           for (const item of batch) item.resolve();
         } catch (err) {
           failures++;
+          if (this.closed) {
+            this.log.error('could not record sent messages before stopping; their leases will expire to unknown', {
+              error: (err as Error).message, count: this.queue.length,
+            });
+            for (const item of this.queue.splice(0)) item.resolve();
+            return;
+          }
           if (failures === 1 || failures % 10 === 0) {
             this.log.warn('could not record sent messages; retrying', { error: (err as Error).message, count: batch.length });
           }
-          await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** Math.min(failures, 7))));
+          // At most 2 s apart: after an outage the marks land soon after the database is back.
+          await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** Math.min(failures, 7))));
         }
       }
     } finally {

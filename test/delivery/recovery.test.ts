@@ -60,6 +60,52 @@ describe('delivery recovery', () => {
     }
   });
 
+  it('a 3 s outage under load (the database refusing connections): the backoff stays short, and delivery resumes once the database answers', async () => {
+    const target = new URL(url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(url);
+    proxied.host = `127.0.0.1:${proxy.port}`;
+    const viaProxy = createPgDatabase({ url: proxied.toString(), poolMax: 4, queryTimeoutMs: 1_000, applicationName: 'recovery test', logger: quietLogger });
+    // Sends that take a little while, so some finish during the outage (each used to wake the
+    // backing-off loop, and each failed pass doubled the backoff).
+    sink.respond(({ key }) => ({ status: 200, delayMs: key.startsWith('load-') ? 20 : 0 }));
+    const running = startDispatcher(viaProxy, deliveryConfig({ WEBHOOK_TARGETS: `sink=${sink.url}` }), { instanceId: 'outage' });
+    const backoffSeconds = async () => (await running.metrics.errorBackoff.get()).values[0]?.value ?? 0;
+    const errors = async () => (await running.metrics.databaseErrors.get()).values[0]?.value ?? 0;
+    const sentCount = async (prefix: string) =>
+      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE idempotency_key LIKE $1 AND status = 'sent'`, [`${prefix}%`])).rows[0]!.n);
+    try {
+      const load = 400;
+      await scheduleMessages(db, Array.from({ length: load }, (_, i) => request(`load-${i}`, 100 + i * 5)));
+      await waitFor('delivery under way', async () => (await sentCount('load-')) >= 40, { everyMs: 10 });
+
+      proxy.setMode('refuse');
+      const errorsBefore = await errors();
+      // The outage itself (what is injected), not an assertion.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await errors()).toBeGreaterThan(errorsBefore);
+      // While the database is away the dispatcher probes it often, and does not sit out a long
+      // backoff it built up from many failed passes.
+      expect(await backoffSeconds()).toBeLessThanOrEqual(1);
+      proxy.setMode('pass');
+
+      const after = 30;
+      await scheduleMessages(db, Array.from({ length: after }, (_, i) => request(`after-${i}`, 100)));
+      await waitFor('every message sent after the outage', async () =>
+        (await sentCount('after-')) === after && (await sentCount('load-')) === load, { limitMs: 60_000, everyMs: 50 });
+      expect(await backoffSeconds()).toBe(0);
+      const delivered = sink.deliveries.filter((d) => d.key.startsWith('load-') || d.key.startsWith('after-')).map((d) => d.key);
+      expect(delivered).toHaveLength(load + after);
+      expect(new Set(delivered).size).toBe(load + after);
+    } finally {
+      proxy.setMode('pass');
+      sink.respond(() => ({ status: 200 }));
+      await running.stop();
+      await viaProxy.close();
+      await proxy.close();
+    }
+  });
+
   it('turns an e-mail left sending by a dead worker into unknown for an operator, never resending it', async () => {
     const running = startDispatcher(db, deliveryConfig({ WEBHOOK_TARGETS: `sink=${sink.url}` }), { instanceId: 'sweeper' });
     try {

@@ -30,6 +30,11 @@ export interface WebhookSink {
   readonly deliveries: SinkDelivery[];
   /** Requests that repeated a key already delivered: answered 200 again, not delivered twice. */
   readonly duplicates: Array<{ key: string; receivedAt: number }>;
+  /**
+   * Requests that arrived while another request with the same key was still being answered: two
+   * senders held the same message at once (what a lease must prevent).
+   */
+  readonly overlaps: Array<{ key: string; receivedAt: number }>;
   /** Every request, in arrival order, with what it was answered. */
   readonly requests: Array<{ key: string; receivedAt: number; status: number | 'hang' }>;
   /** Decides replies for non-duplicate requests; default 200. */
@@ -50,6 +55,8 @@ export async function startWebhookSink(options: { secret?: string } = {}): Promi
   const deliveries: SinkDelivery[] = [];
   const duplicates: WebhookSink['duplicates'] = [];
   const requests: WebhookSink['requests'] = [];
+  const overlaps: WebhookSink['overlaps'] = [];
+  const answering = new Map<string, number>();
   const delivered = new Set<string>();
   const attempts = new Map<string, number>();
   const hanging = new Set<http.ServerResponse>();
@@ -77,6 +84,9 @@ export async function startWebhookSink(options: { secret?: string } = {}): Promi
           res.writeHead(400).end('missing Idempotency-Key');
           return;
         }
+        if ((answering.get(key) ?? 0) > 0) overlaps.push({ key, receivedAt });
+        answering.set(key, (answering.get(key) ?? 0) + 1);
+        res.on('close', () => answering.set(key, (answering.get(key) ?? 1) - 1));
         if (delivered.has(key)) {
           duplicates.push({ key, receivedAt });
           requests.push({ key, receivedAt, status: 200 });
@@ -122,6 +132,7 @@ export async function startWebhookSink(options: { secret?: string } = {}): Promi
     url: `http://127.0.0.1:${port}/hook`,
     deliveries,
     duplicates,
+    overlaps,
     requests,
     respond(next) {
       handler = next;

@@ -171,6 +171,7 @@ describe('campaign expansion and delivery under SIGKILL', () => {
         SMTP_PORT: String(sink.port),
         EMAIL_FROM: 'crm@crm.example',
         DELIVERY_LEASE_MS: '2000',
+        DELIVERY_SEND_TIMEOUT_MS: '1000',
         CAMPAIGN_BATCH_SIZE: '20',
         CAMPAIGN_BATCH_DELAY: '250',
       };

@@ -58,7 +58,9 @@ describe('delivery: claimed but not started', () => {
       DELIVERY_CONCURRENCY: '1',
       DELIVERY_MARK_AHEAD: '0',
       DELIVERY_BATCH_SIZE: '20',
+      // The sink holds the gate longer than any test runs; the lease must be twice the timeout.
       DELIVERY_SEND_TIMEOUT_MS: '60000',
+      DELIVERY_LEASE_MS: '120000',
       ...extra,
     });
     await waitUntilStarted(worker);
@@ -111,7 +113,7 @@ describe('delivery: claimed but not started', () => {
   it('SIGKILL while holding claimed rows: they return to scheduled and are delivered exactly once, never unknown', async () => {
     const prefix = 'kill-';
     // A short lease so the killed worker's claims run out within the test.
-    const victim = await spawn('prefetch-victim', { DELIVERY_LEASE_MS: '3000' });
+    const victim = await spawn('prefetch-victim', { DELIVERY_LEASE_MS: '6000', DELIVERY_SEND_TIMEOUT_MS: '3000' });
     await gateAndQueue(prefix, 8);
     victim.kill('SIGKILL');
     expect((await victim.waitForExit()).signal).toBe('SIGKILL');
@@ -146,7 +148,7 @@ describe('delivery: claimed but not started', () => {
   });
   it('SIGKILL with rows marked ahead (webhook): those are unknown and resent under their key, each delivered once', async () => {
     const prefix = 'ahead-';
-    const victim = await spawn('ahead-victim', { DELIVERY_LEASE_MS: '3000', DELIVERY_MARK_AHEAD: '2' });
+    const victim = await spawn('ahead-victim', { DELIVERY_LEASE_MS: '6000', DELIVERY_SEND_TIMEOUT_MS: '3000', DELIVERY_MARK_AHEAD: '2' });
     held.set(`${prefix}gate`, []);
     await scheduleMessages(db, [request(`${prefix}gate`, 300)]);
     await waitFor('the sink holds the gate', () => arrived.has(`${prefix}gate`));

@@ -84,6 +84,22 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ CALL_SCHEDULER_INTERVAL: '7' })).toThrow(/CALL_SCHEDULER_INTERVAL/);
   });
 
+  it('refuses a delivery lease shorter than twice the send timeout, naming the lease and the timeout', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ DELIVERY_LEASE_MS: '20000', DELIVERY_SEND_TIMEOUT_MS: '10001' });
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual([
+      { variable: 'DELIVERY_LEASE_MS', message: expect.stringMatching(/at least twice DELIVERY_SEND_TIMEOUT_MS \(10001\).*"20000"/) },
+    ]);
+    // The default send timeout (10 s) needs at least a 20 s lease; exactly twice is enough.
+    expect(() => loadConfig({ DELIVERY_LEASE_MS: '15000' })).toThrow(/DELIVERY_LEASE_MS/);
+    expect(loadConfig({ DELIVERY_LEASE_MS: '20000', DELIVERY_SEND_TIMEOUT_MS: '10000' }).delivery.leaseMs).toBe(20_000);
+  });
+
   it('a bad value stops the worker before it starts: non-zero exit, one line naming each variable', async () => {
     const worker = spawnWorker('bad-env', { PORT: 'not-a-port', REDIS_URL: 'http://wrong-scheme', TRIAL_EXPIRATION_CRON: 'every hour' });
     const exit = await worker.waitForExit();

@@ -3,9 +3,10 @@ import net from 'node:net';
 /**
  * pass: forward both ways. blackhole: swallow requests (the service looks hung).
  * drop-replies: forward requests but swallow the answers — the command runs, the client never
- * learns it did.
+ * learns it did. refuse: cut every connection and every new one at once (the service is down:
+ * clients fail fast instead of waiting).
  */
-export type ProxyMode = 'pass' | 'blackhole' | 'drop-replies';
+export type ProxyMode = 'pass' | 'blackhole' | 'drop-replies' | 'refuse';
 
 /**
  * A loopback TCP proxy in front of a real service. In 'blackhole' mode it keeps connections
@@ -16,6 +17,10 @@ export async function startTcpProxy(target: { host: string; port: number }) {
   let mode: ProxyMode = 'pass';
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    if (mode === 'refuse') {
+      client.destroy();
+      return;
+    }
     sockets.add(client);
     const upstream = net.connect(target.port, target.host);
     sockets.add(upstream);
@@ -43,6 +48,7 @@ export async function startTcpProxy(target: { host: string; port: number }) {
     url: (scheme: string) => `${scheme}://127.0.0.1:${port}`,
     setMode(next: ProxyMode) {
       mode = next;
+      if (next === 'refuse') for (const s of sockets) s.destroy();
     },
     async close() {
       for (const s of sockets) s.destroy();
