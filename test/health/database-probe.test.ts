@@ -4,6 +4,7 @@ import { ProbeFailure } from '../../src/health/health-monitor';
 import { databaseProbe } from '../../src/health/probes';
 import { ADMIN_DATABASE_URL } from '../support/env';
 import { openScratchDatabase, quietLogger, type ScratchDatabase } from '../support/harness';
+import { startPrivatePostgres, startPrivateStandby } from '../support/private-services';
 
 /**
  * The database probe asks whether the database can take writes, not only whether it answers:
@@ -64,6 +65,35 @@ describe('database probe on PostgreSQL', () => {
       await admin(`ALTER DATABASE "${dbName}" RESET default_transaction_read_only`);
     }
     await expect(databaseProbe(scratch.db).check()).resolves.toBeUndefined();
+  });
+});
+
+describe('database probe on a hot standby', () => {
+  let primary: Awaited<ReturnType<typeof startPrivatePostgres>>;
+  let standby: Awaited<ReturnType<typeof startPrivateStandby>>;
+  beforeAll(async () => {
+    primary = await startPrivatePostgres();
+    standby = await startPrivateStandby(primary);
+  });
+  afterAll(async () => {
+    await standby?.destroy();
+    await primary?.destroy();
+  });
+
+  it('reports the standby as read-only, the primary as connected', async () => {
+    const onStandby = createPgDatabase({ url: standby.url, poolMax: 1, queryTimeoutMs: 5_000, applicationName: 'probe test', logger: quietLogger });
+    const onPrimary = createPgDatabase({ url: primary.url, poolMax: 1, queryTimeoutMs: 5_000, applicationName: 'probe test', logger: quietLogger });
+    try {
+      await expect(onStandby.query('CREATE TABLE t (id int)')).rejects.toThrow(/read-only transaction/);
+      await expect(databaseProbe(onStandby).check()).rejects.toMatchObject({
+        status: 'read-only',
+        message: expect.stringContaining('standby (in recovery)'),
+      });
+      await expect(databaseProbe(onPrimary).check()).resolves.toBeUndefined();
+    } finally {
+      await onStandby.close();
+      await onPrimary.close();
+    }
   });
 });
 
