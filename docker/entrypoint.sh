@@ -30,5 +30,12 @@ if [ ! -x "${QDRANT_BIN:-/nonexistent}" ]; then
 fi
 export QDRANT_AUTOSTART
 
+# Qdrant always runs with an API key. Without one from the operator, a random key for this
+# container's life: supervisord gives it to Qdrant and, through the environment, to the worker.
+if [ -z "${QDRANT_API_KEY:-}" ]; then
+  QDRANT_API_KEY=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+fi
+export QDRANT_API_KEY
+
 mkdir -p "$SUPERVISOR_LOG_DIR" "$SUPERVISOR_RUN_DIR" "$QDRANT_STORAGE_PATH" "$QDRANT_SNAPSHOTS_PATH"
 exec supervisord -c /etc/supervisor/supervisord.conf

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, loadConfig, type Config } from './config/config';
+import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
 import { migrate } from './db/migrate';
 import { createPgDatabase } from './db/pg-database';
@@ -48,7 +48,7 @@ export interface RunningWorker {
  * environment or holds a module-level singleton.
  */
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<RunningWorker> {
-  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
   const shutdown = new ShutdownSequence(logger);
   const startedAt = Date.now();
   let started = false;
@@ -162,16 +162,16 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.http.port, () => resolve());
+    server.listen(config.http.port, config.http.bindAddress, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const { port, address } = server.address() as AddressInfo;
   shutdown.register('http', async () => {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
   });
-  logger.info('http listening', { port });
+  logger.info('http listening', { port, address });
 
   // Modules stop after the scheduler has drained and before the clients close (shutdown runs in
   // reverse registration order).
@@ -231,7 +231,7 @@ export async function main(options: WorkerOptions = {}): Promise<void> {
     throw err;
   }
   let worker: RunningWorker | undefined;
-  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
   installProcessHandlers({
     logger,
     shutdown: async () => worker?.stop(),

@@ -1,6 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
+import { startDeadline } from '../util/deadline';
 import type { PersonalizationMetrics, PersonalizeInput, PersonalizeResult, Personalizer } from './personalizer';
 
 const SYSTEM_PROMPT = [
@@ -53,10 +54,9 @@ export class OpenAiPersonalizer implements Personalizer {
     if (input.text.trim() === '') return { text: input.text, personalized: false, fallbackReason: 'empty_template' };
     // Our own deadline rather than the client's timeout: which signal fired tells a timeout from
     // the caller's abort without reading error classes, which differ between fetch realms.
-    const deadline = AbortSignal.timeout(this.timeoutMs);
-    const signal = input.signal ? AbortSignal.any([input.signal, deadline]) : deadline;
+    const deadline = startDeadline(this.timeoutMs, 'personalization', input.signal);
     try {
-      const text = await this.rewrite(input, signal);
+      const text = await this.rewrite(input, deadline.signal);
       return { text, personalized: true };
     } catch (err) {
       const fallback =
@@ -64,7 +64,7 @@ export class OpenAiPersonalizer implements Personalizer {
           ? err
           : input.signal?.aborted
             ? new Fallback('aborted', 'the caller aborted')
-            : deadline.aborted
+            : deadline.expired
               ? new Fallback('timeout', `no answer within ${this.timeoutMs} ms`)
               : classify(err);
       this.deps.metrics.fallbacks.inc({ reason: fallback.reason });
@@ -73,6 +73,8 @@ export class OpenAiPersonalizer implements Personalizer {
         error: fallback.message,
       });
       return { text: input.text, personalized: false, fallbackReason: fallback.reason };
+    } finally {
+      deadline.clear();
     }
   }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { calendarDate, isoInstant } from '../util/iso-time';
 import { isValidTimeZone, parseWallTime } from './business-hours';
 
 /** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
@@ -20,7 +21,7 @@ export const enqueueCallBody = z.strictObject({
   /** The contact's zone; the tenant's when absent. */
   timezone: timeZone.optional(),
   /** Earliest moment to call (ISO 8601 with an offset); now when absent. */
-  notBefore: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with an offset' }).optional(),
+  notBefore: isoInstant.optional(),
   maxAttempts: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(1).max(20).optional(),
 });
 export type EnqueueCallBody = z.infer<typeof enqueueCallBody>;
@@ -72,7 +73,7 @@ export const callSettingsBody = z.strictObject({
         }
       }
     }),
-  holidays: z.array(z.iso.date({ message: 'must be a date yyyy-mm-dd' })).max(1000).default([]),
+  holidays: z.array(calendarDate).max(1000).default([]),
   maxAttempts: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(1).max(20).nullable().default(null),
   retrySpacingSeconds: z
     .number({ message: 'must be a number' })

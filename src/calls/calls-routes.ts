@@ -1,6 +1,7 @@
-import { Router, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { z } from 'zod';
 import type { Database } from '../db/database';
+import { takesNoBody } from '../http/request-guard';
 import { callOutcomeBody, callSettingsBody, describeIssues, enqueueCallBody, listCallsQuery } from './call-schemas';
 import { endUnansweredAttempt, enqueueCall, getCall, listCalls, readCallSettings, replaceCallSettings, tenantExists } from './call-store';
 
@@ -75,7 +76,7 @@ export function callsRoutes(deps: CallsRoutesDeps): Router {
     res.json({ call: await getCall(db, call.id) });
   });
 
-  router.post('/calls/:id/cancel', async (req, res) => {
+  router.post('/calls/:id/cancel', takesNoBody(), async (req: Request<{ id: string }>, res) => {
     if (!/^\d{1,18}$/.test(req.params.id)) return badRequest(res, 'id: must be a call id (digits)');
     // Only a call still waiting can be withdrawn; one already ringing reports its own outcome.
     const cancelled = await db.query(

@@ -1,3 +1,5 @@
+import { startDeadline } from '../util/deadline';
+
 /** What the telephony side is told when a call is to be placed. */
 export interface PlaceCallRequest {
   callId: string;
@@ -24,36 +26,46 @@ export interface TelephonyWebhook {
 export function createTelephonyWebhook(options: { url: string; token: string | undefined; timeoutMs: number }): TelephonyWebhook {
   return {
     async placeCall(request, signal) {
-      let response: Response;
+      // Covers the answer's body too; see startDeadline for why not AbortSignal.timeout.
+      const deadline = startDeadline(options.timeoutMs, 'telephony webhook', signal);
       try {
-        response = await fetch(options.url, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'idempotency-key': `call-${request.callId}-attempt-${request.attempt}`,
-            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          },
-          body: JSON.stringify(request),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)]),
-        });
-      } catch (err) {
-        if (signal.aborted) throw err;
-        return { ok: false, retryable: true, error: `telephony webhook unreachable: ${(err as Error).message}` };
+        return await post(request, signal, deadline.signal);
+      } finally {
+        deadline.clear();
       }
-      const text = await response.text().catch(() => '');
-      if (response.ok) {
-        let providerCallId: string | null = null;
-        try {
-          const parsed = JSON.parse(text) as { id?: unknown; callId?: unknown };
-          const id = parsed.id ?? parsed.callId;
-          if (typeof id === 'string' || typeof id === 'number') providerCallId = String(id);
-        } catch {
-          // A receiver may answer 2xx with no body: the call was accepted all the same.
-        }
-        return { ok: true, providerCallId };
-      }
-      const retryable = response.status === 408 || response.status === 429 || response.status >= 500;
-      return { ok: false, retryable, error: `telephony webhook answered ${response.status}: ${text.slice(0, 200)}` };
     },
   };
+
+  async function post(request: PlaceCallRequest, signal: AbortSignal, deadlineSignal: AbortSignal): Promise<PlaceCallResult> {
+    let response: Response;
+    try {
+      response = await fetch(options.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': `call-${request.callId}-attempt-${request.attempt}`,
+          ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        },
+        body: JSON.stringify(request),
+        signal: deadlineSignal,
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return { ok: false, retryable: true, error: `telephony webhook unreachable: ${(err as Error).message}` };
+    }
+    const text = await response.text().catch(() => '');
+    if (response.ok) {
+      let providerCallId: string | null = null;
+      try {
+        const parsed = JSON.parse(text) as { id?: unknown; callId?: unknown };
+        const id = parsed.id ?? parsed.callId;
+        if (typeof id === 'string' || typeof id === 'number') providerCallId = String(id);
+      } catch {
+        // A receiver may answer 2xx with no body: the call was accepted all the same.
+      }
+      return { ok: true, providerCallId };
+    }
+    const retryable = response.status === 408 || response.status === 429 || response.status >= 500;
+    return { ok: false, retryable, error: `telephony webhook answered ${response.status}: ${text.slice(0, 200)}` };
+  }
 }

@@ -7,7 +7,6 @@ import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from
 import { TwilioHttpClient } from './twilio-http-client';
 
 type TwilioClient = ReturnType<typeof twilio>;
-type TwilioError = Error & { status?: number; code?: number | string };
 
 /**
  * SMS and WhatsApp through Twilio's Programmable Messaging API with the official twilio client.
@@ -45,7 +44,7 @@ export class TwilioMessagingChannel implements Channel {
     } catch (err) {
       const mapped = options.signal.aborted
         ? new TransientDeliveryError('Twilio request aborted: the message may or may not have been accepted')
-        : toDeliveryError(err as TwilioError);
+        : toDeliveryError(err);
       log.warn('message not sent', { error: mapped.message, kind: mapped.name });
       throw mapped;
     }
@@ -81,18 +80,23 @@ export function whatsappAddress(number: string): string {
 }
 
 /**
- * 429 → RateLimitedError (from TwilioHttpClient, with Retry-After); other 4xx (21211 invalid
- * number, 21610 unsubscribed recipient, 20003 bad credentials) cannot succeed on retry; 5xx,
- * timeouts and refused connections may. Twilio's messages quote the phone number,
- * so they are redacted before they reach last_error or a log line.
+ * 429 → RateLimitedError (from TwilioHttpClient, with Retry-After); 408 may succeed later; other
+ * 4xx (21211 invalid number, 21610 unsubscribed recipient, 401/403 bad or refused credentials)
+ * cannot succeed on retry; 5xx, timeouts and refused connections may. The HTTP status decides,
+ * whatever the body looks like: a proxy's HTML page, `{}` or a body whose `message` is not text
+ * (the client then leaves `message` undefined or an object) is classified the same way. Twilio's
+ * messages quote the phone number, so they are redacted before they reach last_error or a log line.
  */
-export function toDeliveryError(err: TwilioError): Error {
+export function toDeliveryError(err: unknown): Error {
   if (err instanceof RateLimitedError) return err;
-  const text = redactText(err.message);
-  const status = typeof err.status === 'number' ? err.status : undefined;
-  if (status !== undefined && status >= 400 && status < 500) {
-    return new PermanentDeliveryError(`Twilio ${status} (code ${err.code ?? 'none'}): ${text}`, status);
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { status?: unknown; code?: unknown; message?: unknown; name?: unknown };
+  const status = typeof e.status === 'number' && Number.isInteger(e.status) && e.status >= 100 && e.status <= 599 ? e.status : undefined;
+  const code = typeof e.code === 'number' || typeof e.code === 'string' ? e.code : 'none';
+  const text = typeof e.message === 'string' && e.message.trim() !== '' ? redactText(e.message) : 'no readable error message in the response';
+  if (status !== undefined) {
+    const detail = `Twilio ${status} (code ${code}): ${text}`;
+    return status >= 400 && status < 500 && status !== 408 ? new PermanentDeliveryError(detail, status) : new TransientDeliveryError(detail, status);
   }
-  if (status !== undefined) return new TransientDeliveryError(`Twilio ${status} (code ${err.code ?? 'none'}): ${text}`, status);
-  return new TransientDeliveryError(`Twilio request failed (${err.code ?? err.name}): ${text}`);
+  const name = typeof e.name === 'string' ? e.name : typeof err;
+  return new TransientDeliveryError(`Twilio request failed (${code === 'none' ? name : code}): ${text}`);
 }

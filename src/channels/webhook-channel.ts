@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
-import net from 'node:net';
 import { Agent, request, type Dispatcher } from 'undici';
+import { processClock, type WallClock } from '../db/database-clock';
 import type { Logger } from '../logging/logger';
-import { guardedLookup, isPrivateAddress, PrivateAddressError } from './address-guard';
+import { guardedLookup, isPrivateUrl, PrivateAddressError } from './address-guard';
 import type { Channel, OutboundMessage, SendOptions, SendResult } from './channel';
 import { PermanentDeliveryError, RateLimitedError, TransientDeliveryError } from './errors';
 
@@ -13,6 +13,8 @@ export interface WebhookChannelOptions {
   secret: string | undefined;
   allowPrivate: boolean;
   logger: Logger;
+  /** Stamps x-crm-timestamp: the database's clock in the worker, so a skewed host signs with the right time. */
+  clock?: WallClock;
 }
 
 export const SIGNATURE_HEADER = 'x-crm-signature';
@@ -50,7 +52,7 @@ export class WebhookChannel implements Channel {
 
   async send(message: OutboundMessage, options: SendOptions): Promise<SendResult> {
     const url = this.resolve(message.recipient);
-    if (!this.options.allowPrivate && net.isIP(url.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(url.hostname.replace(/^\[|\]$/g, ''))) {
+    if (!this.options.allowPrivate && isPrivateUrl(url)) {
       throw new PermanentDeliveryError(new PrivateAddressError(url.hostname, url.hostname).message);
     }
     const body = JSON.stringify({
@@ -62,7 +64,7 @@ export class WebhookChannel implements Channel {
       idempotency_key: options.idempotencyKey,
       ...message.metadata,
     });
-    const timestamp = String(Math.floor(Date.now() / 1000));
+    const timestamp = String(Math.floor((this.options.clock ?? processClock).nowMs() / 1000));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(body)),

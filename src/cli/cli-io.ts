@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { ConfigError, loadConfig, type Config } from '../config/config';
+import { ConfigError, loadConfig, secretValuesOf, type Config } from '../config/config';
 import { createLogger, type Logger } from '../logging/logger';
 
 /** A command's failure with the exit code to use; the message is printed as is. */
@@ -33,7 +33,7 @@ export function cliConfig(env: NodeJS.ProcessEnv, instanceId: string): Config {
 
 /** The production logger (same redaction), writing to stderr so stdout stays the command's output. */
 export function cliLogger(config: Config): Logger {
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', instanceId: config.instanceId });
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', instanceId: config.instanceId, secrets: secretValuesOf(config) });
   logger.clear();
   logger.add(new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] }));
   return logger;

@@ -1,15 +1,22 @@
+import { withDeadlineSignal } from '../util/deadline';
 import { CliError, type CliIo } from './cli-io';
 
-/** `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. */
-export async function printHealth(baseUrl: string, io: CliIo): Promise<number> {
+/**
+ * `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. With
+ * the API key (API_KEY, as the worker's) /health also shows the instance and the probes' errors.
+ */
+export async function printHealth(baseUrl: string, io: CliIo, apiKey?: string): Promise<number> {
   const url = new URL('/health', baseUrl);
-  let response: Response;
+  let response: { status: number };
+  let text: string;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    ({ response, text } = await withDeadlineSignal(5_000, `GET ${url.href}`, [], async (signal) => {
+      const answer = await fetch(url, { signal, headers: apiKey ? { 'x-api-key': apiKey } : {} });
+      return { response: answer, text: await answer.text() };
+    }));
   } catch (err) {
     throw new CliError(`no answer from ${url.href}: ${(err as Error).message}`, 1);
   }
-  const text = await response.text();
   let body: any;
   try {
     body = JSON.parse(text);

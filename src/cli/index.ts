@@ -122,7 +122,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         return await runJobOnce(ctx, job, fireTime, io);
       }
       case 'health':
-        return await printHealth(values.url ?? `http://127.0.0.1:${config.http.port}`, io);
+        return await printHealth(values.url ?? `http://127.0.0.1:${config.http.port}`, io, config.http.apiKey);
       case 'dead': {
         const sub = arg(0, 'list|redrive');
         const db = await needDatabase();

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { channelProblems, envSchema, scheduleProblems, type Env } from './schema';
+import { channelProblems, envSchema, jobsEnabledOf, scheduleProblems, workerModeProblems, type Env } from './schema';
 import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
 
 /** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
@@ -16,7 +16,8 @@ export interface Config {
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Identifies this process in locks, job history and logs. */
   readonly instanceId: string;
-  readonly http: { readonly port: number; readonly apiKey: string | undefined };
+  /** bindAddress undefined = every interface (Node's default: IPv4 and IPv6). */
+  readonly http: { readonly port: number; readonly bindAddress: string | undefined; readonly apiKey: string | undefined };
   readonly database: {
     /** Undefined means the embedded PGlite database in pgliteDataDir. */
     readonly url: string | undefined;
@@ -188,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const problems = [...scheduleProblems(e), ...channelProblems(e)];
+  const problems = [...scheduleProblems(e), ...channelProblems(e), ...workerModeProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toConfig(e));
 }
@@ -198,7 +199,7 @@ function toConfig(e: Env): Config {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-    http: { port: e.PORT, apiKey: e.API_KEY },
+    http: { port: e.PORT, bindAddress: e.BIND_ADDRESS, apiKey: e.API_KEY },
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DB_POOL_MAX,
@@ -235,7 +236,7 @@ function toConfig(e: Env): Config {
     },
     campaigns: { batchSize: e.CAMPAIGN_BATCH_SIZE, batchDelayMs: e.CAMPAIGN_BATCH_DELAY },
     scheduler: {
-      jobsEnabled: e.JOBS_ENABLED,
+      jobsEnabled: jobsEnabledOf(e),
       lockTtlMs: e.LOCK_TTL_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       timezone: e.CRON_TIMEZONE,
@@ -318,6 +319,35 @@ function toDeliveryConfig(e: Env): DeliveryConfig {
       template: e.FOLLOWUP_TEMPLATE,
     },
   };
+}
+
+/**
+ * The configured secret values, for the logger to mask wherever they appear (an error text or a
+ * quoted request can carry one under no recognisable key): keys, tokens, passwords, and the
+ * passwords inside connection URLs.
+ */
+export function secretValuesOf(config: Config): string[] {
+  const urlPassword = (url: string | undefined) => {
+    if (!url) return undefined;
+    try {
+      return decodeURIComponent(new URL(url).password) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const values = [
+    config.http.apiKey,
+    config.openai.apiKey,
+    config.knowledge.qdrantApiKey,
+    config.calls.telephonyWebhookToken,
+    config.delivery.webhook.secret,
+    config.channels.twilio?.authToken,
+    config.channels.email?.pass,
+    urlPassword(config.channels.email?.url),
+    urlPassword(config.database.url),
+    urlPassword(config.redis.url),
+  ];
+  return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
 const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|_URL$/;

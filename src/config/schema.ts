@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { z } from 'zod';
 import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cron-expression';
 import { parseRateLimits, parseRetryPolicies, parseSchedules, parseWebhookTargets } from './delivery-env';
@@ -59,6 +60,10 @@ export const envSchema = z.object({
   INSTANCE_ID: optionalText,
 
   PORT: int(0, 65535).default(3002),
+  // The address the HTTP server listens on; unset = every interface (IPv4 and IPv6), as before.
+  BIND_ADDRESS: optionalText.refine((v) => v === undefined || net.isIP(v) !== 0 || v === 'localhost', {
+    message: 'must be an IP address such as 0.0.0.0, 127.0.0.1 or ::, or localhost',
+  }),
   API_KEY: optionalText.refine((v) => v === undefined || v.length >= 16, {
     message: 'must be at least 16 characters',
   }),
@@ -108,7 +113,9 @@ export const envSchema = z.object({
   CALL_SCHEDULER_CRON: cron,
   TRIAL_EXPIRATION_CRON: cron,
   CALL_CLEANUP_CRON: cron,
-  JOBS_ENABLED: boolean.default(true),
+  // Both default to true; the design's IS_WORKER=false means the same as JOBS_ENABLED=false.
+  JOBS_ENABLED: boolean.optional(),
+  IS_WORKER: boolean.optional(),
   MISSED_TICK_TOLERANCE_MS: int(100, 3_600_000).default(5_000),
 
   CALL_RETENTION_DAYS: int(1, 3_650).default(90),
@@ -235,6 +242,22 @@ export function channelProblems(env: Env): Array<{ variable: string; message: st
     if (!senders) problems.push({ variable: 'TWILIO_SMS_FROM', message: 'or TWILIO_WHATSAPP_FROM is required with Twilio credentials' });
   }
   return problems;
+}
+
+/**
+ * Whether this process runs the cron jobs: JOBS_ENABLED, or the design's IS_WORKER (false = serve
+ * HTTP and deliver only); true when neither is set.
+ */
+export function jobsEnabledOf(env: Env): boolean {
+  return env.JOBS_ENABLED ?? env.IS_WORKER ?? true;
+}
+
+/** IS_WORKER and JOBS_ENABLED name one switch: saying both, differently, is a mistake to report. */
+export function workerModeProblems(env: Env): Array<{ variable: string; message: string }> {
+  if (env.JOBS_ENABLED !== undefined && env.IS_WORKER !== undefined && env.JOBS_ENABLED !== env.IS_WORKER) {
+    return [{ variable: 'IS_WORKER', message: `is ${env.IS_WORKER} but JOBS_ENABLED is ${env.JOBS_ENABLED}: they mean the same, set one` }];
+  }
+  return [];
 }
 
 /** Derived schedules: an explicit *_CRON wins; otherwise the design's interval variables apply. */

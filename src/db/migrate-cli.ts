@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config/config';
+import { ConfigError, loadConfig, secretValuesOf } from '../config/config';
 import { createLogger } from '../logging/logger';
 import { migrate } from './migrate';
 import { createPgDatabase } from './pg-database';
@@ -7,7 +7,7 @@ import { createPgliteDatabase } from './pglite-database';
 /** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and exits. */
 async function run(): Promise<void> {
   const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId });
+  const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
   const db = config.database.url
     ? createPgDatabase({
         url: config.database.url,

@@ -1,10 +1,25 @@
 import { Router, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import { applyAutoFollowUpRule } from './auto-followup';
 import type { FollowUpService } from './followup-service';
 import { isObject, parseHttpTime, scheduleRequestsFromBody } from './http-bodies';
 import { IdempotencyKeyConflictError } from './key-conflict-error';
+import {
+  autoFollowUpBody,
+  byContactQuery,
+  byStatusQuery,
+  cancelBody,
+  markSentBody,
+  parseRequestPart,
+  pendingQuery,
+  redriveBody,
+  rescheduleBody,
+  resolveBody,
+  responseBody,
+  suppressionBody,
+} from './http-schemas';
 import type { MessageStatus } from './outbox';
 import type { TemplateEngine } from './templates';
 import { ValidationError } from './validation-error';
@@ -36,46 +51,49 @@ export function deliveryRoutes(deps: {
       res.status(400).json({ error: err.message, field: err.field, issues: err.issues });
     }
   };
-  const body = (req: Request): Record<string, unknown> => {
+  // Every body and query is parsed by its strict schema (http-schemas.ts): an unknown field is a 400.
+  const body = <S extends z.ZodType>(req: Request, schema: S): z.infer<S> => {
     if (!isObject(req.body)) throw new ValidationError([{ field: 'body', message: 'must be a JSON object' }]);
-    return req.body;
+    return parseRequestPart(schema, req.body);
   };
-  const query = (req: Request, name: string): string | undefined => {
-    const value = req.query[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string') throw new ValidationError([{ field: name, message: 'must be given once' }]);
-    return value;
+  const queryOf = <S extends z.ZodType>(req: Request, schema: S): z.infer<S> => {
+    for (const [name, value] of Object.entries(req.query)) {
+      if (typeof value !== 'string') throw new ValidationError([{ field: name, message: 'must be given once' }]);
+    }
+    return parseRequestPart(schema, req.query);
   };
-  const limitOf = (req: Request): number | undefined => {
-    const raw = query(req, 'limit');
-    return raw === undefined ? undefined : Number(raw);
-  };
+  const limitOf = (raw: string | undefined): number | undefined => (raw === undefined ? undefined : Number(raw));
 
   router.post('/followups', route(async (req, res) => {
-    const requests = scheduleRequestsFromBody(req.body, { webhookTargets: deps.webhookTargets, templates: deps.templates });
+    const requests = scheduleRequestsFromBody(req.body, {
+      webhookTargets: deps.webhookTargets,
+      templates: deps.templates,
+      privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
+    });
     res.status(201).json(await service.schedule(requests));
   }));
 
   router.post('/followups/cancel', route(async (req, res) => {
-    const b = body(req);
-    res.json({ cancelled: await service.cancel(b['idempotencyKeys'] as string[], undefined, b['tenantId'] as string | undefined) });
+    const b = body(req, cancelBody);
+    res.json({ cancelled: await service.cancel(b.idempotencyKeys, undefined, b.tenantId) });
   }));
 
   router.post('/followups/reschedule', route(async (req, res) => {
-    const b = body(req);
-    const time = parseHttpTime(b['scheduledAt'], b['timezone'], 'scheduledAt');
+    const b = body(req, rescheduleBody);
+    const time = parseHttpTime(b.scheduledAt, b.timezone, 'scheduledAt');
     if ('issue' in time) throw new ValidationError([time.issue]);
-    res.json({ moved: await service.reschedule(b['idempotencyKey'] as string, time.value, undefined, b['tenantId'] as string | undefined) });
+    res.json({ moved: await service.reschedule(b.idempotencyKey, time.value, undefined, b.tenantId) });
   }));
 
   router.get('/followups/pending', route(async (req, res) => {
-    res.json({ messages: await service.listPending({ tenantId: query(req, 'tenantId'), limit: limitOf(req) }) });
+    const q = queryOf(req, pendingQuery);
+    res.json({ messages: await service.listPending({ tenantId: q.tenantId, limit: limitOf(q.limit) }) });
   }));
 
   router.get('/followups/contact/:contactId', route(async (req, res) => {
-    const tenantId = query(req, 'tenantId');
-    if (!tenantId) throw new ValidationError([{ field: 'tenantId', message: 'required' }]);
-    res.json({ messages: await service.listByContact(tenantId, String(req.params['contactId']), limitOf(req) ?? 100) });
+    const q = queryOf(req, byContactQuery);
+    if (!q.tenantId) throw new ValidationError([{ field: 'tenantId', message: 'required' }]);
+    res.json({ messages: await service.listByContact(q.tenantId, String(req.params['contactId']), limitOf(q.limit) ?? 100) });
   }));
 
   router.get('/followups/:id', route(async (req, res) => {
@@ -85,63 +103,54 @@ export function deliveryRoutes(deps: {
   }));
 
   router.post('/followups/responses', route(async (req, res) => {
-    const b = body(req);
+    const b = body(req, responseBody);
     let receivedAt: Date | undefined;
-    if (b['receivedAt'] !== undefined) {
-      const time = parseHttpTime(b['receivedAt'], undefined, 'receivedAt');
+    if (b.receivedAt !== undefined) {
+      const time = parseHttpTime(b.receivedAt, undefined, 'receivedAt');
       if ('issue' in time) throw new ValidationError([time.issue]);
       receivedAt = time.value;
     }
-    const target =
-      b['id'] !== undefined
-        ? { id: String(b['id']) }
-        : { idempotencyKey: b['idempotencyKey'] as string, tenantId: b['tenantId'] as string | undefined };
+    const target = b.id !== undefined ? { id: b.id } : { idempotencyKey: b.idempotencyKey, tenantId: b.tenantId };
     if (target.id === undefined && typeof target.idempotencyKey !== 'string') {
       throw new ValidationError([{ field: 'idempotencyKey', message: 'required (or id)' }]);
     }
-    res.json(await service.recordResponse({ ...target, text: b['text'] as string, receivedAt }));
+    res.json(await service.recordResponse({ ...target, text: b.text, receivedAt }));
   }));
 
   router.post('/followups/mark-sent', route(async (req, res) => {
-    const b = body(req);
-    res.json(
-      await service.markSent({
-        idempotencyKey: b['idempotencyKey'] as string,
-        sentBy: b['sentBy'] as string | undefined,
-        tenantId: b['tenantId'] as string | undefined,
-      }),
-    );
+    const b = body(req, markSentBody);
+    res.json(await service.markSent({ idempotencyKey: b.idempotencyKey, sentBy: b.sentBy, tenantId: b.tenantId }));
   }));
 
   router.post('/followups/auto', route(async (req, res) => {
-    res.json(await applyAutoFollowUpRule(service, config, body(req) as never));
+    res.json(await applyAutoFollowUpRule(service, config, body(req, autoFollowUpBody) as never));
   }));
 
   router.get('/delivery/messages', route(async (req, res) => {
-    const status = (query(req, 'status') ?? 'dead') as MessageStatus;
-    res.json({ messages: await service.listByStatus(status, { tenantId: query(req, 'tenantId'), limit: limitOf(req) }) });
+    const q = queryOf(req, byStatusQuery);
+    const status = (q.status ?? 'dead') as MessageStatus;
+    res.json({ messages: await service.listByStatus(status, { tenantId: q.tenantId, limit: limitOf(q.limit) }) });
   }));
 
   router.post('/delivery/redrive', route(async (req, res) => {
-    const b = body(req);
+    const b = body(req, redriveBody);
     res.json({
       redriven: await service.redrive({
-        ids: b['ids'] as string[] | undefined,
-        status: b['status'] as 'dead' | 'failed' | undefined,
-        tenantId: b['tenantId'] as string | undefined,
+        ids: b.ids,
+        status: b.status as 'dead' | 'failed' | undefined,
+        tenantId: b.tenantId,
       }),
     });
   }));
 
   router.post('/delivery/unknown/:id/resolve', route(async (req, res) => {
-    const outcome = body(req)['outcome'] as 'sent' | 'failed' | 'resend';
+    const outcome = body(req, resolveBody).outcome as 'sent' | 'failed' | 'resend';
     const resolved = await service.resolveUnknown(String(req.params['id']), outcome);
     res.status(resolved ? 200 : 409).json({ resolved });
   }));
 
   router.post('/delivery/suppressions', route(async (req, res) => {
-    const b = body(req);
-    await service.suppress(b as never);
+    await service.suppress(body(req, suppressionBody) as never);
     res.status(201).json({ suppressed: true });
   }));
 

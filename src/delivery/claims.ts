@@ -158,30 +158,44 @@ export async function markClaimedSent(db: Queryable, records: readonly SentRecor
   return result.rows.map((r) => r.id);
 }
 
+/** Occurrences of recurring messages passed over by scheduleNextOccurrences, per channel. */
+export interface NextOccurrences {
+  scheduled: number;
+  missed: Array<{ channel: ChannelName; count: number }>;
+}
+
 /**
- * Inserts the next occurrence of each sent recurring row that has none yet: scheduled one
- * interval after the previous occurrence's time (not after it was sent, so the series does not
- * drift), with a derived idempotency key, so running this twice still yields exactly one.
+ * Inserts the next occurrence of each sent recurring row that has none yet, with a derived
+ * idempotency key (series key + '@r' + its epoch second), so running this twice still yields
+ * exactly one.
+ *
+ * The next occurrence is the first slot of the series (previous time + k intervals, so the series
+ * keeps its rhythm and does not drift by send lag) that is after now on the database's clock. A
+ * series whose time is long past (scheduled an hour ago every minute, or sent late after retries
+ * or an outage) therefore sends once now and then resumes at its next slot: the slots in between
+ * are missed, not replayed as a burst, and returned as counts for the metric (like the cron
+ * catch-up rule in src/scheduler/missed-ticks.ts).
  */
-export async function scheduleNextOccurrences(db: Queryable, ids: readonly string[]): Promise<number> {
-  if (ids.length === 0) return 0;
-  const result = await db.query(
+export async function scheduleNextOccurrences(db: Queryable, ids: readonly string[]): Promise<NextOccurrences> {
+  if (ids.length === 0) return { scheduled: 0, missed: [] };
+  const result = await db.query<{ linked: string | number; missed: Array<{ channel: ChannelName; count: number }> }>(
     `WITH sent AS (
-       SELECT * FROM scheduled_messages
-        WHERE id = ANY($1::bigint[]) AND status = 'sent' AND recurrence_interval_seconds IS NOT NULL
-          AND next_occurrence_id IS NULL
+       SELECT m.*, greatest(1, floor(extract(epoch FROM now() - m.scheduled_at) / m.recurrence_interval_seconds)::bigint + 1) AS step
+         FROM scheduled_messages m
+        WHERE m.id = ANY($1::bigint[]) AND m.status = 'sent' AND m.recurrence_interval_seconds IS NOT NULL
+          AND m.next_occurrence_id IS NULL
+     ), planned AS (
+       SELECT sent.*, scheduled_at + step * recurrence_interval_seconds * interval '1 second' AS next_at FROM sent
      ), inserted AS (
        INSERT INTO scheduled_messages (tenant_id, contact_id, lead_id, channel, recipient, scheduled_at, due_at,
          template, subject, variables, tone, type, personalize, context_hints, idempotency_key,
          skip_if_completed, action_item_id, stop_on_reply, recurrence_interval_seconds, previous_occurrence_id)
-       SELECT tenant_id, contact_id, lead_id, channel, recipient,
-              scheduled_at + recurrence_interval_seconds * interval '1 second',
-              scheduled_at + recurrence_interval_seconds * interval '1 second',
+       SELECT tenant_id, contact_id, lead_id, channel, recipient, next_at, next_at,
               template, subject, variables, tone, type, personalize, context_hints,
-              regexp_replace(idempotency_key, '@r[0-9]+$', '') || '@r'
-                || floor(extract(epoch FROM scheduled_at + recurrence_interval_seconds * interval '1 second'))::bigint::text,
+              coalesce(series_key, regexp_replace(idempotency_key, '@r[0-9]+$', '')) || '@r'
+                || floor(extract(epoch FROM next_at))::bigint::text,
               skip_if_completed, action_item_id, stop_on_reply, recurrence_interval_seconds, id
-         FROM sent
+         FROM planned
        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING id, previous_occurrence_id, due_at
      ), linked AS (
@@ -192,10 +206,15 @@ export async function scheduleNextOccurrences(db: Queryable, ids: readonly strin
        SELECT pg_notify('crm_delivery_wakeup', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)
          FROM inserted HAVING count(*) > 0
      )
-     SELECT (SELECT count(*) FROM linked) AS linked, (SELECT count(*) FROM woken) AS woken`,
+     SELECT (SELECT count(*) FROM linked) AS linked,
+            (SELECT coalesce(json_agg(json_build_object('channel', channel, 'count', n)), '[]'::json)
+               FROM (SELECT p.channel, sum(p.step - 1)::int AS n FROM planned p JOIN linked l ON l.id = p.id
+                      WHERE p.step > 1 GROUP BY p.channel) per_channel) AS missed,
+            (SELECT count(*) FROM woken) AS woken`,
     [ids],
   );
-  return Number((result.rows[0] as { linked: string | number } | undefined)?.linked ?? 0);
+  const row = result.rows[0];
+  return { scheduled: Number(row?.linked ?? 0), missed: row?.missed ?? [] };
 }
 
 /** A failed attempt: back to 'scheduled' at retryAt, or final ('failed' / 'dead'). */

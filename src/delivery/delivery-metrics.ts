@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics';
 import type { Database } from '../db/database';
 import { withDeadline } from '../util/deadline';
+import type { NextOccurrences } from './claims';
 import { MESSAGE_STATUSES } from './outbox';
 
 /** A scrape must answer even while the database hangs: the row counts give up after this long. */
@@ -24,8 +25,9 @@ async function countRowsByStatus(db: Database): Promise<Map<string, number>> {
 
 /**
  * crm_worker_delivery_sends_total{channel,strategy,result}: 002's FOLLOWUP_JOBS_TOTAL, for every
- * channel (strategy is the message's variables.strategy or its type; result is sent, retry,
- * failed, dead, skipped, rate_limited). Lag is sent − scheduled. Rows by status are counted at scrape.
+ * channel (strategy is the auto follow-up delay, the message type, or `other`: a closed set, see
+ * metric-labels.ts; result is sent, retry, failed, dead, skipped, rate_limited). Lag is
+ * sent − scheduled. Rows by status are counted at scrape.
  */
 export function createDeliveryMetrics(registers: Metrics['registers'], db: Database) {
   // At most one count in flight: while one still waits (for a pool connection, say), scrapes keep
@@ -79,6 +81,12 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Datab
       labelNames: ['reason'] as const,
       registers,
     }),
+    missedOccurrences: new Counter({
+      name: 'crm_worker_delivery_missed_occurrences_total',
+      help: 'Occurrences of recurring messages whose time had passed when the previous one was sent: skipped, not replayed.',
+      labelNames: ['channel'] as const,
+      registers,
+    }),
     databaseErrors: new Counter({
       name: 'crm_worker_delivery_database_errors_total',
       help: 'Dispatcher loop iterations that failed on a database error (followed by backoff).',
@@ -88,3 +96,8 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Datab
 }
 
 export type DeliveryMetrics = ReturnType<typeof createDeliveryMetrics>;
+
+/** Counts the occurrences scheduleNextOccurrences passed over (after its transaction committed). */
+export function countMissedOccurrences(metrics: Pick<DeliveryMetrics, 'missedOccurrences'> | undefined, next: NextOccurrences): void {
+  for (const { channel, count } of next.missed) metrics?.missedOccurrences.inc({ channel }, count);
+}

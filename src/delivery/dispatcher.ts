@@ -5,8 +5,9 @@ import type { Channel, ChannelName } from '../channels/channel';
 import { PermanentDeliveryError, RateLimitedError } from '../channels/errors';
 import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
+import type { DatabaseClock } from '../db/database-clock';
 import type { Logger } from '../logging/logger';
-import { withDeadline } from '../util/deadline';
+import { monotonicMs, startDeadline, withDeadline } from '../util/deadline';
 import {
   claimDueMessages,
   expireLeases,
@@ -19,6 +20,7 @@ import {
   type ClaimedMessage,
 } from './claims';
 import type { DeliveryMetrics } from './delivery-metrics';
+import { strategyLabeler } from './metric-labels';
 import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
 import { maxAttemptsFor, retryDelayMs } from './retry-policy';
@@ -38,6 +40,8 @@ export interface DispatcherDeps {
   instanceId: string;
   /** The sandboxed template engine: a render over a limit fails its message, never the process. */
   templates: TemplateEngine;
+  /** The database's clock, for sent_at and the lag; sampled on every heartbeat. */
+  clock: DatabaseClock;
 }
 
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -59,7 +63,7 @@ export class Dispatcher {
   private readonly log: Logger;
   private readonly sentWriter: SentWriter;
   private readonly inFlight = new Map<string, { token: string; started: boolean }>();
-  /** Claimed rows not yet marked 'sending', oldest first; heldSince is this process's clock. */
+  /** Claimed rows not yet marked 'sending', oldest first; heldSince is monotonicMs(). */
   private readonly prefetched: Array<{ row: ClaimedMessage; token: string; heldSince: number }> = [];
   /** Rows marked 'sending' whose sends have not started yet (see nextMarkGroup), oldest first. */
   private readonly marked: Array<{ row: ClaimedMessage; token: string }> = [];
@@ -81,13 +85,16 @@ export class Dispatcher {
   private consecutiveErrors = 0;
   private claimSeq = 0;
   private readonly tokenPrefix: string;
+  /** The closed set of `strategy` label values (metric-labels.ts): never a caller's free text. */
+  private readonly strategyOf: (row: ClaimedMessage) => string;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
   lastTickAt: Date | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
-    this.sentWriter = new SentWriter(deps.db, this.log);
+    this.sentWriter = new SentWriter(deps.db, this.log, deps.metrics);
     this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
+    this.strategyOf = strategyLabeler(deps.config.followup.scheduleSeconds);
   }
 
   start(): void {
@@ -105,8 +112,8 @@ export class Dispatcher {
     await this.loop;
     await this.launching?.catch(() => undefined);
     await this.releasePrefetched([...this.marked.splice(0), ...this.prefetched.splice(0)]).catch(() => undefined);
-    const deadline = Date.now() + timeoutMs;
-    while (this.inFlight.size > 0 && Date.now() < deadline) await delay(20);
+    const deadline = monotonicMs() + timeoutMs;
+    while (this.inFlight.size > 0 && monotonicMs() < deadline) await delay(20);
     // Rows whose send never started go back at once; started ones keep their lease (outcome unknown).
     const unstartedByToken = new Map<string, string[]>();
     for (const [id, { token, started }] of this.inFlight) {
@@ -168,10 +175,13 @@ export class Dispatcher {
   /** One pass: heartbeat, lease sweep, claim into the local queue and launch. True when there is more to claim now. */
   private async tick(): Promise<boolean> {
     const { db, config } = this.deps;
-    const now = Date.now();
+    // Intervals on the monotonic clock: a wall-clock step back would otherwise stop the
+    // heartbeat, the listener check and the lease sweep for the size of the step.
+    const now = monotonicMs();
     if (now - this.lastHeartbeatAt >= HEARTBEAT_EVERY_MS) {
       await this.checkListener(now);
       await recordHeartbeat(db, this.deps.instanceId);
+      await this.deps.clock.sample();
       this.lastHeartbeatAt = now;
     }
     if (now - this.lastLeaseSweepAt >= LEASE_SWEEP_EVERY_MS) {
@@ -182,7 +192,7 @@ export class Dispatcher {
 
     // Rows held past half the lease (slots busy longer than the queue was sized for) go back
     // before the lease sweep would take them from under us; their checks are old by now too.
-    const heldTooLong = Date.now() - config.leaseMs / 2;
+    const heldTooLong = monotonicMs() - config.leaseMs / 2;
     if (this.prefetched.length > 0 && this.prefetched[0]!.heldSince < heldTooLong) {
       const stale = this.prefetched.filter((g) => g.heldSince < heldTooLong);
       this.prefetched.splice(0, stale.length);
@@ -207,11 +217,11 @@ export class Dispatcher {
     });
     for (const row of claimed) {
       if (row.skip_reason) {
-        this.deps.metrics.sends.inc({ channel: row.channel, strategy: strategyOf(row), result: 'skipped' });
+        this.deps.metrics.sends.inc({ channel: row.channel, strategy: this.strategyOf(row), result: 'skipped' });
         this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
         continue;
       }
-      this.prefetched.push({ row, token, heldSince: Date.now() });
+      this.prefetched.push({ row, token, heldSince: monotonicMs() });
     }
     await this.launch();
     return claimed.length === limit && this.prefetched.length < lowWater;
@@ -244,7 +254,7 @@ export class Dispatcher {
         // Held too long (its send-time checks are old and its lease near its end) or its channel
         // paused meanwhile: back to 'scheduled' instead of started.
         const paused = new Set(rateLimits.pausedChannels());
-        const heldTooLong = Date.now() - config.leaseMs / 2;
+        const heldTooLong = monotonicMs() - config.leaseMs / 2;
         const giveBack = group.filter((g) => g.heldSince < heldTooLong || paused.has(g.row.channel));
         const marking = group.filter((g) => !giveBack.includes(g));
         if (giveBack.length > 0) await this.releasePrefetched(giveBack);
@@ -334,7 +344,7 @@ export class Dispatcher {
 
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
-    const labels = { channel: row.channel, strategy: strategyOf(row) };
+    const labels = { channel: row.channel, strategy: this.strategyOf(row) };
     try {
       const waitMs = await rateLimits.acquire(row.channel);
       if (waitMs > 0) {
@@ -357,8 +367,9 @@ export class Dispatcher {
       }
       const entry = this.inFlight.get(row.id);
       if (entry) entry.started = true;
-      const sendStartedAt = Date.now();
-      const signal = AbortSignal.any([AbortSignal.timeout(config.sendTimeoutMs), this.abortSends.signal]);
+      const sendStartedAt = monotonicMs();
+      const deadline = startDeadline(config.sendTimeoutMs, `send of message ${row.id}`, this.abortSends.signal);
+      const signal = deadline.signal;
       const result = await channel.send(
         {
           id: row.id,
@@ -377,9 +388,10 @@ export class Dispatcher {
           },
         },
         { idempotencyKey: row.idempotency_key, signal },
-      );
-      const sentAt = new Date();
-      const tookMs = sentAt.getTime() - sendStartedAt;
+      ).finally(() => deadline.clear());
+      // On the database's clock, like scheduled_at: a skewed or stepped host still stores the truth.
+      const sentAt = new Date(this.deps.clock.nowMs());
+      const tookMs = monotonicMs() - sendStartedAt;
       this.avgSendMs = this.avgSendMs === 0 ? tookMs : this.avgSendMs * 0.9 + tookMs * 0.1;
       metrics.lag.observe({ channel: row.channel }, Math.max(0, (sentAt.getTime() - new Date(row.scheduled_at).getTime()) / 1000));
       metrics.sends.inc({ ...labels, result: 'sent' });
@@ -485,7 +497,7 @@ export class Dispatcher {
     const dueIn = await nextWakeInMs(db, paused);
     if (dueIn !== undefined) candidates.push(dueIn);
     const resumeAt = rateLimits.nextResumeAt();
-    if (resumeAt !== undefined) candidates.push(Math.max(0, resumeAt - Date.now()));
+    if (resumeAt !== undefined) candidates.push(Math.max(0, resumeAt - monotonicMs()));
     return Math.max(0, Math.min(...candidates));
   }
 
@@ -540,11 +552,6 @@ export class Dispatcher {
     this.pingSentAt = now;
     await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
   }
-}
-
-function strategyOf(row: ClaimedMessage): string {
-  const strategy = row.variables?.['strategy'];
-  return typeof strategy === 'string' && strategy.length <= 32 ? strategy : row.type;
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Database, Queryable } from '../db/database';
 import { scheduleNextOccurrences } from './claims';
+import { countMissedOccurrences, type DeliveryMetrics } from './delivery-metrics';
 import {
   MESSAGE_STATUSES,
   WAKEUP_CHANNEL,
@@ -11,10 +12,10 @@ import {
   type ScheduleRequest,
   type ScheduleResult,
 } from './outbox';
-import type { ValidationOptions } from './schedule-request';
 import { reservedKeyProblem } from './idempotency-keys';
 import { recordReply } from './replies';
 import { ValidationError } from './validation-error';
+import type { ValidationOptions } from './schedule-request';
 
 /** A scheduled message as the API shows it. */
 export interface MessageView {
@@ -53,7 +54,7 @@ const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, r
 export class FollowUpService {
   constructor(
     private readonly db: Database,
-    private readonly options: Pick<ValidationOptions, 'webhookTargets' | 'templates'> = {},
+    private readonly options: ValidationOptions & { metrics?: Pick<DeliveryMetrics, 'missedOccurrences'> } = {},
   ) {}
 
   /**
@@ -74,7 +75,8 @@ export class FollowUpService {
 
   /** Schedules messages whose keys crm-worker made itself (the auto follow-up rule): no namespace check. */
   scheduleOwn(requests: ScheduleRequest[], tx: Queryable = this.db): Promise<ScheduleResult> {
-    return scheduleMessages(tx, requests, { webhookTargets: this.options.webhookTargets, templates: this.options.templates });
+    const { metrics: _metrics, ...validation } = this.options;
+    return scheduleMessages(tx, requests, validation);
   }
 
   /** Keys are per tenant: pass tenantId, required when a key is used by more than one tenant. */
@@ -163,7 +165,7 @@ export class FollowUpService {
   async markSent(input: { idempotencyKey: string; sentBy?: string; tenantId?: string }): Promise<{ marked: boolean; nextOccurrenceId: string | null }> {
     requireText('idempotencyKey', input.idempotencyKey);
     await assertKeysUnambiguous(this.db, [input.idempotencyKey], input.tenantId);
-    return this.db.transaction(async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
       const marked = await tx.query<{ id: string }>(
         `UPDATE scheduled_messages
             SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()
@@ -172,14 +174,16 @@ export class FollowUpService {
         [input.idempotencyKey, input.sentBy ?? 'api', input.tenantId ?? null],
       );
       const id = marked.rows[0]?.id;
-      if (!id) return { marked: false, nextOccurrenceId: null };
-      await scheduleNextOccurrences(tx, [id]);
-      const next = await tx.query<{ next: string | null }>(
+      if (!id) return { marked: false, nextOccurrenceId: null, next: undefined };
+      const next = await scheduleNextOccurrences(tx, [id]);
+      const linked = await tx.query<{ next: string | null }>(
         'SELECT next_occurrence_id::text AS next FROM scheduled_messages WHERE id = $1',
         [id],
       );
-      return { marked: true, nextOccurrenceId: next.rows[0]?.next ?? null };
+      return { marked: true, nextOccurrenceId: linked.rows[0]?.next ?? null, next };
     });
+    if (outcome.next) countMissedOccurrences(this.options.metrics, outcome.next);
+    return { marked: outcome.marked, nextOccurrenceId: outcome.nextOccurrenceId };
   }
 
   /** Sends dead (or failed) messages again from scratch: attempts reset, due now. */
@@ -214,7 +218,7 @@ export class FollowUpService {
     if (!['sent', 'failed', 'resend'].includes(outcome)) {
       throw new ValidationError([{ field: 'outcome', message: 'must be sent, failed or resend' }]);
     }
-    return this.db.transaction(async (tx) => {
+    const verdict = await this.db.transaction(async (tx) => {
       const result = await tx.query<{ id: string }>(
         `UPDATE scheduled_messages
             SET status = CASE $2::text WHEN 'resend' THEN 'scheduled' ELSE $2::text END,
@@ -226,11 +230,13 @@ export class FollowUpService {
           RETURNING id::text AS id`,
         [id, outcome],
       );
-      if (result.rowCount === 0) return false;
-      if (outcome === 'sent') await scheduleNextOccurrences(tx, [id]);
+      if (result.rowCount === 0) return { resolved: false, next: undefined };
+      const next = outcome === 'sent' ? await scheduleNextOccurrences(tx, [id]) : undefined;
       if (outcome === 'resend') await tx.query(`SELECT pg_notify('${WAKEUP_CHANNEL}', '0')`);
-      return true;
+      return { resolved: true, next };
     });
+    if (verdict.next) countMissedOccurrences(this.options.metrics, verdict.next);
+    return verdict.resolved;
   }
 
   /** Opts a recipient out of a channel ('*' for all) for one tenant. */

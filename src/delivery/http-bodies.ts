@@ -1,29 +1,37 @@
-import { DateTime, IANAZone } from 'luxon';
+import { IANAZone } from 'luxon';
+import { parseIsoInstant, parseZonedTime } from '../util/iso-time';
 import type { ScheduleRequest } from './outbox';
 import { reservedKeyProblem } from './idempotency-keys';
-import { validateScheduleRequests, type ValidationOptions } from './schedule-request';
+import { scheduleRequestSchema, validateScheduleRequests, type ValidationOptions } from './schedule-request';
 import { ValidationError, type FieldIssue } from './validation-error';
-
-const HAS_OFFSET = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
 
 /**
  * Reads a time sent over HTTP: ISO 8601 with an offset ("2026-11-24T09:00:00Z"), or a local
  * time with an IANA time zone ({ scheduledAt: "2026-11-24T09:00", timezone: "Europe/Berlin" }),
- * which is how a CRM user thinks of "9 am tomorrow".
+ * which is how a CRM user thinks of "9 am tomorrow". Both go through the one time parser
+ * (util/iso-time), so impossible dates and out-of-range years are refused here as everywhere.
  */
 export function parseHttpTime(value: unknown, timezone: unknown, field: string): { value: Date } | { issue: FieldIssue } {
   if (timezone !== undefined && (typeof timezone !== 'string' || !IANAZone.isValidZone(timezone))) {
     return { issue: { field: 'timezone', message: 'not an IANA time zone (e.g. Europe/Berlin)' } };
   }
-  if (typeof value !== 'string' || value.trim() === '') {
-    return { issue: { field, message: 'required: an ISO 8601 time such as 2026-11-24T09:00:00Z' } };
+  const parsed = timezone === undefined ? parseIsoInstant(value) : parseZonedTime(value, timezone as string);
+  if ('problem' in parsed) {
+    // POST /api/followups and reschedule also take a local time with a timezone field: say so.
+    const hint = timezone === undefined && parsed.problem.startsWith('needs a UTC offset') ? ' (or give a timezone field)' : '';
+    return { issue: { field, message: parsed.problem + hint } };
   }
-  if (timezone === undefined && !HAS_OFFSET.test(value.trim())) {
-    return { issue: { field, message: 'needs a UTC offset (Z or +02:00) or a timezone field' } };
-  }
-  const parsed = DateTime.fromISO(value.trim(), { zone: (timezone as string | undefined) ?? 'UTC' });
-  if (!parsed.isValid) return { issue: { field, message: 'not a valid ISO 8601 time' } };
-  return { value: parsed.toJSDate() };
+  return { value: parsed.value };
+}
+
+/** Fields of one message in a POST /api/followups body: the ScheduleRequest's, plus `timezone`. */
+const FOLLOWUP_FIELDS = new Set([...Object.keys(scheduleRequestSchema.shape), 'timezone']);
+
+/** Unknown fields of one object, each named as the client sent it (a typo is not silently dropped). */
+export function unknownFields(value: Record<string, unknown>, known: ReadonlySet<string>, prefix = ''): FieldIssue[] {
+  return Object.keys(value)
+    .filter((key) => !known.has(key))
+    .map((key) => ({ field: prefix + key, message: 'unknown field' }));
 }
 
 /**
@@ -35,7 +43,7 @@ export function scheduleRequestsFromBody(body: unknown, options: ValidationOptio
   const items: unknown[] = batch ? (body as { messages: unknown[] }).messages : [body];
   if (batch && items.length === 0) throw new ValidationError([{ field: 'messages', message: 'must not be empty' }]);
   if (batch && items.length > 10_000) throw new ValidationError([{ field: 'messages', message: 'at most 10000 per request' }]);
-  const issues: FieldIssue[] = [];
+  const issues: FieldIssue[] = batch ? unknownFields(body as Record<string, unknown>, new Set(['messages'])) : [];
   // One per body: after a template over a limit, the rest of the body is not rendered.
   const templateCheck = options.templateCheck ?? { limitHit: false };
   const requests = items.map((item, index) => {
@@ -44,6 +52,7 @@ export function scheduleRequestsFromBody(body: unknown, options: ValidationOptio
       issues.push({ field: batch ? `messages[${index}]` : 'body', message: 'must be a JSON object' });
       return undefined;
     }
+    issues.push(...unknownFields(item, FOLLOWUP_FIELDS, prefix));
     const time = parseHttpTime(item['scheduledAt'], item['timezone'], 'scheduledAt');
     const { timezone: _timezone, ...rest } = item;
     // A bad time is reported once; the rest of the request is still checked with a stand-in.

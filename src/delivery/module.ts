@@ -2,7 +2,9 @@ import { createPersonalizationMetrics, createPersonalizer } from '../ai/personal
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
+import { standInForUnconfigured } from '../channels/unconfigured-channels';
 import { WebhookChannel } from '../channels/webhook-channel';
+import { DatabaseClock } from '../db/database-clock';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import { deliveryRoutes } from './api-routes';
 import { createDeliveryMetrics } from './delivery-metrics';
@@ -20,7 +22,9 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const log = logger.child({ module: 'delivery' });
 
   const channels = buildChannels(config, { logger });
+  const databaseClock = new DatabaseClock(db);
   const webhook = new WebhookChannel({
+    clock: databaseClock,
     targets: delivery.webhook.targets,
     secret: delivery.webhook.secret,
     allowPrivate: delivery.webhook.allowPrivate,
@@ -32,8 +36,13 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
   const idempotentChannels: ChannelName[] = ['webhook', 'log'];
 
   const webhookTargets = webhook.targetNames();
-  const service = new FollowUpService(db, { webhookTargets, templates });
   const deliveryMetrics = createDeliveryMetrics(metrics.registers, db);
+  const service = new FollowUpService(db, {
+    webhookTargets,
+    templates,
+    privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse',
+    metrics: deliveryMetrics,
+  });
   const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({
@@ -47,6 +56,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         config: delivery,
         instanceId: config.instanceId,
         templates,
+        clock: databaseClock,
       })
     : undefined;
 
@@ -61,10 +71,12 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
         });
       }
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
+      const standIns = standInForUnconfigured(channels, log);
       dispatcher?.start();
       log.info('delivery dispatcher started', {
         enabled: delivery.enabled,
         channels: [...channels.keys()],
+        channelsOnLog: standIns,
         concurrency: delivery.concurrency,
         rateLimits: delivery.rateLimits,
         rateLimitStore: ctx.redis ? 'redis' : 'in-process',

@@ -189,7 +189,9 @@ export async function assertKeysUnambiguous(db: Queryable, idempotencyKeys: read
 
 /**
  * Cancels rows not yet being sent ('scheduled' or 'claimed') by idempotency key, within one
- * tenant when given; returns how many were cancelled.
+ * tenant when given; returns how many were cancelled. The key a recurring message was created
+ * with cancels its series: whichever occurrence is current (each carries that key as series_key,
+ * migration 0008), and no occurrence after it.
  */
 export async function cancelMessages(db: Queryable, idempotencyKeys: string[], tenantId?: string): Promise<number> {
   if (!Array.isArray(idempotencyKeys) || idempotencyKeys.some((k) => typeof k !== 'string' || k.length === 0)) {
@@ -197,13 +199,26 @@ export async function cancelMessages(db: Queryable, idempotencyKeys: string[], t
   }
   if (idempotencyKeys.length === 0) return 0;
   await assertKeysUnambiguous(db, idempotencyKeys, tenantId);
+  // First every open occurrence of the matching series is locked, and those already in a
+  // provider's hands ('sending', 'unknown') stop recurring, so their "sent" mark inserts no next
+  // occurrence. The lock waits for a "sent" mark (dispatcher or markSent) that holds such a row
+  // right now; the next statement, with a fresh snapshot, then sees the occurrence that mark
+  // inserted and cancels it. Either way a series cancelled while an occurrence is sent stops.
+  await db.query(
+    `UPDATE scheduled_messages
+        SET recurrence_interval_seconds = CASE WHEN status IN ('sending', 'unknown') THEN NULL ELSE recurrence_interval_seconds END
+      WHERE (idempotency_key = ANY($1::text[]) OR series_key = ANY($1::text[])) AND ($2::text IS NULL OR tenant_id = $2)
+        AND status IN ('scheduled', 'claimed', 'sending', 'unknown') AND recurrence_interval_seconds IS NOT NULL`,
+    [idempotencyKeys, tenantId ?? null],
+  );
   // A row already 'sending' is in a provider's hands: cancelling it now could not unsend it. A
   // 'claimed' row is only in a dispatcher's local queue: its 'sending' mark requires 'claimed', so
   // once cancelled here it is never sent.
   const result = await db.query(
     `UPDATE scheduled_messages
         SET status = 'cancelled', skip_reason = 'cancelled', lease_expires_at = NULL, updated_at = now()
-      WHERE idempotency_key = ANY($1::text[]) AND ($2::text IS NULL OR tenant_id = $2) AND status IN ('scheduled', 'claimed')`,
+      WHERE (idempotency_key = ANY($1::text[]) OR series_key = ANY($1::text[])) AND ($2::text IS NULL OR tenant_id = $2)
+        AND status IN ('scheduled', 'claimed')`,
     [idempotencyKeys, tenantId ?? null],
   );
   return result.rowCount;

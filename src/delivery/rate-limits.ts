@@ -1,5 +1,6 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RedisClient } from '../redis/redis-client';
+import { monotonicMs } from '../util/deadline';
 
 /**
  * Per-channel send limits (DELIVERY_RATE_LIMITS, SMS 10 per minute by default) and pauses.
@@ -27,7 +28,7 @@ export class ChannelRateLimits {
   }
 
   /** Channels this process must not claim for now (paused by a 429 or an exhausted limit). */
-  pausedChannels(now = Date.now()): string[] {
+  pausedChannels(now = monotonicMs()): string[] {
     const paused: string[] = [];
     for (const [channel, until] of this.pausedUntil) {
       if (until > now) paused.push(channel);
@@ -36,7 +37,7 @@ export class ChannelRateLimits {
     return paused;
   }
 
-  /** Earliest moment a paused channel opens again, for the dispatcher's sleep. */
+  /** Earliest moment (monotonicMs) a paused channel opens again, for the dispatcher's sleep. */
   nextResumeAt(): number | undefined {
     const times = [...this.pausedUntil.values()];
     return times.length > 0 ? Math.min(...times) : undefined;
@@ -49,7 +50,8 @@ export class ChannelRateLimits {
    */
   async acquire(channel: string): Promise<number> {
     const paused = this.pausedUntil.get(channel);
-    if (paused !== undefined && paused > Date.now()) return paused - Date.now();
+    const now = monotonicMs();
+    if (paused !== undefined && paused > now) return paused - now;
     const limiter = this.limiters.get(channel);
     if (!limiter) return 0;
     try {
@@ -69,8 +71,9 @@ export class ChannelRateLimits {
     if (limiter) await limiter.block(channel, Math.max(1, Math.ceil(waitMs / 1000))).catch(() => undefined);
   }
 
+  /** Pauses are intervals: on the monotonic clock, so a wall-clock step neither ends nor prolongs one. */
   private pause(channel: string, waitMs: number): void {
-    const until = Date.now() + waitMs;
+    const until = monotonicMs() + waitMs;
     if ((this.pausedUntil.get(channel) ?? 0) < until) this.pausedUntil.set(channel, until);
   }
 }

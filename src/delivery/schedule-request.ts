@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from './templates';
 import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
+import { isPrivateUrl } from '../channels/address-guard';
 
 export const CHANNEL_NAMES = ['email', 'sms', 'whatsapp', 'webhook', 'log'] as const satisfies readonly ChannelName[];
 
@@ -11,6 +12,15 @@ const E164 = /^\+[1-9]\d{6,14}$/;
 const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const optionalId = z.string().trim().min(1).max(200).nullish();
+
+/**
+ * The shortest interval of a recurring message. Below a minute a series is a flood, not a
+ * reminder (one call once asked for every second, for ever), and it would keep a dispatcher busy
+ * for one recipient; anything that must happen more often is not a message to a person.
+ */
+export const MIN_RECURRENCE_INTERVAL_SECONDS = 60;
+/** The suffix of the keys crm-worker gives a series' later occurrences (claims.ts scheduleNextOccurrences). */
+const OCCURRENCE_KEY_SUFFIX = /@r[0-9]+$/;
 
 /** Shape of one ScheduleRequest (see outbox.ts); recipient and template are checked per channel below. */
 export const scheduleRequestSchema = z.object({
@@ -31,7 +41,12 @@ export const scheduleRequestSchema = z.object({
   stopOnReply: z.boolean().optional(),
   personalize: z.boolean().optional(),
   contextHints: z.record(z.string(), z.unknown()).nullish(),
-  recurrenceIntervalSeconds: z.number().int().positive().max(366 * 86_400).nullish(),
+  recurrenceIntervalSeconds: z
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(MIN_RECURRENCE_INTERVAL_SECONDS, `must be at least ${MIN_RECURRENCE_INTERVAL_SECONDS} seconds`)
+    .max(366 * 86_400, 'must be at most 366 days')
+    .nullish(),
 });
 
 export type ValidScheduleRequest = z.infer<typeof scheduleRequestSchema>;
@@ -47,6 +62,12 @@ export interface ValidationOptions {
    * templates costs one render limit, not one per message).
    */
   templateCheck?: TemplateCheckState;
+  /**
+   * 'refuse' (the API's setting unless WEBHOOK_ALLOW_PRIVATE=true): a webhook URL whose host is a
+   * private or loopback IP literal, or localhost, is refused here, so the caller learns it at once
+   * instead of from a failed row later. Names are still checked at send time on the address connected to.
+   */
+  privateWebhookUrls?: 'refuse' | 'allow';
 }
 
 export interface TemplateCheckState {
@@ -95,6 +116,11 @@ function validateOne(request: unknown, options: ValidationOptions): { request: V
   const issues: FieldIssue[] = [];
   const recipientProblem = checkRecipient(value.channel, value.recipient, options);
   if (recipientProblem) issues.push({ field: 'recipient', message: recipientProblem });
+  if (value.recurrenceIntervalSeconds && OCCURRENCE_KEY_SUFFIX.test(value.idempotencyKey)) {
+    // The series key is the key without that suffix: cancelling by the key given would then miss
+    // the later occurrences.
+    issues.push({ field: 'idempotencyKey', message: 'a recurring message\'s key must not end in @r<digits> (reserved for its occurrences)' });
+  }
   if (value.skipIfCompleted && !value.actionItemId) {
     issues.push({ field: 'actionItemId', message: 'required when skipIfCompleted is true' });
   }
@@ -127,7 +153,11 @@ function checkRecipient(channel: ChannelName, recipient: string, options: Valida
       return E164.test(recipient.replace(/^whatsapp:/, '')) ? undefined : 'not an E.164 phone number (e.g. +14155550123)';
     case 'webhook': {
       if (/^https?:\/\//i.test(recipient)) {
-        return URL.canParse(recipient) ? undefined : 'not a valid URL';
+        if (!URL.canParse(recipient)) return 'not a valid URL';
+        if (options.privateWebhookUrls === 'refuse' && isPrivateUrl(new URL(recipient))) {
+          return 'a private, loopback or otherwise internal address (set WEBHOOK_ALLOW_PRIVATE=true to allow)';
+        }
+        return undefined;
       }
       if (!TARGET_NAME.test(recipient)) return 'neither an http(s) URL nor a webhook target name';
       if (options.webhookTargets && !options.webhookTargets.has(recipient)) {

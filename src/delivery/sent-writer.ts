@@ -1,6 +1,8 @@
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
-import { markClaimedSent, scheduleNextOccurrences, type SentRecord } from './claims';
+import { monotonicMs } from '../util/deadline';
+import { markClaimedSent, scheduleNextOccurrences, type NextOccurrences, type SentRecord } from './claims';
+import { countMissedOccurrences, type DeliveryMetrics } from './delivery-metrics';
 
 interface Pending {
   record: SentRecord;
@@ -30,6 +32,7 @@ export class SentWriter {
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
+    private readonly metrics?: Pick<DeliveryMetrics, 'missedOccurrences'>,
   ) {}
 
   write(record: SentRecord, recurring: boolean): Promise<void> {
@@ -41,8 +44,8 @@ export class SentWriter {
 
   /** Waits for queued writes, at most timeoutMs. */
   async drain(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ((this.flushing || this.queue.length > 0) && Date.now() < deadline) {
+    const deadline = monotonicMs() + timeoutMs;
+    while ((this.flushing || this.queue.length > 0) && monotonicMs() < deadline) {
       await Promise.race([this.flushing, new Promise((r) => setTimeout(r, 50))]);
     }
   }
@@ -72,13 +75,18 @@ export class SentWriter {
 
   private async flush(batch: Pending[]): Promise<void> {
     const records = batch.map((p) => p.record);
+    let next: NextOccurrences | undefined;
     const marked = batch.some((p) => p.recurring)
       ? await this.db.transaction(async (tx) => {
           const ids = await markClaimedSent(tx, records);
-          await scheduleNextOccurrences(tx, ids);
+          next = await scheduleNextOccurrences(tx, ids);
           return ids;
         })
       : await markClaimedSent(this.db, records);
+    if (next && next.missed.length > 0) {
+      countMissedOccurrences(this.metrics, next);
+      this.log.info('recurring messages resumed at their next slot after now; passed occurrences skipped', { missed: next.missed });
+    }
     if (marked.length < records.length) {
       // The lease ran out before the mark and the row was reconciled (resent under the same key)
       // or resolved by an operator meanwhile: the receiver deduplicates, nothing else to do.

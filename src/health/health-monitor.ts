@@ -89,6 +89,13 @@ export class HealthMonitor {
       .map(([service, h]) => `${service}: ${h.error ?? h.status}`);
   }
 
+  /** The same list without the reasons ("database: disconnected"), for callers who may not see them. */
+  problemServices(): string[] {
+    return [...this.results.entries()]
+      .filter(([, h]) => h.required && h.status !== 'unknown' && !isUp(h.status))
+      .map(([service, h]) => `${service}: ${h.status}`);
+  }
+
   healthy(): boolean {
     return [...this.results.values()].every((h) => !h.required || isUp(h.status));
   }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 
 /**
  * API-key guard for /api. Both sides are hashed first so the comparison is constant-time and
@@ -12,13 +12,26 @@ export function requireApiKey(apiKey: string | undefined): RequestHandler {
       res.status(401).json({ error: 'the API is disabled: set API_KEY to enable it' });
       return;
     }
-    const header = req.get('x-api-key') ?? req.get('authorization')?.replace(/^Bearer\s+/i, '');
-    if (!header || !timingSafeEqual(digest(header), expected)) {
+    if (!matches(req, expected)) {
       res.status(401).json({ error: 'missing or wrong API key (send it as x-api-key or Authorization: Bearer)' });
       return;
     }
     next();
   };
+}
+
+/**
+ * Whether the request carries the configured API key (false when none is configured): routes
+ * that answer everyone, such as /health, show their details only to such a caller.
+ */
+export function apiKeyChecker(apiKey: string | undefined): (req: Request) => boolean {
+  const expected = apiKey ? digest(apiKey) : undefined;
+  return (req) => expected !== undefined && matches(req, expected);
+}
+
+function matches(req: Request, expected: Buffer): boolean {
+  const header = req.get('x-api-key') ?? req.get('authorization')?.replace(/^Bearer\s+/i, '');
+  return !!header && timingSafeEqual(digest(header), expected);
 }
 
 function digest(value: string): Buffer {

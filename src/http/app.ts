@@ -8,6 +8,7 @@ import { requireApiKey } from './api-key';
 import { healthRoutes } from './health-routes';
 import { jobsRoutes } from './jobs-routes';
 import { metricsRoutes } from './metrics-routes';
+import { refuseUnsafeInput } from './request-guard';
 
 /** What the HTTP layer may see: probes, job state and metrics — never SQL or clients. */
 export interface HttpDeps {
@@ -35,6 +36,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const api = express.Router();
   api.use(requireApiKey(deps.apiKey));
   api.use(express.json({ limit: '1mb' }));
+  api.use(refuseUnsafeInput());
   api.use(jobsRoutes(deps));
   for (const router of deps.apiRouters ?? []) api.use(router);
   app.use('/api', api);

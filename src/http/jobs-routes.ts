@@ -22,6 +22,12 @@ export function jobsRoutes(deps: HttpDeps): Router {
 
   router.get('/jobs/:name/runs', async (req, res) => {
     const name = req.params.name;
+    // An unknown query field is refused, not ignored, as on every other route.
+    const unknown = Object.keys(req.query).filter((key) => key !== 'limit');
+    if (unknown.length > 0) {
+      res.status(400).json({ error: `${unknown.join(', ')}: unknown field(s); only limit is read` });
+      return;
+    }
     if (!deps.scheduler.jobs().some((s) => s.definition.name === name)) {
       res.status(404).json({ error: `unknown job "${name}"` });
       return;

@@ -12,11 +12,11 @@ export const METRICS_CACHE = { ttlMs: 1_000, waitForFreshMs: 250 };
 export function metricsRoutes(deps: HttpDeps): Router {
   const router = Router();
   const prometheusText = new RenderedCache(() => deps.metrics.registry.metrics(), METRICS_CACHE);
-  const openMetricsText = new RenderedCache(() => deps.metrics.openMetrics.metrics(), METRICS_CACHE);
+  const openMetricsText = new RenderedCache(() => deps.metrics.renderOpenMetrics(), METRICS_CACHE);
   router.get('/metrics', async (req, res) => {
     const accept = req.get('accept') ?? '';
     if (accept.includes('application/openmetrics-text')) {
-      res.type(deps.metrics.openMetrics.contentType).send(await openMetricsText.get());
+      res.type(deps.metrics.openMetricsContentType).send(await openMetricsText.get());
       return;
     }
     if (accept.includes('text/plain')) {

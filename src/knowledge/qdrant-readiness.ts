@@ -1,5 +1,6 @@
 import type { QdrantClient } from '@qdrant/js-client-rest';
 import type { Logger } from '../logging/logger';
+import { monotonicMs, withDeadlineSignal } from '../util/deadline';
 
 /** How long a vector job's tick waits for Qdrant before it fails (it never reports success without it). */
 export const READY_WAIT_MS = 3_000;
@@ -56,9 +57,9 @@ export class QdrantReadiness {
    */
   async waitUntilReady(limitMs: number, signal: AbortSignal): Promise<boolean> {
     this.start();
-    const deadline = Date.now() + limitMs;
-    while (!this.isReady() && this.current === 'waiting' && Date.now() < deadline && !signal.aborted) {
-      await sleep(Math.min(100, Math.max(0, deadline - Date.now())), signal);
+    const deadline = monotonicMs() + limitMs;
+    while (!this.isReady() && this.current === 'waiting' && monotonicMs() < deadline && !signal.aborted) {
+      await sleep(Math.min(100, Math.max(0, deadline - monotonicMs())), signal);
     }
     return this.isReady();
   }
@@ -106,12 +107,11 @@ export class QdrantReadiness {
 
   private async checkReadyz(): Promise<void> {
     const headers: Record<string, string> = this.options.apiKey ? { 'api-key': this.options.apiKey } : {};
-    const response = await fetch(new URL('/readyz', this.options.baseUrl), {
-      headers,
-      signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.requestTimeoutMs)]),
+    await withDeadlineSignal(this.options.requestTimeoutMs, 'qdrant /readyz', [this.abort.signal], async (signal) => {
+      const response = await fetch(new URL('/readyz', this.options.baseUrl), { headers, signal });
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`qdrant /readyz answered ${response.status}`);
     });
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`qdrant /readyz answered ${response.status}`);
   }
 
   private async ensureCollection(): Promise<void> {

@@ -1,16 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { renderOpenMetrics } from './open-metrics';
 
 /**
  * All Prometheus metrics of the process, on a registry owned by the composition root (no
- * global default registry, so tests can build several workers in one process). Each metric is
- * registered twice: once for the Prometheus text format and once for OpenMetrics, so
- * /metrics answers in whichever format the scraper asks for.
+ * global default registry, so tests can build several workers in one process). Metrics live in
+ * one Prometheus-format registry; the OpenMetrics exposition is rendered from it through views
+ * (open-metrics.ts), because prom-client's OpenMetrics registry renames shared counters in place.
  */
 export function createMetrics() {
   const registry = new Registry();
-  const openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
-  openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
-  const registers = [registry, openMetrics];
+  const registers = [registry];
   collectDefaultMetrics({ register: registry, prefix: 'crm_worker_' });
   // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
   // rejects them); the handle and resource counts are not worth a malformed exposition.
@@ -20,8 +19,10 @@ export function createMetrics() {
 
   return {
     registry,
-    openMetrics,
     registers,
+    openMetricsContentType: Registry.OPENMETRICS_CONTENT_TYPE,
+    /** The same metrics in OpenMetrics text; never changes what `registry.metrics()` renders. */
+    renderOpenMetrics: () => renderOpenMetrics(registry),
     jobRuns: new Counter({
       name: 'crm_worker_job_runs_total',
       help: 'Job ticks this process ran, by job and outcome (succeeded, failed, aborted, lease-lost).',
@@ -30,8 +31,14 @@ export function createMetrics() {
     }),
     ticksSkipped: new Counter({
       name: 'crm_worker_job_ticks_skipped_total',
-      help: 'Ticks this process did not run, by reason (contended, already-ran, overlap, lock-unavailable, fence-unavailable, shutting-down).',
+      help: 'Ticks this process did not run, by reason (contended: left to the lease holder, already-ran, ahead-of-database, overlap, lock-unavailable, fence-unavailable, shutting-down).',
       labelNames: ['job', 'reason'] as const,
+      registers,
+    }),
+    ticksTakenOver: new Counter({
+      name: 'crm_worker_job_ticks_taken_over_total',
+      help: 'Fire times this process ran as lease holder because the replica that fired them found the lease taken.',
+      labelNames: ['job'] as const,
       registers,
     }),
     lockContention: new Counter({

@@ -44,6 +44,8 @@ const MAX_DUE_PER_WAKE = 10_000;
 export class CronTimer {
   private timer: unknown;
   private next: Date | null = null;
+  /** The fire time `next` was computed after (the last one handled, or the start instant). */
+  private previous: Date | null = null;
   private running = false;
 
   constructor(
@@ -59,7 +61,8 @@ export class CronTimer {
 
   start(): void {
     this.running = true;
-    this.next = this.fireTimeAfter(new Date(this.clock.now()));
+    this.previous = new Date(this.clock.now());
+    this.next = this.fireTimeAfter(this.previous);
     this.arm();
   }
 
@@ -89,6 +92,15 @@ export class CronTimer {
     this.timer = undefined;
     if (!this.running || this.next === null) return;
     const now = this.clock.now();
+    if (this.previous !== null && now < this.previous.getTime()) {
+      // The wall clock stepped back behind the last fire time: waiting for `next` would stall
+      // for the size of the step. Go on from the new now; a tick that already ran is refused by
+      // the fence, and the lease holder's catch-up keeps the job on the database's clock.
+      // (1 ms back, so a fire time at this very instant is due at once.)
+      this.previous = new Date(now - 1);
+      this.next = this.fireTimeAfter(this.previous);
+      return this.arm();
+    }
     if (now < this.next.getTime()) return this.arm();
 
     // One iterator walks every fire time due by now: the latest runs, the earlier ones were missed.
@@ -110,6 +122,7 @@ export class CronTimer {
     }
     const late = now - latest.getTime() > this.options.lateToleranceMs;
     const missed = earlier + (late ? 1 : 0);
+    this.previous = latest;
     this.next = following ?? this.fireTimeAfter(latest);
     if (missed > 0) this.handlers.missed(firstDue, missed);
     if (!late) this.handlers.fire(latest);

@@ -26,17 +26,44 @@ export interface ClaimedTick {
 class TickAlreadyClaimed extends Error {}
 
 /**
+ * The fire time lies further ahead of the database's clock than the tolerance: this worker's
+ * clock runs ahead (a step forward, a bad NTP source). Claiming it now would use up a future
+ * tick, so it is refused; the tick runs when it is due, on whichever replica then holds the lease.
+ */
+export class FireTimeAheadOfDatabaseError extends Error {
+  constructor(readonly fireTime: Date, readonly databaseNow: Date) {
+    super(`fire time ${fireTime.toISOString()} is ${fireTime.getTime() - databaseNow.getTime()} ms ahead of the database clock (${databaseNow.toISOString()})`);
+    this.name = 'FireTimeAheadOfDatabaseError';
+  }
+}
+
+/**
  * Claims (job, fire time) for this run and takes the next lease epoch, in one transaction.
  * Returns null when another run already has this tick: the unique row is the fence. The epoch
  * is only bumped when we will run, so a replica that merely lost the race disturbs nobody.
  */
 export async function claimTick(
   db: Database,
-  claim: { job: string; fireTime: Date; trigger: 'schedule' | 'manual'; instance: string; runId: string; lockWaitMs: number },
+  claim: {
+    job: string;
+    fireTime: Date;
+    trigger: 'schedule' | 'manual';
+    instance: string;
+    runId: string;
+    lockWaitMs: number;
+    /** Refuse (FireTimeAheadOfDatabaseError) a fire time more than this far ahead of the database's now(). */
+    maxAheadMs?: number;
+  },
 ): Promise<ClaimedTick | null> {
   try {
     return await db.transaction(async (tx) => {
       if (db.kind === 'postgres') await tx.query(`SET LOCAL lock_timeout = ${Math.floor(claim.lockWaitMs)}`);
+      if (claim.maxAheadMs !== undefined) {
+        const { databaseNow } = await readDatabaseNow(tx);
+        if (claim.fireTime.getTime() - databaseNow.getTime() > claim.maxAheadMs) {
+          throw new FireTimeAheadOfDatabaseError(claim.fireTime, databaseNow);
+        }
+      }
       const inserted = await tx.query(
         `INSERT INTO job_runs (job, fire_time, trigger, instance, run_id, lease_epoch)
          VALUES ($1, $2, $3, $4, $5, 0)
@@ -94,6 +121,21 @@ export async function recentRuns(db: Queryable, job: string, limit: number): Pro
     [job, limit],
   );
   return result.rows.map((r) => ({ ...r, id: Number(r.id), lease_epoch: Number(r.lease_epoch) }));
+}
+
+/** The database's clock: the one every replica agrees on, whatever its own clock says. */
+export async function readDatabaseNow(db: Queryable): Promise<{ databaseNow: Date }> {
+  const result = await db.query<{ now: Date | string }>('SELECT now() AS now');
+  return { databaseNow: new Date(result.rows[0]!.now) };
+}
+
+/** Fire times of `job` recorded (run or running, by anyone) in [from, to]: what a catch-up must not repeat. */
+export async function recordedFireTimes(db: Queryable, job: string, from: Date, to: Date): Promise<Set<number>> {
+  const result = await db.query<{ fire_time: Date | string }>(
+    'SELECT fire_time FROM job_runs WHERE job = $1 AND fire_time >= $2 AND fire_time <= $3',
+    [job, from, to],
+  );
+  return new Set(result.rows.map((r) => new Date(r.fire_time).getTime()));
 }
 
 /** The newest recorded fire time per job: where missed-tick counting starts after a restart. */

@@ -15,3 +15,16 @@ export function countFireTimesBetween(schedule: string, timezone: string, since:
   }
   return count;
 }
+
+/** Fire times of `schedule` in [from, to] (both inclusive), oldest first, at most `cap`. */
+export function fireTimesBetween(schedule: string, timezone: string, from: Date, to: Date, cap: number): Date[] {
+  // cron-parser's next() is strictly after currentDate: start 1 ms early so `from` itself counts.
+  const expression = CronExpressionParser.parse(schedule, { currentDate: new Date(from.getTime() - 1), tz: timezone });
+  const times: Date[] = [];
+  while (times.length < cap && expression.hasNext()) {
+    const next = expression.next().toDate();
+    if (next.getTime() > to.getTime()) break;
+    times.push(next);
+  }
+  return times;
+}

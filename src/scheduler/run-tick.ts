@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database';
-import type { LeaseLocks } from '../locks/lease';
+import type { Lease, LeaseLocks } from '../locks/lease';
 import { LockStoreUnavailableError } from '../locks/lease';
 import { LeaseLostError } from '../locks/renewing-lease';
 import type { Logger } from '../logging/logger';
@@ -8,9 +8,10 @@ import type { Metrics } from '../metrics/metrics';
 import { monotonicMs } from '../util/deadline';
 import { FencedDatabase } from './fenced-database';
 import type { JobDefinition } from './job';
-import { claimTick, finishRun, type RunOutcome } from './job-runs';
+import { claimTick, finishRun, FireTimeAheadOfDatabaseError, readDatabaseNow, recordedFireTimes, type RunOutcome } from './job-runs';
+import { fireTimesBetween } from './missed-ticks';
 
-export type SkipReason = 'contended' | 'already-ran' | 'overlap' | 'lock-unavailable' | 'fence-unavailable' | 'shutting-down';
+export type SkipReason = 'contended' | 'already-ran' | 'ahead-of-database' | 'overlap' | 'lock-unavailable' | 'fence-unavailable' | 'shutting-down';
 
 export type TickResult =
   | { ran: true; runId: string; outcome: Exclude<RunOutcome, 'running' | 'abandoned'>; items: number; error?: string }
@@ -30,24 +31,42 @@ export interface TickDeps {
 }
 
 /**
+ * How a scheduled tick keeps to the database's clock. Replicas' clocks disagree by seconds (or
+ * step by hours); the lease is per job, so a replica ahead holds lock:<job> for its tick while
+ * another fires a different tick of that job and finds the lease taken.
+ */
+export interface TickTiming {
+  /** MISSED_TICK_TOLERANCE_MS: how far a fire time may be from the database's now() and still run. */
+  toleranceMs: number;
+  /** CRON_TIMEZONE, to enumerate the job's fire times for the catch-up. */
+  timezone: string;
+  /** Fire times before this (the scheduler's start, database clock) were missed while down: not replayed. */
+  notBefore: Date;
+}
+
+/** Fire times one catch-up pass runs at most, and looks at at most (a per-second job with a large tolerance). */
+const MAX_CATCH_UP_RUNS = 60;
+const MAX_CATCH_UP_CANDIDATES = 600;
+
+/**
  * One tick of one job: lease in Redis, fence row in Postgres, handler, outcome, release.
  * Never throws: every failure becomes a TickResult that is logged and counted, so a failing
  * tick never stops the scheduler.
+ *
+ * With `timing` (scheduled ticks), a fire time far ahead of the database clock is refused, and
+ * the lease holder, before it releases, also runs the job's fire times that are due on the
+ * database clock within the tolerance and are not in job_runs: the ticks other replicas fired
+ * while this one held the lease, which they left to it ('contended'). The fence keeps each once.
  */
 export async function runTick(
   deps: TickDeps,
   job: JobDefinition,
   fireTime: Date,
   trigger: 'schedule' | 'manual' = 'schedule',
+  timing?: TickTiming,
 ): Promise<TickResult> {
   const log = deps.logger.child({ job: job.name, fireTime: fireTime.toISOString() });
-  const skip = (reason: SkipReason, error?: string): TickResult => {
-    deps.metrics.ticksSkipped.inc({ job: job.name, reason });
-    if (reason === 'contended') deps.metrics.lockContention.inc({ job: job.name });
-    const level = error ? 'warn' : 'debug';
-    log.log(level, 'tick skipped', { reason, ...(error ? { error } : {}) });
-    return { ran: false, reason, ...(error ? { error } : {}) };
-  };
+  const skip = skipper(deps, job, log);
   if (deps.shutdownSignal.aborted) return skip('shutting-down');
 
   let lease;
@@ -57,76 +76,134 @@ export async function runTick(
     if (err instanceof LockStoreUnavailableError) return skip('lock-unavailable', err.message);
     throw err;
   }
+  // Left to the holder: its catch-up runs this fire time if no one has when its tick ends.
   if (!lease) return skip('contended');
 
-  const runId = randomUUID();
   try {
-    let claimed;
-    try {
-      claimed = await claimTick(deps.db, {
-        job: job.name,
-        fireTime,
-        trigger,
-        instance: deps.instanceId,
-        runId,
-        lockWaitMs: Math.min(deps.lockTtlMs / 2, 10_000),
-      });
-    } catch (err) {
-      return skip('fence-unavailable', (err as Error).message);
-    }
-    // A replica that ran this very tick may have released the lock already: the fence says so.
-    if (!claimed) return skip('already-ran');
-
-    const runLog = log.child({ runId });
-    const signal = AbortSignal.any([lease.signal, deps.shutdownSignal]);
-    const db = new FencedDatabase(deps.db, job.name, claimed.epoch, lease, deps.lockTtlMs);
-    runLog.info('job run started', { epoch: claimed.epoch, trigger });
-    deps.metrics.jobRunning.set({ job: job.name }, 1);
-    const startedAt = monotonicMs();
-
-    let outcome: Exclude<RunOutcome, 'running' | 'abandoned'>;
-    let items = 0;
-    let error: string | undefined;
-    try {
-      const stopping = deps.stoppingSignal ? AbortSignal.any([deps.stoppingSignal, signal]) : signal;
-      const handler = job.run({ job: job.name, runId, fireTime, db, logger: runLog, signal, stopping });
-      // A handler that ignores its signal must not hold up the outcome or the shutdown: stop
-      // waiting when the signal aborts. Whatever it still tries to write is refused by the fence.
-      handler.catch((err) => {
-        if (signal.aborted) runLog.debug('handler ended after its tick was aborted', { error: String(err) });
-      });
-      const result = await Promise.race([handler, rejectOnAbort(signal)]);
-      items = result.items;
-      // A handler that swallowed the abort and returned normally still did not finish its work.
-      outcome = lease.signal.aborted ? 'lease-lost' : deps.shutdownSignal.aborted ? 'aborted' : 'succeeded';
-    } catch (err) {
-      error = (err as Error).message ?? String(err);
-      if (err instanceof LeaseLostError || lease.signal.aborted) outcome = 'lease-lost';
-      else if (deps.shutdownSignal.aborted) outcome = 'aborted';
-      else outcome = 'failed';
-    }
-    const seconds = (monotonicMs() - startedAt) / 1000;
-    deps.metrics.jobRunning.set({ job: job.name }, 0);
-    deps.metrics.jobRuns.inc({ job: job.name, outcome });
-    deps.metrics.jobDuration.observe({ job: job.name, outcome }, seconds);
-    deps.metrics.itemsProcessed.inc({ job: job.name }, items);
-    if (outcome === 'succeeded') deps.metrics.lastSuccess.set({ job: job.name }, Date.now() / 1000);
-    if (outcome === 'lease-lost') deps.metrics.leasesLost.inc({ job: job.name });
-
-    try {
-      // The outcome row is history, not a job write: it is recorded even after the lease was lost.
-      await finishRun(deps.db, runId, { outcome, items, ...(error ? { error } : {}) });
-    } catch (err) {
-      runLog.warn('could not record the run outcome; the next holder will mark it abandoned', {
-        error: (err as Error).message,
-      });
-    }
-    const level = outcome === 'succeeded' ? 'info' : outcome === 'aborted' ? 'warn' : 'error';
-    runLog.log(level, 'job run finished', { outcome, items, durationMs: Math.round(seconds * 1000), ...(error ? { error } : {}) });
-    return { ran: true, runId, outcome, items, ...(error ? { error } : {}) };
+    const result = await runFenced(deps, job, lease, fireTime, trigger, timing, skip);
+    if (timing) await catchUp(deps, job, lease, timing, log);
+    return result;
   } finally {
     await lease.release();
   }
+}
+
+/** Claims the fence row for one fire time under a held lease, runs the handler, records the outcome. */
+async function runFenced(
+  deps: TickDeps,
+  job: JobDefinition,
+  lease: Lease,
+  fireTime: Date,
+  trigger: 'schedule' | 'manual',
+  timing: TickTiming | undefined,
+  skip: (reason: SkipReason, error?: string) => TickResult,
+): Promise<TickResult> {
+  const log = deps.logger.child({ job: job.name, fireTime: fireTime.toISOString() });
+  const runId = randomUUID();
+  let claimed;
+  try {
+    claimed = await claimTick(deps.db, {
+      job: job.name,
+      fireTime,
+      trigger,
+      instance: deps.instanceId,
+      runId,
+      lockWaitMs: Math.min(deps.lockTtlMs / 2, 10_000),
+      ...(timing ? { maxAheadMs: timing.toleranceMs } : {}),
+    });
+  } catch (err) {
+    if (err instanceof FireTimeAheadOfDatabaseError) return skip('ahead-of-database', err.message);
+    return skip('fence-unavailable', (err as Error).message);
+  }
+  // A replica that ran this very tick may have released the lock already: the fence says so.
+  if (!claimed) return skip('already-ran');
+
+  const runLog = log.child({ runId });
+  const signal = AbortSignal.any([lease.signal, deps.shutdownSignal]);
+  const db = new FencedDatabase(deps.db, job.name, claimed.epoch, lease, deps.lockTtlMs);
+  runLog.info('job run started', { epoch: claimed.epoch, trigger });
+  deps.metrics.jobRunning.set({ job: job.name }, 1);
+  const startedAt = monotonicMs();
+
+  let outcome: Exclude<RunOutcome, 'running' | 'abandoned'>;
+  let items = 0;
+  let error: string | undefined;
+  try {
+    const stopping = deps.stoppingSignal ? AbortSignal.any([deps.stoppingSignal, signal]) : signal;
+    const handler = job.run({ job: job.name, runId, fireTime, db, logger: runLog, signal, stopping });
+    // A handler that ignores its signal must not hold up the outcome or the shutdown: stop
+    // waiting when the signal aborts. Whatever it still tries to write is refused by the fence.
+    handler.catch((err) => {
+      if (signal.aborted) runLog.debug('handler ended after its tick was aborted', { error: String(err) });
+    });
+    const result = await Promise.race([handler, rejectOnAbort(signal)]);
+    items = result.items;
+    // A handler that swallowed the abort and returned normally still did not finish its work.
+    outcome = lease.signal.aborted ? 'lease-lost' : deps.shutdownSignal.aborted ? 'aborted' : 'succeeded';
+  } catch (err) {
+    error = (err as Error).message ?? String(err);
+    if (err instanceof LeaseLostError || lease.signal.aborted) outcome = 'lease-lost';
+    else if (deps.shutdownSignal.aborted) outcome = 'aborted';
+    else outcome = 'failed';
+  }
+  const seconds = (monotonicMs() - startedAt) / 1000;
+  deps.metrics.jobRunning.set({ job: job.name }, 0);
+  deps.metrics.jobRuns.inc({ job: job.name, outcome });
+  deps.metrics.jobDuration.observe({ job: job.name, outcome }, seconds);
+  deps.metrics.itemsProcessed.inc({ job: job.name }, items);
+  if (outcome === 'succeeded') deps.metrics.lastSuccess.set({ job: job.name }, Date.now() / 1000);
+  if (outcome === 'lease-lost') deps.metrics.leasesLost.inc({ job: job.name });
+
+  try {
+    // The outcome row is history, not a job write: it is recorded even after the lease was lost.
+    await finishRun(deps.db, runId, { outcome, items, ...(error ? { error } : {}) });
+  } catch (err) {
+    runLog.warn('could not record the run outcome; the next holder will mark it abandoned', {
+      error: (err as Error).message,
+    });
+  }
+  const level = outcome === 'succeeded' ? 'info' : outcome === 'aborted' ? 'warn' : 'error';
+  runLog.log(level, 'job run finished', { outcome, items, durationMs: Math.round(seconds * 1000), ...(error ? { error } : {}) });
+  return { ran: true, runId, outcome, items, ...(error ? { error } : {}) };
+}
+
+/**
+ * The holder's catch-up: fire times due on the database clock within the tolerance, not in
+ * job_runs, run oldest first under the lease still held. One pass, so a job slower than its
+ * schedule does not keep the lease forever; what it leaves, the next holder takes.
+ */
+async function catchUp(deps: TickDeps, job: JobDefinition, lease: Lease, timing: TickTiming, log: Logger): Promise<void> {
+  if (deps.shutdownSignal.aborted || deps.stoppingSignal?.aborted || !lease.isHeld()) return;
+  let due: Date[];
+  try {
+    const { databaseNow } = await readDatabaseNow(deps.db);
+    const from = new Date(Math.max(databaseNow.getTime() - timing.toleranceMs, timing.notBefore.getTime()));
+    const recorded = await recordedFireTimes(deps.db, job.name, from, databaseNow);
+    due = fireTimesBetween(job.schedule, timing.timezone, from, databaseNow, MAX_CATCH_UP_CANDIDATES)
+      .filter((t) => !recorded.has(t.getTime()))
+      .slice(0, MAX_CATCH_UP_RUNS);
+  } catch (err) {
+    log.warn('could not look for ticks left to the lease holder', { error: (err as Error).message });
+    return;
+  }
+  for (const fireTime of due) {
+    if (deps.shutdownSignal.aborted || deps.stoppingSignal?.aborted || !lease.isHeld()) return;
+    const takeOverLog = deps.logger.child({ job: job.name, fireTime: fireTime.toISOString() });
+    takeOverLog.info('running a tick another replica left to the lease holder');
+    deps.metrics.ticksTakenOver.inc({ job: job.name });
+    await runFenced(deps, job, lease, fireTime, 'schedule', timing, skipper(deps, job, takeOverLog));
+  }
+}
+
+/** Counts and logs a tick not run; the result says why. */
+function skipper(deps: TickDeps, job: JobDefinition, log: Logger) {
+  return (reason: SkipReason, error?: string): TickResult => {
+    deps.metrics.ticksSkipped.inc({ job: job.name, reason });
+    if (reason === 'contended') deps.metrics.lockContention.inc({ job: job.name });
+    const level = error ? 'warn' : 'debug';
+    log.log(level, 'tick skipped', { reason, ...(error ? { error } : {}) });
+    return { ran: false, reason, ...(error ? { error } : {}) };
+  };
 }
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {

@@ -1,9 +1,9 @@
 import type { Logger } from '../logging/logger';
 import { CronTimer, type TimerClock } from './cron-timer';
 import type { JobDefinition } from './job';
-import { latestFireTimes, type RunOutcome } from './job-runs';
+import { latestFireTimes, readDatabaseNow, type RunOutcome } from './job-runs';
 import { countFireTimesBetween } from './missed-ticks';
-import { runTick, type TickDeps, type TickResult } from './run-tick';
+import { runTick, type TickDeps, type TickResult, type TickTiming } from './run-tick';
 
 export interface JobState {
   readonly definition: JobDefinition;
@@ -29,6 +29,8 @@ export class Scheduler {
   private stopped = false;
   private readonly clock: TimerClock | undefined;
   private readonly lateToleranceMs: number;
+  /** Set by start(): scheduled ticks keep to the database clock (see runTick). */
+  private timing: TickTiming | undefined;
 
   constructor(
     private readonly deps: TickDeps,
@@ -59,6 +61,14 @@ export class Scheduler {
   /** Counts ticks that passed while no worker ran (reason "down"), then arms every schedule. */
   async start(): Promise<void> {
     await this.countTicksMissedWhileDown();
+    // The catch-up of ticks left to the lease holder starts here: earlier ones were missed while down.
+    let startedAt = new Date(this.clock?.now() ?? Date.now());
+    try {
+      startedAt = (await readDatabaseNow(this.deps.db)).databaseNow;
+    } catch (err) {
+      this.deps.logger.warn('could not read the database clock; the catch-up starts from this clock', { error: (err as Error).message });
+    }
+    this.timing = { toleranceMs: this.lateToleranceMs, timezone: this.timezone, notBefore: startedAt };
     for (const state of this.states.values()) {
       const job = state.definition;
       const timer = new CronTimer(
@@ -139,7 +149,7 @@ export class Scheduler {
       return Promise.resolve({ ran: false, reason: 'overlap' });
     }
     state.running = true;
-    const tick = runTick(this.deps, state.definition, fireTime, trigger)
+    const tick = runTick(this.deps, state.definition, fireTime, trigger, trigger === 'schedule' ? this.timing : undefined)
       .catch((err): TickResult => {
         // runTick handles its own failures; anything reaching here is a bug worth a loud line.
         this.deps.logger.error('tick crashed', { job: jobName, error: (err as Error).stack ?? String(err) });

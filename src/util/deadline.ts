@@ -37,3 +37,71 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function monotonicMs(): number {
   return Number(process.hrtime.bigint() / 1_000_000n);
 }
+
+/** A deadline as an AbortSignal, linked to other signals; clear() when the operation settled. */
+export interface DeadlineSignal {
+  readonly signal: AbortSignal;
+  /** True once the deadline itself (not a linked signal) aborted the signal. */
+  readonly expired: boolean;
+  /** Stops the timer and unlinks the other signals; call it once the operation settled. */
+  clear(): void;
+}
+
+/**
+ * Aborts `signal` after `ms`, or as soon as any linked signal aborts. This replaces
+ * `AbortSignal.any([AbortSignal.timeout(ms), ...])`, which never fires once the timeout signal
+ * is garbage-collected (nodejs/node#57736: the combined signal holds its sources weakly, and a
+ * collected timeout signal takes its timer with it), so requests were held far past their
+ * deadline. Here the timer is an ordinary setTimeout that holds the controller strongly until
+ * it fires or clear() is called. The reason is a DOMException named TimeoutError, as
+ * AbortSignal.timeout gives, so callers that tell timeouts by name keep working.
+ */
+export function startDeadline(ms: number, what: string, ...linked: ReadonlyArray<AbortSignal | undefined>): DeadlineSignal {
+  const controller = new AbortController();
+  let expired = false;
+  const unlinks: Array<() => void> = [];
+  const timer = setTimeout(() => {
+    expired = true;
+    controller.abort(new DOMException(`${what} did not answer within ${ms} ms`, 'TimeoutError'));
+  }, ms);
+  const clear = () => {
+    clearTimeout(timer);
+    for (const unlink of unlinks.splice(0)) unlink();
+  };
+  for (const other of linked) {
+    if (!other) continue;
+    if (other.aborted) {
+      controller.abort(other.reason);
+      break;
+    }
+    const onAbort = () => {
+      controller.abort(other.reason);
+      clear();
+    };
+    other.addEventListener('abort', onAbort, { once: true });
+    unlinks.push(() => other.removeEventListener('abort', onAbort));
+  }
+  if (controller.signal.aborted) clear();
+  return {
+    signal: controller.signal,
+    get expired() {
+      return expired;
+    },
+    clear,
+  };
+}
+
+/** Runs `operation` under a deadline (see startDeadline), clearing it however the operation ends. */
+export async function withDeadlineSignal<T>(
+  ms: number,
+  what: string,
+  linked: ReadonlyArray<AbortSignal | undefined>,
+  operation: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = startDeadline(ms, what, ...linked);
+  try {
+    return await operation(deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}

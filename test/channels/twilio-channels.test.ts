@@ -107,6 +107,33 @@ describe('Twilio SMS and WhatsApp channels against the fake Twilio API', () => {
     expect((error as PermanentDeliveryError).status).toBe(401);
   });
 
+  // A proxy, a gateway or a Twilio change can answer in another shape than {code, message, status}:
+  // the HTTP status still decides, and a refused credential is never retried.
+  it.each([
+    [401, '{"error":"unauthorized"}', 'application/json'],
+    [403, '"Forbidden"', 'application/json'],
+    [401, '[]', 'application/json'],
+    [403, '<html><body>403 Forbidden</body></html>', 'text/html'],
+    [401, '', 'text/plain'],
+    [403, '{"type":"https://www.twilio.com/docs/errors/20003","title":"Forbidden","status":403,"code":20003}', 'application/problem+json'],
+    [400, '{"message":{"nested":true}}', 'application/json'],
+  ])('maps %i with an unexpected body %j to a permanent error', async (status, rawBody, contentType) => {
+    fake.reply({ status, rawBody, contentType });
+    const error = await sms.send(message('sms', '+14155550123'), options()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentDeliveryError);
+    expect((error as PermanentDeliveryError).status).toBe(status);
+    expect((error as Error).message).toContain(`Twilio ${status}`);
+  });
+
+  it('maps 5xx with an unexpected body to a transient error', async () => {
+    fake.reply({ status: 502, rawBody: '<html>Bad Gateway</html>', contentType: 'text/html' }, { status: 503, rawBody: '{}' });
+    for (const status of [502, 503]) {
+      const error = await sms.send(message('sms', '+14155550123'), options()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransientDeliveryError);
+      expect((error as TransientDeliveryError).status).toBe(status);
+    }
+  });
+
   it('maps 500 to a transient error, and the next attempt goes through', async () => {
     fake.reply({ status: 500 });
     const error = await sms.send(message('sms', '+14155550123'), options()).catch((e: unknown) => e);

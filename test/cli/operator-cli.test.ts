@@ -4,7 +4,7 @@ import type { Database } from '../../src/db/database';
 import { createRedisLeaseLocks } from '../../src/locks/redis-lease-locks';
 import type { RedisClient } from '../../src/redis/redis-client';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai';
-import { startFakeQdrant, type FakeQdrant } from '../fakes/fake-qdrant';
+import { startRealQdrant, type RealQdrant } from '../support/real-qdrant';
 import { connectTestRedis, openMigratedDatabase, quietLogger } from '../support/harness';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 import { killAll, REPO_ROOT, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
@@ -153,10 +153,10 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
   });
 
   describe('run knowledge-sync (module jobs, as the worker builds them)', () => {
-    let qdrant: FakeQdrant;
+    let qdrant: RealQdrant;
     let openai: FakeOpenAI;
     beforeAll(async () => {
-      qdrant = await startFakeQdrant();
+      qdrant = await startRealQdrant();
       openai = await startFakeOpenAI();
     });
     afterAll(async () => {
@@ -175,15 +175,24 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
       expect(result.stderr).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/knowledge-sync: succeeded, 2 items/);
-      expect(qdrant.collections.get('cli_knowledge')?.points.size).toBe(2);
+      const count = await fetch(`${qdrant.url}/collections/cli_knowledge/points/count`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ exact: true }),
+      });
+      expect(((await count.json()) as { result: { count: number } }).result.count).toBe(2);
     });
   });
 
   test('health prints a running worker\'s /health summary; exit 1 when nothing answers', async () => {
-    const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false' });
+    // The instance shows only to a caller with the API key: the CLI sends API_KEY as the worker reads it.
+    const apiKey = 'cli-health-api-key-0123';
+    const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false', API_KEY: apiKey });
     workers.push(worker);
     await waitUntilStarted(worker);
-    const result = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {});
+    const anonymous = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {});
+    expect(anonymous.stdout).toMatch(/^status: ok \(HTTP 200\), instance \?/);
+    const result = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], { API_KEY: apiKey });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^status: ok \(HTTP 200\), instance cli-health/);
     expect(result.stdout).toMatch(/database\s+connected/);

@@ -130,7 +130,7 @@ describe('Dockerfile.worker', () => {
     expect(text).toMatch(/apt-get install -y --no-install-recommends supervisor ca-certificates tzdata libunwind8/);
   });
 
-  test('non-root user, HEALTHCHECK on /health/live, ports 3002 6333 6334, a volume for Qdrant storage', () => {
+  test('non-root user, HEALTHCHECK on /health/live, port 3002, a volume for Qdrant storage', () => {
     const users = ofKind('USER');
     expect(users).toHaveLength(1);
     expect(users[0]).not.toMatch(/\broot\b|\b0\b/);
@@ -139,7 +139,8 @@ describe('Dockerfile.worker', () => {
     expect(ofKind('HEALTHCHECK')).toHaveLength(1);
     expect(ofKind('HEALTHCHECK')[0]).toContain('/app/docker/healthcheck.js');
     expect(read('docker/healthcheck.js')).toContain('/health/live');
-    expect(ofKind('EXPOSE')).toEqual(['EXPOSE 3002 6333 6334']);
+    // Qdrant listens on loopback inside the container: only the worker's port is exposed.
+    expect(ofKind('EXPOSE')).toEqual(['EXPOSE 3002']);
     expect(ofKind('VOLUME')[0]).toContain('"/qdrant/storage"');
   });
 });
@@ -172,6 +173,24 @@ describe('supervisord.worker.conf', () => {
     }
   });
 
+  test('Qdrant listens on loopback only and requires the API key', () => {
+    const qdrant = section('program:qdrant');
+    expect(qdrant.environment).toContain('QDRANT__SERVICE__HOST="127.0.0.1"');
+    expect(qdrant.environment).toContain('QDRANT__SERVICE__API_KEY="%(ENV_QDRANT_API_KEY)s"');
+    const yaml = YAML.parse(read('docker/qdrant.yaml'));
+    expect(yaml.service.host).toBe('127.0.0.1');
+    // The worker reaches it on loopback too (compose), with the same key from the environment.
+    expect(YAML.parse(read('docker-compose.stateless.yml')).services.worker.environment.QDRANT_URL).toMatch(/^http:\/\/127\.0\.0\.1:/);
+  });
+
+  test('no program inherits SUPERVISOR_PASSWORD: each starts through env -u', () => {
+    const programs = conf.match(/^\[(program|eventlistener):[^\]]+\]$/gm) ?? [];
+    expect(programs.length).toBeGreaterThanOrEqual(3);
+    for (const header of programs) {
+      expect({ header, command: section(header.slice(1, -1)).command }).toEqual({ header, command: expect.stringMatching(/^env -u SUPERVISOR_PASSWORD /) });
+    }
+  });
+
   test('supervisorctl over a unix socket with the password from the environment; a FATAL listener', () => {
     expect(section('unix_http_server').password).toBe('%(ENV_SUPERVISOR_PASSWORD)s');
     expect(section('supervisorctl').password).toBe('%(ENV_SUPERVISOR_PASSWORD)s');
@@ -184,7 +203,11 @@ describe('docker/entrypoint.sh', () => {
   const run = (env: Record<string, string>) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-entrypoint-'));
     // A stand-in supervisord on PATH that prints what the entrypoint hands it.
-    fs.writeFileSync(path.join(dir, 'supervisord'), '#!/bin/sh\necho "stopwait=$WORKER_STOP_WAIT_SECS autostart=$QDRANT_AUTOSTART args=$*"\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, 'supervisord'),
+      '#!/bin/sh\necho "stopwait=$WORKER_STOP_WAIT_SECS autostart=$QDRANT_AUTOSTART args=$*"\necho "qdrant_api_key=$QDRANT_API_KEY"\n',
+      { mode: 0o755 },
+    );
     const base = {
       PATH: `${dir}:/usr/bin:/bin`,
       SUPERVISOR_LOG_DIR: path.join(dir, 'log'),
@@ -202,6 +225,14 @@ describe('docker/entrypoint.sh', () => {
       }),
     );
   };
+
+  test('Qdrant always gets an API key: the operator\'s, or a random one per container', async () => {
+    expect((await run({ SUPERVISOR_PASSWORD: 'x', QDRANT_API_KEY: 'operator-key' })).stdout).toMatch(/^qdrant_api_key=operator-key$/m);
+    const first = /^qdrant_api_key=([0-9a-f]+)$/m.exec((await run({ SUPERVISOR_PASSWORD: 'x' })).stdout)?.[1];
+    const second = /^qdrant_api_key=([0-9a-f]+)$/m.exec((await run({ SUPERVISOR_PASSWORD: 'x' })).stdout)?.[1];
+    expect(first).toMatch(/^[0-9a-f]{48}$/);
+    expect(second).not.toBe(first);
+  });
 
   test('refuses to start without SUPERVISOR_PASSWORD', async () => {
     const result = await run({});

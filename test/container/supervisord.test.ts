@@ -61,6 +61,16 @@ describe('supervisord.worker.conf with the real supervisord', () => {
     expect(workerLogLines().some((l) => l.message === 'crm-worker started')).toBe(true);
   });
 
+  test('the worker does not inherit SUPERVISOR_PASSWORD from supervisord', async () => {
+    const pid = await workerPid();
+    const environ = (await import('node:fs')).readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(sup.env.SUPERVISOR_PASSWORD).toMatch(/^[0-9a-f]{24}$/);
+    // It got the rest of the environment (its PORT), but neither the password's name nor its value.
+    expect(environ).toContain(`PORT=${port}`);
+    expect(environ.filter((e) => e.startsWith('SUPERVISOR_PASSWORD='))).toEqual([]);
+    expect(environ.join('\n')).not.toContain(sup.env.SUPERVISOR_PASSWORD);
+  });
+
   test('supervisorctl restart worker: a new process, and /health comes back', async () => {
     const before = await workerPid();
     const result = await sup.ctl('restart', 'worker');

@@ -138,7 +138,7 @@ describe('CRM jobs in a running worker process', () => {
       ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'Hi {% if %}', sendAt: new Date().toISOString(), listId: 'all' }, /template: not a valid Liquid template/],
       ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString() }, /listId: give exactly one of listId or segmentId/],
       ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString(), listId: 'nosuch' }, /listId: list nosuch not found/],
-      ['POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: 'tomorrow' }, /startsAt: must be an ISO 8601 date-time/],
+      ['POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: 'tomorrow' }, /startsAt: must be an ISO 8601 time/],
       ['POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: new Date().toISOString(), extra: 1 }, /body: unknown field\(s\) extra/],
       ['PATCH', '/appointments/none', { startsAt: new Date().toISOString() }, /appointment none not found/],
       ['POST', '/invoices', { tenantId: 't1', contactId: 'c001', amountCents: -5, dueAt: new Date().toISOString(), paymentLink: 'ftp://x' }, /amountCents: must be positive.*paymentLink/],

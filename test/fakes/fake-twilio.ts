@@ -16,7 +16,9 @@ export interface FakeTwilioMessage {
 /** A scripted answer for the next create request, instead of accepting it. */
 export type FakeTwilioReply =
   | { status: 429; retryAfterSeconds?: number }
-  | { status: number; code?: number; message?: string };
+  | { status: number; code?: number; message?: string }
+  /** A body as is, not in Twilio's error shape (a proxy's HTML page, an empty or odd JSON body). */
+  | { status: number; rawBody: string; contentType?: string };
 
 export interface FakeTwilio {
   /** Pass as TWILIO_API_BASE_URL. */
@@ -69,6 +71,11 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       if (next && next.status === 429) {
         const retry = 'retryAfterSeconds' in next && next.retryAfterSeconds !== undefined;
         return error(429, 20429, 'Too Many Requests', retry ? { 'retry-after': String(next.retryAfterSeconds) } : {});
+      }
+      if (next && 'rawBody' in next) {
+        res.writeHead(next.status, { 'content-type': next.contentType ?? 'application/json' });
+        res.end(next.rawBody);
+        return;
       }
       if (next) {
         const code = 'code' in next && next.code !== undefined ? next.code : 20500;

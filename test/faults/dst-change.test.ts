@@ -61,7 +61,10 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
   async function fireTimes(job: string): Promise<string[]> {
     const rows = await withClient(fixture.db.url, (c) =>
       c.query<{ fire_time: Date; outcome: string }>(
-        `SELECT fire_time, outcome FROM job_runs WHERE job = $1 AND trigger = 'schedule' ORDER BY fire_time`,
+        // Only the faked nights: the lease holder also runs ticks due on the database's (real)
+        // clock that no replica ran (the skewed-replica catch-up), should a real hour pass meanwhile.
+        `SELECT fire_time, outcome FROM job_runs WHERE job = $1 AND trigger = 'schedule' AND fire_time < '2026-11-02T00:00:00Z'
+         ORDER BY fire_time`,
         [job],
       ),
     );

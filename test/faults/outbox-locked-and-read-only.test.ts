@@ -128,7 +128,10 @@ describe('fault injection: a locked, a read-only and a slow outbox', () => {
         const h = await health(worker);
         return h.status === 503 && h.body.services.database === 'read-only' ? h : undefined;
       });
-      expect(reported.body.problems).toEqual([expect.stringMatching(/^database: cannot take writes/)]);
+      // Anonymous callers see the state; the reason is shown with the API key.
+      expect(reported.body.problems).toEqual(['database: read-only']);
+      const detailed = (await worker.get('/health', { 'x-api-key': API_KEY })).json();
+      expect(detailed.problems).toEqual([expect.stringMatching(/^database: cannot take writes: transactions are read-only/)]);
       expect((await worker.get('/health/ready')).status).toBe(503);
     } finally {
       await admin(`ALTER DATABASE "${dbName}" RESET default_transaction_read_only`);

@@ -27,6 +27,31 @@ describe('configuration from the environment', () => {
     expect(config.scheduler.schedules['trial-expiration']).toBe('*/2 * * * * *');
   });
 
+  it("honours the design's IS_WORKER as JOBS_ENABLED, and refuses the two saying different things", () => {
+    expect(loadConfig({}).scheduler.jobsEnabled).toBe(true);
+    expect(loadConfig({ IS_WORKER: 'false' }).scheduler.jobsEnabled).toBe(false);
+    expect(loadConfig({ IS_WORKER: 'true' }).scheduler.jobsEnabled).toBe(true);
+    expect(loadConfig({ JOBS_ENABLED: 'false' }).scheduler.jobsEnabled).toBe(false);
+    expect(loadConfig({ IS_WORKER: 'false', JOBS_ENABLED: 'no' }).scheduler.jobsEnabled).toBe(false);
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+    };
+    expect(problems({ IS_WORKER: 'false', JOBS_ENABLED: 'true' })).toEqual([expect.stringMatching(/^IS_WORKER: is false but JOBS_ENABLED is true/)]);
+    expect(problems({ IS_WORKER: 'sometimes' })).toEqual([expect.stringMatching(/^IS_WORKER: must be true or false/)]);
+  });
+
+  it('reads the HTTP bind address, refusing what is not an address', () => {
+    expect(loadConfig({}).http.bindAddress).toBeUndefined();
+    expect(loadConfig({ BIND_ADDRESS: '127.0.0.1' }).http.bindAddress).toBe('127.0.0.1');
+    expect(loadConfig({ BIND_ADDRESS: '::' }).http.bindAddress).toBe('::');
+    expect(() => loadConfig({ BIND_ADDRESS: 'every-interface' })).toThrow(/BIND_ADDRESS: must be an IP address/);
+  });
+
   it('is frozen all the way down', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);

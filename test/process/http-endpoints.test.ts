@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
+import { waitFor } from '../support/wait';
 import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
 const API_KEY = 'test-api-key-0123456789';
@@ -50,7 +51,6 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       status: 'ok',
       timestamp: expect.any(String),
       uptime: expect.any(Number),
-      instance: 'http',
       // No TELEPHONY_WEBHOOK_URL here: the call-scheduler is not registered and says so.
       services: {
         redis: 'connected',
@@ -63,6 +63,8 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
       jobs: Object.fromEntries(DEFAULT_JOBS.map(([, key]) => [key, expect.any(Boolean)])),
       modes: { database: 'postgres', locks: 'redis' },
     });
+    // The instance id (a host name by default) shows only to a caller with the API key.
+    expect((await worker.get('/health', { 'x-api-key': API_KEY })).json()).toEqual(expect.objectContaining({ instance: 'http' }));
     expect((await worker.get('/health/live')).status).toBe(200);
     expect((await worker.get('/health/ready')).json()).toEqual({ status: 'ready' });
   });
@@ -98,6 +100,29 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
     expect(output.trim()).toBe('');
     const open = await worker.get('/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
     expect(open.body.trim().endsWith('# EOF')).toBe(true);
+  });
+
+  it('keeps both formats correct whatever order they are scraped in (OpenMetrics, text, OpenMetrics, text)', async () => {
+    const promtool = (text: string) => execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim();
+    let previousText = (await worker.get('/metrics', { accept: 'text/plain' })).body;
+    for (let round = 1; round <= 2; round++) {
+      const open = (await worker.get('/metrics', { accept: 'application/openmetrics-text; version=1.0.0' })).body;
+      // OpenMetrics names the counter family without _total and each sample with it, once.
+      expect(open).toContain('# TYPE crm_worker_job_runs counter');
+      expect(open).toContain('crm_worker_job_runs_total{job="trial-expiration",outcome="succeeded"}');
+      expect(open).not.toContain('_total_total');
+      expect(open.trim().endsWith('# EOF')).toBe(true);
+      // The text is kept for a second: wait for one rendered after that OpenMetrics render.
+      const text = await waitFor(`a Prometheus text rendered after OpenMetrics scrape ${round}`, async () => {
+        const body = (await worker.get('/metrics', { accept: 'text/plain' })).body;
+        return body !== previousText ? body : undefined;
+      });
+      expect(text).toContain('# TYPE crm_worker_job_runs_total counter');
+      expect(text).toContain('crm_worker_job_runs_total{job="trial-expiration",outcome="succeeded"}');
+      expect(text).toContain('# TYPE crm_worker_missed_ticks_total counter');
+      expect(promtool(text)).toBe('');
+      previousText = text;
+    }
   });
 
   it('/api needs the API key', async () => {

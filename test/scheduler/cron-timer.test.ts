@@ -34,6 +34,11 @@ function fakeClock(startIso: string) {
     block(ms: number) {
       now += ms;
     },
+    /** The wall clock steps (NTP, a resumed VM); timers run on the monotonic clock, so each still runs after the time it was set for. */
+    step(ms: number) {
+      now += ms;
+      for (const t of timers) t.at += ms;
+    },
   };
 }
 
@@ -132,7 +137,7 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
     expect(fired).toEqual(['2026-03-08T00:00:01.000Z', '2026-03-09T00:00:01.000Z', '2026-03-09T00:00:02.000Z', '2026-03-09T00:00:03.000Z']);
   });
 
-  it('a wall clock stepped back does not repeat fire times already run', () => {
+  it('a wall clock stepped back goes on from the new time: no stall; a repeated fire time is for the fence to refuse', () => {
     const fake = fakeClock('2026-11-01T05:59:58Z');
     const fired: string[] = [];
     const timer = new CronTimer('0 0 * * * *', 'America/New_York', { fire: (t) => fired.push(t.toISOString()), missed: () => undefined }, {
@@ -142,8 +147,27 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
     timer.start();
     fake.runUntil('2026-11-01T06:00:01Z');
     expect(fired).toEqual(['2026-11-01T06:00:00.000Z']);
-    fake.block(-30_000); // NTP steps the clock back 30 s
+    fake.step(-30_000); // NTP steps the clock back 30 s
     fake.runUntil('2026-11-01T07:00:01Z');
-    expect(fired).toEqual(['2026-11-01T06:00:00.000Z', '2026-11-01T07:00:00.000Z']);
+    // 06:00 comes again on the stepped clock (the job_runs fence refuses a second run of it).
+    expect(fired).toEqual(['2026-11-01T06:00:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T07:00:00.000Z']);
+  });
+
+  it('a wall clock stepped back by an hour does not stall a per-second schedule for that hour', () => {
+    const fake = fakeClock('2026-03-10T12:00:00.500Z');
+    const fired: string[] = [];
+    const timer = new CronTimer('* * * * * *', 'UTC', { fire: (t) => fired.push(t.toISOString()), missed: () => undefined }, {
+      lateToleranceMs: 5_000,
+      clock: fake.clock,
+    });
+    timer.start();
+    fake.runUntil('2026-03-10T12:00:02.000Z');
+    expect(fired).toEqual(['2026-03-10T12:00:01.000Z', '2026-03-10T12:00:02.000Z']);
+    fake.step(-3_600_000);
+    fake.runUntil('2026-03-10T11:00:05.000Z');
+    expect(fired.slice(2)).toEqual([
+      '2026-03-10T11:00:03.000Z', '2026-03-10T11:00:04.000Z', '2026-03-10T11:00:05.000Z',
+    ]);
+    timer.stop();
   });
 });

@@ -4,6 +4,7 @@ import { LogChannel } from '../../src/channels/log-channel';
 import { WebhookChannel } from '../../src/channels/webhook-channel';
 import { loadConfig, type DeliveryConfig } from '../../src/config/config';
 import type { Database } from '../../src/db/database';
+import { DatabaseClock } from '../../src/db/database-clock';
 import { createDeliveryMetrics, type DeliveryMetrics } from '../../src/delivery/delivery-metrics';
 import { Dispatcher } from '../../src/delivery/dispatcher';
 import type { ScheduleRequest } from '../../src/delivery/outbox';
@@ -43,11 +44,13 @@ export function startDispatcher(
   config: DeliveryConfig,
   options: { instanceId?: string; redis?: RedisClient; keyPrefix?: string; personalizer?: Personalizer; channels?: Map<ChannelName, Channel> } = {},
 ): InProcessDispatcher {
+  const clock = new DatabaseClock(db);
   const webhook = new WebhookChannel({
     targets: config.webhook.targets,
     secret: config.webhook.secret,
     allowPrivate: config.webhook.allowPrivate,
     logger: quietLogger,
+    clock,
   });
   const channels = options.channels ?? new Map<ChannelName, Channel>();
   channels.set('webhook', webhook);
@@ -64,11 +67,12 @@ export function startDispatcher(
     config,
     instanceId: options.instanceId ?? 'test-dispatcher',
     templates: createTemplateEngine(config.templateLimits),
+    clock,
   });
   dispatcher.start();
   return {
     dispatcher,
-    service: new FollowUpService(db, { webhookTargets: webhook.targetNames() }),
+    service: new FollowUpService(db, { webhookTargets: webhook.targetNames(), metrics }),
     metrics,
     async stop() {
       await dispatcher.stop(2_000);

@@ -27,3 +27,20 @@ export function skewedClockEnv(offset: string): Record<string, string> | undefin
   const faketime = combined === undefined ? offset : `${combined >= 0 ? '+' : ''}${combined}`;
   return { LD_PRELOAD: lib, FAKETIME: faketime, FAKETIME_DONT_FAKE_MONOTONIC: '1' };
 }
+
+/**
+ * Environment whose wall-clock offset is read from `file` at every clock read (libfaketime
+ * FAKETIME_TIMESTAMP_FILE with FAKETIME_NO_CACHE), so a test steps a running process's clock by
+ * writing e.g. "-1h" into the file. Monotonic time is left alone. Undefined without libfaketime.
+ */
+export function steppableClockEnv(file: string, initialOffset = '+0'): Record<string, string> | undefined {
+  const lib = CANDIDATES.find((p) => fs.existsSync(p));
+  if (!lib) return undefined;
+  fs.writeFileSync(file, `${initialOffset}\n`);
+  return { LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: file, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+}
+
+/** Steps the clock of processes started with steppableClockEnv(file) to `offset` ("-1h", "+30s"). */
+export function stepClock(file: string, offset: string): void {
+  fs.writeFileSync(file, `${offset}\n`);
+}

@@ -66,6 +66,7 @@ export function startSupervisor(env: Record<string, string>): Supervisor {
     QDRANT_HTTP_PORT: '0',
     QDRANT_GRPC_PORT: '0',
     QDRANT_AUTOSTART: 'false',
+    QDRANT_API_KEY: randomBytes(12).toString('hex'),
     LOG_LEVEL: 'debug',
     ...env,
   };

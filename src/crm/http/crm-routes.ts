@@ -16,12 +16,13 @@ import { NotFoundError } from '../errors';
 import { computeKpiSnapshot } from '../kpi/kpi-snapshots';
 import { recordContactReply, convertLead } from '../leads/lead-events';
 import { enrollContact, stopEnrollment } from '../nurture/nurture';
+import { calendarDate, isoInstant } from '../../util/iso-time';
+import { takesNoBody } from '../../http/request-guard';
 import { parseBody, validationMessage } from './validation';
 
 const id = z.string().trim().min(1, { message: 'must not be empty' }).max(200, { message: 'must be at most 200 characters' });
-const instant = z.coerce.date({ message: 'must be an ISO 8601 date-time' }).refine((d) => !Number.isNaN(d.getTime()), {
-  message: 'must be an ISO 8601 date-time',
-});
+// Times go through the one strict parser: z.coerce.date turned null, 0 and true into 1970.
+const instant = isoInstant;
 const template = z.string().min(1, { message: 'must not be empty' }).max(100_000, { message: 'must be at most 100000 characters' });
 
 const campaignBody = z
@@ -62,7 +63,7 @@ const invoiceBody = z
     channel: channel.optional(),
   })
   .strict();
-const snapshotQuery = z.object({ tenantId: id, date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be YYYY-MM-DD' }) });
+const snapshotQuery = z.object({ tenantId: id, date: calendarDate }).strict();
 
 /**
  * /api routes of the CRM jobs: campaigns (create, read, pause, resume, cancel), appointments
@@ -72,6 +73,7 @@ const snapshotQuery = z.object({ tenantId: id, date: z.string().regex(/^\d{4}-\d
 export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly number[]; templates: TemplateEngine }): Router {
   const { db } = deps;
   const router = Router();
+  const noBody = takesNoBody();
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: (err: unknown) => void) =>
     fn(req, res).catch((err) => {
       const message = validationMessage(err);
@@ -96,9 +98,9 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     if (!campaign) throw new NotFoundError(`campaign ${req.params.id} not found`);
     res.json(campaign);
   }));
-  router.post('/campaigns/:id/pause', handle(async (req, res) => void res.json(await pauseCampaign(db, String(req.params.id)))));
-  router.post('/campaigns/:id/resume', handle(async (req, res) => void res.json(await resumeCampaign(db, String(req.params.id)))));
-  router.post('/campaigns/:id/cancel', handle(async (req, res) => void res.json(await cancelCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/pause', noBody, handle(async (req, res) => void res.json(await pauseCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/resume', noBody, handle(async (req, res) => void res.json(await resumeCampaign(db, String(req.params.id)))));
+  router.post('/campaigns/:id/cancel', noBody, handle(async (req, res) => void res.json(await cancelCampaign(db, String(req.params.id)))));
 
   router.post('/appointments', handle(async (req, res) => {
     res.status(201).json(await createAppointment(db, parseBody(appointmentBody, req.body)));
@@ -106,7 +108,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
   router.patch('/appointments/:id', handle(async (req, res) => {
     res.json(await moveAppointment(db, String(req.params.id), parseBody(moveBody, req.body).startsAt));
   }));
-  router.post('/appointments/:id/cancel', handle(async (req, res) => void res.json(await cancelAppointment(db, String(req.params.id)))));
+  router.post('/appointments/:id/cancel', noBody, handle(async (req, res) => void res.json(await cancelAppointment(db, String(req.params.id)))));
   router.post('/appointments/:id/outcome', handle(async (req, res) => {
     res.json(await setAppointmentOutcome(db, String(req.params.id), parseBody(outcomeBody, req.body).status));
   }));
@@ -114,7 +116,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
   router.post('/nurture/enrollments', handle(async (req, res) => {
     res.status(201).json(await enrollContact(db, parseBody(enrollBody, req.body)));
   }));
-  router.post('/nurture/enrollments/:id/stop', handle(async (req, res) => {
+  router.post('/nurture/enrollments/:id/stop', noBody, handle(async (req, res) => {
     const cancelled = await db.transaction((tx) => stopEnrollment(tx, String(req.params.id), 'manual'));
     res.json({ stepsCancelled: cancelled });
   }));
@@ -123,12 +125,12 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     const body = parseBody(replyBody, req.body ?? {});
     res.json(await recordContactReply(db, String(req.params.id), body.at ?? new Date()));
   }));
-  router.post('/leads/:id/convert', handle(async (req, res) => void res.json(await convertLead(db, String(req.params.id)))));
+  router.post('/leads/:id/convert', noBody, handle(async (req, res) => void res.json(await convertLead(db, String(req.params.id)))));
 
   router.post('/invoices', handle(async (req, res) => {
     res.status(201).json(await createInvoice(db, parseBody(invoiceBody, req.body), deps.dunningReminderDays));
   }));
-  router.post('/invoices/:id/paid', handle(async (req, res) => void res.json(await markInvoicePaid(db, String(req.params.id)))));
+  router.post('/invoices/:id/paid', noBody, handle(async (req, res) => void res.json(await markInvoicePaid(db, String(req.params.id)))));
 
   router.get('/kpi-snapshots', handle(async (req, res) => {
     const q = parseBody(snapshotQuery, req.query);
