@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger';
 export interface PgDatabaseOptions {
   url: string;
   poolMax: number;
+  /** Deadline of every statement, enforced by the server (statement_timeout). */
   queryTimeoutMs: number;
   applicationName: string;
   logger: Logger;
@@ -25,6 +26,13 @@ const MIN_IDLE_CONNECTIONS = 4;
  */
 const ACQUIRE_TIMEOUT_MESSAGES = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout']);
 
+/**
+ * How much longer than the server's statement_timeout the client waits. The server's cancel must
+ * reach the caller first: then an error means the statement was rolled back. A client that gave up
+ * first would leave the statement running, and it could commit after its caller got an error.
+ */
+const CLIENT_DEADLINE_GRACE_MS = 2_000;
+
 /** PostgreSQL through a pg Pool. A broken connection is discarded, never reused. */
 export function createPgDatabase(options: PgDatabaseOptions): Database {
   const poolName = options.poolName ?? 'main';
@@ -39,8 +47,12 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
     // delivery bench, opening them when the first messages came due delayed those by up to 150 ms.
     min: minIdle,
     connectionTimeoutMillis: options.acquireTimeoutMs ?? Math.min(options.queryTimeoutMs, 10_000),
-    // Client-side deadline: a hung server or a dead TCP peer fails the query instead of hanging it.
-    query_timeout: options.queryTimeoutMs,
+    // Server-side deadline (lock waits included): the server cancels the statement and rolls it
+    // back, so a deadline error means "not written" and the connection is free again at once.
+    statement_timeout: options.queryTimeoutMs,
+    // Client-side backstop, a little later: a hung server or a dead TCP peer fails the query
+    // instead of hanging it (the outcome of a write is then unknown, as with any lost connection).
+    query_timeout: options.queryTimeoutMs + CLIENT_DEADLINE_GRACE_MS,
     application_name: options.applicationName,
     keepAlive: true,
   });

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics';
-import type { Queryable } from '../db/database';
+import type { Database } from '../db/database';
 import { withDeadline } from '../util/deadline';
 import type { NextOccurrences } from './claims';
 import { MESSAGE_STATUSES } from './outbox';
@@ -9,12 +9,30 @@ import { MESSAGE_STATUSES } from './outbox';
 const COUNT_DEADLINE_MS = 1_000;
 
 /**
+ * Counts outbox rows by status within COUNT_DEADLINE_MS, server-side: a count waiting behind a
+ * lock on the table (a migration, an operator's LOCK TABLE) is cancelled by PostgreSQL and its
+ * connection goes back to the pool. A client-side timer alone would answer the scrape but leave the
+ * connection waiting, one per scrape, until the pool is used up and the worker's own work and
+ * health probe cannot get one.
+ */
+async function countRowsByStatus(db: Database): Promise<Map<string, number>> {
+  const result = await db.transaction(async (tx) => {
+    await tx.query(`SET LOCAL statement_timeout = ${COUNT_DEADLINE_MS}`);
+    return tx.query<{ status: string; n: string | number }>('SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status');
+  });
+  return new Map(result.rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/**
  * crm_worker_delivery_sends_total{channel,strategy,result}: 002's FOLLOWUP_JOBS_TOTAL, for every
  * channel (strategy is the auto follow-up delay, the message type, or `other`: a closed set, see
  * metric-labels.ts; result is sent, retry, failed, dead, skipped, rate_limited). Lag is
  * sent − scheduled. Rows by status are counted at scrape.
  */
-export function createDeliveryMetrics(registers: Metrics['registers'], db: Queryable) {
+export function createDeliveryMetrics(registers: Metrics['registers'], db: Database) {
+  // At most one count in flight: while one still waits (for a pool connection, say), scrapes keep
+  // the last values instead of queueing more work on a database that is already slow.
+  let counting: Promise<Map<string, number>> | undefined;
   return {
     sends: new Counter({
       name: 'crm_worker_delivery_sends_total',
@@ -35,13 +53,16 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Query
       labelNames: ['status'] as const,
       registers,
       async collect() {
+        if (counting) return;
+        const count = countRowsByStatus(db);
+        counting = count;
+        void count.then(
+          () => (counting = undefined),
+          () => (counting = undefined),
+        );
         try {
-          const result = await withDeadline(
-            db.query<{ status: string; n: string | number }>('SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status'),
-            COUNT_DEADLINE_MS,
-            'outbox row counts for /metrics',
-          );
-          const counts = new Map(result.rows.map((r) => [r.status, Number(r.n)]));
+          // The client-side deadline covers the wait for a pool connection, before the statement starts.
+          const counts = await withDeadline(count, COUNT_DEADLINE_MS, 'outbox row counts for /metrics');
           for (const status of MESSAGE_STATUSES) this.set({ status }, counts.get(status) ?? 0);
         } catch {
           // A scrape during a database outage (or hang) keeps the last values; /health reports the outage.

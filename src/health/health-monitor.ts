@@ -1,7 +1,29 @@
 import type { Logger } from '../logging/logger';
 import { withDeadline } from '../util/deadline';
 
-export type ServiceStatus = 'connected' | 'disconnected' | 'healthy' | 'unhealthy' | 'disabled' | 'in-process' | 'unknown';
+export type ServiceStatus =
+  | 'connected'
+  | 'disconnected'
+  | 'read-only'
+  | 'healthy'
+  | 'unhealthy'
+  | 'disabled'
+  | 'in-process'
+  | 'unknown';
+
+/**
+ * Thrown by a probe whose dependency answers but is not usable as it should be (a database that
+ * cannot take writes): reported with this status instead of the probe's failStatus.
+ */
+export class ProbeFailure extends Error {
+  constructor(
+    readonly status: ServiceStatus,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProbeFailure';
+  }
+}
 
 /** One dependency to watch. A required one that fails turns /health into 503. */
 export interface Probe {
@@ -92,7 +114,7 @@ export class HealthMonitor {
       next = { status: probe.okStatus, required: probe.required, checkedAt: new Date().toISOString() };
     } catch (err) {
       next = {
-        status: probe.failStatus,
+        status: err instanceof ProbeFailure ? err.status : probe.failStatus,
         required: probe.required,
         checkedAt: new Date().toISOString(),
         error: (err as Error).message,

@@ -76,6 +76,7 @@ export async function startPrivatePostgres() {
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dir,
     start,
     stop,
     async destroy() {
@@ -98,4 +99,38 @@ function canConnect(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * A hot standby of a private PostgreSQL (pg_basebackup -R: streaming, never promoted): it answers
+ * every read and refuses every write, as a failed-over-to-the-wrong-side database would.
+ */
+export async function startPrivateStandby(primary: { port: number }) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pg-standby-'));
+  const asRoot = process.getuid?.() === 0;
+  const run = (bin: string, args: string[]) =>
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' })
+      : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
+  if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
+  run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', path.join(dir, 'data'), '-R', '-X', 'stream']);
+  run('pg_ctl', [
+    '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w',
+    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    'start',
+  ]);
+  await waitFor('private standby to accept connections', () => canConnect(port));
+  return {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async destroy() {
+      try {
+        run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // already stopped
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
