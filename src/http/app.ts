@@ -1,4 +1,5 @@
 import express, { type ErrorRequestHandler } from 'express';
+import { isDatabaseUnavailable } from '../db/connection-errors';
 import type { HealthMonitor } from '../health/health-monitor';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
@@ -32,6 +33,12 @@ export interface HttpDeps {
   apiRouters?: express.Router[];
 }
 
+/**
+ * Seconds a caller is told to wait while the database cannot be reached: a restart or failover
+ * takes seconds, so asking again at once would only add load to a server coming back.
+ */
+export const DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 export function createHttpApp(deps: HttpDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -56,6 +63,14 @@ export function createHttpApp(deps: HttpDeps): express.Express {
     // Overload (no database connection free in time) is shed, not a failure: 503 + Retry-After.
     if (err?.status === 503) {
       res.set('Retry-After', String(err.retryAfterSeconds ?? SHED_RETRY_AFTER_SECONDS)).status(503).json({ error: err.message });
+      return;
+    }
+    // The database is down, restarting or cut off: a condition to retry, not a bug. A transaction
+    // whose connection died is rolled back by the server, and a retry under the same idempotency
+    // key is safe either way (a repeat of a stored message is a duplicate, not a second one).
+    if (isDatabaseUnavailable(err)) {
+      deps.logger.warn('http request failed: database unavailable', { error: err?.message ?? String(err), code: err?.code });
+      res.set('Retry-After', String(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS)).status(503).json({ error: 'database unavailable' });
       return;
     }
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -72,6 +72,18 @@ export async function startPrivatePostgres() {
   const stop = async () => {
     run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
   };
+  /**
+   * `pg_ctl restart -m <mode>` (immediate: a crash and recovery; fast: backends terminated), run
+   * without blocking this process, so that sinks and fakes in the test keep answering meanwhile.
+   */
+  const restart = async (mode: 'immediate' | 'fast') => {
+    const args = ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-m', mode, '-w', 'restart'];
+    const [exe, ...rest] = asRoot ? ['runuser', '-u', 'postgres', '--', pgBin('pg_ctl'), ...args] : [pgBin('pg_ctl'), ...args];
+    await new Promise<void>((resolve, reject) =>
+      execFile(exe!, rest, (err, _stdout, stderr) => (err ? reject(new Error(`pg_ctl restart: ${err.message} ${stderr}`)) : resolve())),
+    );
+    await waitFor('private postgres to accept connections', () => canConnect(port));
+  };
   await start();
   return {
     port,
@@ -79,6 +91,7 @@ export async function startPrivatePostgres() {
     dir,
     start,
     stop,
+    restart,
     async destroy() {
       try {
         await stop();
