@@ -230,9 +230,9 @@ async function openDatabases(config: Config, logger: Logger) {
       logger,
     });
   const api = open('api', config.database.poolMax, 2, config.database.apiAcquireTimeoutMs);
-  const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4);
-  const jobs = open('jobs', config.database.jobsPoolMax, 1);
-  const health = open('health', 1, 1);
+  const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4, config.database.acquireTimeoutMs);
+  const jobs = open('jobs', config.database.jobsPoolMax, 1, config.database.acquireTimeoutMs);
+  const health = open('health', 1, 1, config.database.acquireTimeoutMs);
   return { api, dispatcher, jobs, health, distinct: new Map([['api', api], ['dispatcher', dispatcher], ['jobs', jobs], ['health', health]]) };
 }
 

@@ -35,6 +35,8 @@ export interface Config {
     readonly jobsPoolMax: number;
     /** How long an API request waits for a connection before it is shed with 503 + Retry-After. */
     readonly apiAcquireTimeoutMs: number;
+    /** How long the dispatcher, the scheduler and the health probe wait for a connection of their pools. */
+    readonly acquireTimeoutMs: number;
     readonly queryTimeoutMs: number;
     readonly pgliteDataDir: string;
   };
@@ -219,6 +221,7 @@ function toConfig(e: Env): Config {
       dispatcherPoolMax: e.DB_DISPATCHER_POOL_MAX,
       jobsPoolMax: e.DB_JOBS_POOL_MAX,
       apiAcquireTimeoutMs: e.DB_API_ACQUIRE_TIMEOUT_MS,
+      acquireTimeoutMs: e.DB_ACQUIRE_TIMEOUT_MS,
       queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
       pgliteDataDir: e.PGLITE_DATA_DIR,
     },

@@ -71,8 +71,11 @@ export const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   DB_POOL_MAX: int(1, 200).default(10),
   DB_DISPATCHER_POOL_MAX: int(2, 200).default(8),
-  DB_JOBS_POOL_MAX: int(1, 200).default(4),
+  // Ten: every job the worker registers can fire at the same instant (the top of the hour), each
+  // holding a connection for its fence and its statements.
+  DB_JOBS_POOL_MAX: int(1, 200).default(10),
   DB_API_ACQUIRE_TIMEOUT_MS: int(10, 60_000).default(1_000),
+  DB_ACQUIRE_TIMEOUT_MS: int(100, 600_000).default(10_000),
   API_MAX_IN_FLIGHT: int(1, 100_000).default(100),
   DB_QUERY_TIMEOUT_MS: int(100, 600_000).default(30_000),
   PGLITE_DATA_DIR: z.string().default('./data/pglite'),

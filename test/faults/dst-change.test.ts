@@ -37,6 +37,7 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
         LOCK_TTL_MS: '3600000',
         DB_QUERY_TIMEOUT_MS: '600000',
         DB_API_ACQUIRE_TIMEOUT_MS: '60000',
+        DB_ACQUIRE_TIMEOUT_MS: '600000',
         REDIS_COMMAND_TIMEOUT_MS: '60000',
         HEALTH_CHECK_TIMEOUT_MS: '30000',
         HEALTH_PROBE_INTERVAL_MS: '60000',

@@ -72,7 +72,9 @@ describe('delivery API', () => {
   });
 
   it('schedules, deduplicates, lists, records a response, marks sent, cancels, and reports the queue', async () => {
-    const first = valid({ contactId: 'c-flow', scheduledAt: '2030-01-15T09:00', timezone: 'Europe/Berlin' });
+    // 15 January two years on, 09:00 in Berlin (CET, +01:00 in January): always in the future.
+    const year = new Date().getUTCFullYear() + 2;
+    const first = valid({ contactId: 'c-flow', scheduledAt: `${year}-01-15T09:00`, timezone: 'Europe/Berlin' });
     const created = await call('POST', '/followups', first);
     expect(created).toEqual({ status: 201, body: expect.objectContaining({ scheduled: 1, duplicates: 0 }) });
     expect((await call('POST', '/followups', first)).body).toEqual(expect.objectContaining({ scheduled: 0, duplicates: 1 }));
@@ -80,7 +82,7 @@ describe('delivery API', () => {
     const byContact = await call('GET', '/followups/contact/c-flow?tenantId=t1');
     expect(byContact.body.messages).toHaveLength(1);
     // 09:00 in Berlin in January is 08:00 UTC.
-    expect(byContact.body.messages[0]).toEqual(expect.objectContaining({ status: 'scheduled', scheduledAt: '2030-01-15T08:00:00.000Z' }));
+    expect(byContact.body.messages[0]).toEqual(expect.objectContaining({ status: 'scheduled', scheduledAt: `${year}-01-15T08:00:00.000Z` }));
     expect((await call('GET', '/followups/pending?tenantId=t1')).body.messages.map((m: { idempotencyKey: string }) => m.idempotencyKey)).toContain(first.idempotencyKey);
 
     const response = await call('POST', '/followups/responses', { idempotencyKey: first.idempotencyKey, text: 'Thanks, see you' });
