@@ -1,5 +1,4 @@
-import { withClient } from '../support/probe';
-import { useProcessFixture } from '../support/process-fixture';
+import { apiClient, useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { NEVER } from '../support/job-env';
@@ -16,16 +15,8 @@ const CRM_JOBS = ['campaign-scheduler', 'lead-reminder-scheduler', 'nurture-sequ
 describe('CRM jobs in a running worker process', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
-  const sql = <R extends Record<string, unknown> = Record<string, unknown>>(text: string, params: unknown[] = []) =>
-    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const sql = fixture.sql.bind(fixture);
+  const api = apiClient(() => worker, API_KEY);
 
   beforeAll(async () => {
     worker = fixture.spawn('crm-process', {

@@ -1,7 +1,6 @@
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
 import { NEVER } from '../support/job-env';
-import { withClient } from '../support/probe';
-import { useProcessFixture } from '../support/process-fixture';
+import { apiClient, useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
@@ -19,16 +18,8 @@ describe('one door for replies', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
   let sink: WebhookSink;
-  const sql = <R extends Record<string, unknown> = Record<string, unknown>>(text: string, params: unknown[] = []) =>
-    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
-  const api = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
+  const sql = fixture.sql.bind(fixture);
+  const api = apiClient(() => worker, API_KEY);
   const message = async (key: string) =>
     (await sql<{ status: string; skip_reason: string | null }>(`SELECT status, skip_reason FROM scheduled_messages WHERE idempotency_key = $1`, [key]))[0];
   const autoKey = (lead: string) => `auto-followup:t1:${lead}:1800s`;
