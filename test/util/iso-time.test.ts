@@ -29,7 +29,7 @@ describe('iso-time', () => {
   });
 
   it('takes a local time with a zone, and refuses one that does not exist', () => {
-    expect(parseZonedTime('2030-01-15T09:00', 'Europe/Berlin')).toEqual({ value: new Date('2030-01-15T08:00:00Z') });
+    expect(parseZonedTime('2025-01-15T09:00', 'Europe/Berlin')).toEqual({ value: new Date('2025-01-15T08:00:00Z') });
     expect(parseZonedTime('2030-02-30T09:00', 'Europe/Berlin')).toEqual({ problem: expect.stringContaining('exists') });
   });
 
