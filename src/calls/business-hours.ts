@@ -52,6 +52,9 @@ export function isOpenAt(instant: Date, hours: BusinessHours, zone: string): boo
 /**
  * The earliest instant at or after `after` at which isOpenAt holds, or null when none exists
  * within SEARCH_DAYS. Exact to the millisecond: a call due at 08:59:30 waits until 09:00:00.
+ * An open spell starts at an opening wall time (each time it occurs: twice in a repeated autumn
+ * hour), at the end of a spring gap, or where the clock is set back into an interval (Lord Howe's
+ * 02:00 → 01:30 reopens a 01:15-01:45 interval that closed half an hour earlier).
  */
 export function nextOpenSlot(after: Date, hours: BusinessHours, zone: string): Date | null {
   if (isOpenAt(after, hours, zone)) return after;
@@ -59,15 +62,34 @@ export function nextOpenSlot(after: Date, hours: BusinessHours, zone: string): D
   for (let day = 0; day < SEARCH_DAYS; day++) {
     const date = start.plus({ days: day });
     if (hours.holidays.has(date.toISODate()!)) continue;
-    const intervals = [...(hours.weekly.get(date.weekday) ?? [])].sort((a, b) => a.opensMinute - b.opensMinute);
-    for (const interval of intervals) {
-      const opening = firstInstantAtOrPastWallTime(date, interval.opensMinute, zone);
-      if (opening === null || opening.getTime() <= after.getTime()) continue;
-      // An interval lying wholly in a skipped hour does not exist that day.
-      if (isOpenAt(opening, hours, zone)) return opening;
-    }
+    const intervals = hours.weekly.get(date.weekday) ?? [];
+    if (intervals.length === 0) continue;
+    const candidates = [
+      ...intervals.flatMap((interval) => instantsAtOrPastWallTime(date, interval.opensMinute, zone)),
+      ...offsetTransitionsOn(date, zone),
+    ]
+      .filter((t) => t.getTime() > after.getTime())
+      .sort((a, b) => a.getTime() - b.getTime());
+    // An interval lying wholly in a skipped hour does not exist that day.
+    const open = candidates.find((t) => isOpenAt(t, hours, zone));
+    if (open) return open;
   }
   return null;
+}
+
+/** Instants of local `date` at which the zone's offset changes (a DST switch), to the second. */
+function offsetTransitionsOn(date: DateTime, zone: string): Date[] {
+  let low = date.startOf('day').toMillis();
+  let high = date.plus({ days: 1 }).startOf('day').toMillis() - 1;
+  const offsetAt = (t: number) => DateTime.fromMillis(t, { zone }).offset;
+  if (offsetAt(low) === offsetAt(high)) return [];
+  const before = offsetAt(low);
+  while (high - low > 1_000) {
+    const mid = Math.floor((low + high) / 2 / 1_000) * 1_000;
+    if (offsetAt(mid) === before) low = mid;
+    else high = mid;
+  }
+  return [new Date(high)];
 }
 
 /**
@@ -77,6 +99,15 @@ export function nextOpenSlot(after: Date, hours: BusinessHours, zone: string): D
  * shifts gap times forward by the gap and picks the later of two), hence this function.
  */
 export function firstInstantAtOrPastWallTime(date: DateTime, minute: number, zone: string): Date | null {
+  const instants = instantsAtOrPastWallTime(date, minute, zone);
+  return instants[0] ?? null;
+}
+
+/**
+ * Every instant of local `date` whose wall time is `minute` (two in a repeated autumn hour,
+ * earlier first), or, for a wall time that does not occur (spring), the end of the gap.
+ */
+function instantsAtOrPastWallTime(date: DateTime, minute: number, zone: string): Date[] {
   const wanted = wallKey(date.year, date.month, date.day, minute);
   // Wall time read as if it were UTC; subtracting each offset in force around it gives candidates.
   const wallAsUtc = Date.UTC(date.year, date.month - 1, date.day, Math.floor(minute / 60), minute % 60);
@@ -84,21 +115,21 @@ export function firstInstantAtOrPastWallTime(date: DateTime, minute: number, zon
     [-36, -12, 0, 12, 36].map((hours) => DateTime.fromMillis(wallAsUtc + hours * 3_600_000, { zone }).offset),
   );
   const candidates = [...offsets].map((offset) => wallAsUtc - offset * 60_000);
-  const exact = candidates.filter((t) => localKey(t, zone) === wanted);
-  if (exact.length > 0) return new Date(Math.min(...exact));
+  const exact = [...new Set(candidates.filter((t) => localKey(t, zone) === wanted))].sort((a, b) => a - b);
+  if (exact.length > 0) return exact.map((t) => new Date(t));
   // In a gap: binary-search the transition, where wall time jumps past `wanted`.
   const past = candidates.filter((t) => localKey(t, zone) > wanted);
-  if (past.length === 0) return null;
+  if (past.length === 0) return [];
   let high = Math.min(...past);
   let low = high - 26 * 3_600_000;
-  if (localKey(low, zone) >= wanted) return null;
+  if (localKey(low, zone) >= wanted) return [];
   while (high - low > 1_000) {
     const mid = Math.floor((low + high) / 2 / 1_000) * 1_000;
     if (localKey(mid, zone) >= wanted) high = mid;
     else low = mid;
   }
   const found = new Date(high);
-  return DateTime.fromJSDate(found, { zone }).toISODate() === date.toISODate() ? found : null;
+  return DateTime.fromJSDate(found, { zone }).toISODate() === date.toISODate() ? [found] : [];
 }
 
 function wallKey(year: number, month: number, day: number, minute: number): string {

@@ -96,6 +96,18 @@ describe('business hours in Asia/Kolkata (no daylight saving, +05:30)', () => {
   });
 });
 
+describe('nextOpenSlot where the clock is set back into an interval', () => {
+  it('Lord Howe, 5 April 2026 (02:00 +11 becomes 01:30 +10:30): a 01:15-01:45 interval opens again at the switch', () => {
+    // The first pass closes at 01:45 +11 (14:45Z); the repeated 01:30-01:45 (+10:30) is 15:00Z-15:15Z.
+    // Found by the property below (seed 111011501): the repeated half hour was missed, and the slot
+    // given was the next opening wall time (a week later here).
+    const sundays = hours({ 7: [['01:15', '01:45']] });
+    const slot = nextOpenSlot(at('2026-04-04T14:45:00Z'), sundays, 'Australia/Lord_Howe');
+    expect(slot?.toISOString()).toBe('2026-04-04T15:00:00.000Z');
+    expect(local(slot, 'Australia/Lord_Howe')).toBe('2026-04-05 01:30 +10:30');
+  });
+});
+
 describe('nextOpenSlot agrees with a minute-by-minute scan', () => {
   const schedules: Record<string, BusinessHours> = {
     nineToFive: everyDay([['09:00', '17:00']]),
