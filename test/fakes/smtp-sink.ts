@@ -11,6 +11,8 @@ export interface SmtpSink {
    * with that SMTP reply. Unlisted recipients are accepted.
    */
   readonly rejectRecipients: Map<string, number>;
+  /** Socket errors of client connections (ECONNRESET when a sending worker is killed). */
+  readonly connectionErrors: Error[];
   /** Addresses whose RCPT TO was seen, in arrival order. */
   readonly recipientsSeen: string[];
   /** Holds RCPT TO for this address (the send hangs) until the returned function is called. */
@@ -55,14 +57,22 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  // smtp-server emits a client's socket errors on the server: a worker SIGKILLed mid-session (the
+  // fault tests do that) resets its connection, which must not become an uncaught 'error' here.
+  const connectionErrors: Error[] = [];
+  server.on('error', (err: Error) => connectionErrors.push(err));
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,
     received,
     rejectRecipients,
     recipientsSeen,
+    connectionErrors,
     hold(address) {
       let release!: () => void;
       held.set(address.toLowerCase(), new Promise<void>((resolve) => (release = resolve)));
