@@ -247,7 +247,8 @@ export async function recordAttemptFailure(
   params: {
     id: string;
     token: string;
-    status: 'scheduled' | 'failed' | 'dead';
+    /** 'unknown': the send may have reached the provider (it timed out); an operator resolves it. */
+    status: 'scheduled' | 'failed' | 'dead' | 'unknown';
     error: string;
     retryInMs?: number;
     /** A rate-limit wait is not the message's fault: it does not use up an attempt. */

@@ -408,6 +408,7 @@ export class Dispatcher {
   private async deliver(row: ClaimedMessage, token: string): Promise<void> {
     const { config, metrics, rateLimits } = this.deps;
     const labels = { channel: row.channel, strategy: this.strategyOf(row) };
+    let sendDeadline: ReturnType<typeof startDeadline> | undefined;
     try {
       const channel = this.deps.channels.get(row.channel);
       // A destination paused by its own 429 waits without taking from the channel's budget.
@@ -436,6 +437,7 @@ export class Dispatcher {
       if (entry) entry.started = true;
       const sendStartedAt = monotonicMs();
       const deadline = startDeadline(config.sendTimeoutMs, `send of message ${row.id}`, this.abortSends.signal);
+      sendDeadline = deadline;
       const signal = deadline.signal;
       const result = await channel.send(
         {
@@ -468,7 +470,9 @@ export class Dispatcher {
         id: row.id, token, sentAt, sentBy: this.deps.instanceId, providerMessageId: result.providerMessageId ?? null,
       }, row.recurrence_interval_seconds !== null);
     } catch (err) {
-      await this.recordFailure(row, token, err as Error, labels);
+      // A send cut off by its deadline may have reached the provider all the same.
+      const timedOut = sendDeadline?.signal.aborted === true && (sendDeadline.signal.reason as Error | undefined)?.name === 'TimeoutError';
+      await this.recordFailure(row, token, err as Error, labels, timedOut);
     }
   }
 
@@ -507,10 +511,20 @@ export class Dispatcher {
     token: string,
     err: Error,
     labels: { channel: string; strategy: string },
+    timedOut = false,
   ): Promise<void> {
     // Made here, not per send: only a failure logs about its message.
     const log = this.log.child({ messageId: row.id, channel: row.channel });
-    const { config, metrics, rateLimits, db } = this.deps;
+    const { config, metrics, rateLimits, db, idempotentChannels } = this.deps;
+    if (timedOut && !idempotentChannels.includes(row.channel)) {
+      // The SMTP server or Twilio may have taken the message before the deadline cut the send off.
+      // Without a receiver that deduplicates, a retry could deliver it twice: the outcome is
+      // unknown and an operator decides, as after a crash mid-send. Webhooks retry under their key.
+      metrics.sends.inc({ ...labels, result: 'unknown' });
+      log.warn('send timed out: outcome unknown, left for an operator', { error: err.message });
+      await this.persist(() => recordAttemptFailure(db, { id: row.id, token, status: 'unknown', error: `outcome unknown: ${err.message}` }));
+      return;
+    }
     if (err instanceof RateLimitedError) {
       if (err.destination !== undefined) rateLimits.destinationAskedToWait(err.destination, err.retryAfterMs);
       else await rateLimits.providerAskedToWait(row.channel, err.retryAfterMs);

@@ -60,3 +60,50 @@ describe('e-mail through the delivery engine (real SMTP server) and the auto fol
     expect(Number(after.rows[0]!['n']) - Number(before.rows[0]!['n'])).toBe(2);
   });
 });
+
+describe('an e-mail whose send times out is unknown, never retried (the SMTP server may have it)', () => {
+  let db: Database;
+  let closeDb: () => Promise<void>;
+  let smtp: SmtpSink;
+  let running: InProcessDispatcher;
+
+  beforeAll(async () => {
+    ({ db, close: closeDb } = await openDeliveryDatabase('postgres'));
+    smtp = await startSmtpSink();
+    const channels = new Map<ChannelName, Channel>();
+    channels.set('email', new EmailChannel(
+      { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
+      quietLogger,
+    ));
+    running = startDispatcher(db, deliveryConfig({ DELIVERY_SEND_TIMEOUT_MS: '500', DELIVERY_LEASE_MS: '5000' }), { channels });
+  });
+  afterAll(async () => {
+    await running.stop();
+    await smtp.close();
+    await closeDb();
+  });
+
+  it('a held SMTP transaction past the send deadline leaves the row unknown after one attempt; a later e-mail still goes', async () => {
+    const release = smtp.hold('slow@example.com');
+    try {
+      await scheduleMessages(db, [
+        { tenantId: 't1', channel: 'email', recipient: 'slow@example.com', scheduledAt: new Date(Date.now() + 200), template: 'Hello', idempotencyKey: 'mail-slow' },
+      ]);
+      const unknown = await waitFor('the timed-out e-mail to be unknown', async () => {
+        const row = await statusOf(db, 'mail-slow');
+        return row?.status === 'unknown' ? row : undefined;
+      });
+      expect(unknown.attempts).toBe(1);
+      expect(unknown.last_error).toMatch(/outcome unknown/);
+    } finally {
+      release();
+    }
+    // The dispatcher goes on: a later e-mail is sent, and the unknown one was never tried again.
+    await scheduleMessages(db, [
+      { tenantId: 't1', channel: 'email', recipient: 'next@example.com', scheduledAt: new Date(Date.now() + 200), template: 'Hello', idempotencyKey: 'mail-next' },
+    ]);
+    await waitFor('the later e-mail sent', async () => (await statusOf(db, 'mail-next'))?.status === 'sent');
+    expect(smtp.recipientsSeen.filter((r) => r === 'slow@example.com')).toHaveLength(1);
+    expect((await statusOf(db, 'mail-slow'))?.status).toBe('unknown');
+  });
+});
