@@ -74,6 +74,14 @@ export function startSupervisor(env: Record<string, string>): Supervisor {
     LOG_LEVEL: 'debug',
     ...env,
   };
+  if (fullEnv.LD_PRELOAD && fullEnv.QDRANT_BIN && fs.existsSync(fullEnv.QDRANT_BIN)) {
+    // A run with its clock moved (scripts/test-year-ahead.sh) preloads libfaketime into every
+    // process; the Qdrant binary hangs under it (its allocator reads the clock while libfaketime
+    // initialises), as redis-server does. The worker keeps the moved clock; Qdrant runs without it.
+    const wrapper = path.join(dir, 'qdrant-real-clock');
+    fs.writeFileSync(wrapper, `#!/bin/sh\nexec env -u LD_PRELOAD -u FAKETIME '${fullEnv.QDRANT_BIN}' "$@"\n`, { mode: 0o755 });
+    fullEnv.QDRANT_BIN = wrapper;
+  }
   const child = spawn('supervisord', ['-n', '-c', SUPERVISOR_CONF], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   child.stdout!.on('data', (c) => output.push(String(c)));
