@@ -9,6 +9,19 @@ import { deliveryConfig, openDeliveryDatabase, startDispatcher, statusOf, type I
 import { quietLogger } from '../support/harness';
 import { waitFor } from '../support/wait';
 
+/** A fresh database, a real SMTP server and an in-process dispatcher whose only channel is e-mail to it. */
+async function startEmailDelivery(env: Record<string, string> = {}) {
+  const { db, close: closeDb } = await openDeliveryDatabase('postgres');
+  const smtp = await startSmtpSink();
+  const channels = new Map<ChannelName, Channel>();
+  channels.set('email', new EmailChannel(
+    { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
+    quietLogger,
+  ));
+  const running = startDispatcher(db, deliveryConfig(env), { channels });
+  return { db, closeDb, smtp, running };
+}
+
 describe('e-mail through the delivery engine (real SMTP server) and the auto follow-up switch', () => {
   let db: Database;
   let closeDb: () => Promise<void>;
@@ -16,14 +29,7 @@ describe('e-mail through the delivery engine (real SMTP server) and the auto fol
   let running: InProcessDispatcher;
 
   beforeAll(async () => {
-    ({ db, close: closeDb } = await openDeliveryDatabase('postgres'));
-    smtp = await startSmtpSink();
-    const channels = new Map<ChannelName, Channel>();
-    channels.set('email', new EmailChannel(
-      { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
-      quietLogger,
-    ));
-    running = startDispatcher(db, deliveryConfig(), { channels });
+    ({ db, closeDb, smtp, running } = await startEmailDelivery());
   });
   afterAll(async () => {
     await running.stop();
@@ -68,14 +74,7 @@ describe('an e-mail whose send times out is unknown, never retried (the SMTP ser
   let running: InProcessDispatcher;
 
   beforeAll(async () => {
-    ({ db, close: closeDb } = await openDeliveryDatabase('postgres'));
-    smtp = await startSmtpSink();
-    const channels = new Map<ChannelName, Channel>();
-    channels.set('email', new EmailChannel(
-      { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
-      quietLogger,
-    ));
-    running = startDispatcher(db, deliveryConfig({ DELIVERY_SEND_TIMEOUT_MS: '500', DELIVERY_LEASE_MS: '5000' }), { channels });
+    ({ db, closeDb, smtp, running } = await startEmailDelivery({ DELIVERY_SEND_TIMEOUT_MS: '500', DELIVERY_LEASE_MS: '5000' }));
   });
   afterAll(async () => {
     await running.stop();
