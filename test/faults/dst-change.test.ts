@@ -1,9 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
-import { skewedClockEnv } from '../support/faketime';
+import { fastForward, fastForwardableClockEnv, skewedClockEnv } from '../support/faketime';
 
 const DST_WORKER = path.join(__dirname, '..', 'fixtures', 'dst-worker.js');
 const SPEED = 120; // one real second is two fake minutes
@@ -11,7 +13,9 @@ const SPEED = 120; // one real second is two fake minutes
 /**
  * Fault scenario 11: a daylight-saving change while hourly and daily jobs run. Real worker
  * processes run under libfaketime with their clock (wall and monotonic, so their timers too)
- * starting just before the change and running 120 times faster, CRON_TIMEZONE=America/New_York.
+ * starting just before the change, at real speed until the worker is up and 120 times faster from
+ * then on (so a slow start-up on a loaded machine cannot eat the first fire time), with
+ * CRON_TIMEZONE=America/New_York.
  * The job history must hold exactly one run per intended fire time: the hourly job once per real
  * hour, the daily job at a skipped time once (shifted past the gap), at a repeated time once.
  * node-cron, which ran the schedules before, fails both: it skipped the daily 02:30 in spring
@@ -19,19 +23,21 @@ const SPEED = 120; // one real second is two fake minutes
  */
 describe('fault 11: daylight-saving changes under a fast fake clock', () => {
   const fixture = useProcessFixture();
-  const faketime = skewedClockEnv('+0');
+  const faketimeInstalled = skewedClockEnv('+0') !== undefined;
+  let clockDir = '';
+  beforeAll(() => {
+    clockDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-dst-'));
+  });
+  afterAll(() => fs.rmSync(clockDir, { recursive: true, force: true }));
 
-  async function runThrough(name: string, startUtc: string, untilUtc: string, dailyCron: string): Promise<WorkerProcess> {
+  async function runThrough(name: string, startUtc: string, firstFireUtc: string, untilUtc: string, dailyCron: string): Promise<WorkerProcess> {
+    const clockFile = path.join(clockDir, `${name}.faketimerc`);
     const worker = fixture.spawn(
       name,
       {
         ...fixture.serviceEnv(`${name}:`),
-        LD_PRELOAD: faketime!.LD_PRELOAD,
-        // Wall and monotonic clocks both run x120 here (timers too): a run with its clock moved
-        // (scripts/test-year-ahead.sh) exports FAKETIME_DONT_FAKE_MONOTONIC, which must not reach these.
-        FAKETIME_DONT_FAKE_MONOTONIC: undefined,
-        TZ: 'UTC', // how libfaketime reads the start time below
-        FAKETIME: `@${startUtc.replace('T', ' ').replace('Z', '')} x${SPEED}`,
+        // The clock starts at `startUtc` at real speed, and runs x120 only once the worker is up.
+        ...fastForwardableClockEnv(clockFile, startUtc),
         CRON_TIMEZONE: 'America/New_York',
         DST_JOB_PREFIX: `${name}-`,
         DST_HOURLY_CRON: '0 0 * * * *',
@@ -51,7 +57,13 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
       },
       { script: DST_WORKER },
     );
+    // Started means the scheduler is armed. The request also has the worker read its clock, from
+    // which libfaketime speeds it up (see fastForward).
     await waitUntilStarted(worker);
+    const readyAt = Date.parse((await worker.get('/health')).json().timestamp);
+    fastForward(clockFile, startUtc, SPEED);
+    // At real speed, start-up would have to take ten real minutes to reach the first fire time.
+    if (readyAt >= Date.parse(firstFireUtc)) throw new Error(`${name}: the worker was ready only at ${new Date(readyAt).toISOString()}`);
     // The worker's own clock says when the window is over.
     await waitFor(
       `${name}: fake time past ${untilUtc}`,
@@ -77,11 +89,11 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
     return rows.rows.map((r) => new Date(r.fire_time).toISOString());
   }
 
-  (faketime ? it : it.skip)('spring forward 2026-03-08 and fall back 2026-11-01: one run per intended fire time', async () => {
+  (faketimeInstalled ? it : it.skip)('spring forward 2026-03-08 and fall back 2026-11-01: one run per intended fire time', async () => {
     // Both nights at once, in two processes: 01:50 EST → 04:05 EDT, and 00:50 EDT → 02:05 EST.
     const [spring, autumn] = await Promise.all([
-      runThrough('spring', '2026-03-08T06:50:00Z', '2026-03-08T08:05:00Z', '0 30 2 * * *'),
-      runThrough('autumn', '2026-11-01T04:50:00Z', '2026-11-01T07:05:00Z', '0 30 1 * * *'),
+      runThrough('spring', '2026-03-08T06:50:00Z', '2026-03-08T07:00:00Z', '2026-03-08T08:05:00Z', '0 30 2 * * *'),
+      runThrough('autumn', '2026-11-01T04:50:00Z', '2026-11-01T05:00:00Z', '2026-11-01T07:05:00Z', '0 30 1 * * *'),
     ]);
 
     // Spring: the 02:00 hour does not exist; hourly runs at 03:00 and 04:00 EDT, the daily 02:30 once at 03:30 EDT.

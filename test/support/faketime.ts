@@ -44,3 +44,47 @@ export function steppableClockEnv(file: string, initialOffset = '+0'): Record<st
 export function stepClock(file: string, offset: string): void {
   fs.writeFileSync(file, `${offset}\n`);
 }
+
+/**
+ * Environment whose clock (wall and monotonic, so timers too) starts at `startUtc` and runs at
+ * real speed until fastForward(file, …) makes it run faster. The clock spec is read from `file` at
+ * every clock read (FAKETIME_TIMESTAMP_FILE, FAKETIME_NO_CACHE); FAKETIME_XRESET makes the faster
+ * rate apply from the change on instead of to all the time since the start. A test can so let a
+ * process start at its own pace and speed up only once it is ready: its start-up never eats into
+ * the window of fake time the test is about. The run's own FAKETIME (year-ahead) is removed: it
+ * would override the file. Undefined without libfaketime.
+ */
+export function fastForwardableClockEnv(file: string, startUtc: string): Record<string, string | undefined> | undefined {
+  // The multi-threaded build: with the spec re-read at every clock read, the single-threaded one
+  // stopped both workers answering seconds after the speed-up in one of two runs here (Node reads
+  // clocks from several threads); with this one, five runs passed, two of them under CPU load.
+  const lib = CANDIDATES.map((p) => p.replace('libfaketime.so.1', 'libfaketimeMT.so.1')).find((p) => fs.existsSync(p));
+  if (!lib) return undefined;
+  writeClockSpec(file, startUtc, 1);
+  return {
+    LD_PRELOAD: lib,
+    TZ: 'UTC', // how libfaketime reads the start time
+    FAKETIME: undefined,
+    FAKETIME_DONT_FAKE_MONOTONIC: undefined,
+    FAKETIME_TIMESTAMP_FILE: file,
+    FAKETIME_NO_CACHE: '1',
+    FAKETIME_XRESET: '1',
+  };
+}
+
+/**
+ * Makes the clock of processes started with fastForwardableClockEnv(file, startUtc) run `speed`
+ * times faster from now on. libfaketime resets its time base from the last clock read it cached,
+ * so the process should read its clock just before (any request to it does): time it has not
+ * read for is multiplied too.
+ */
+export function fastForward(file: string, startUtc: string, speed: number): void {
+  writeClockSpec(file, startUtc, speed);
+}
+
+function writeClockSpec(file: string, startUtc: string, speed: number): void {
+  // Written aside and renamed: a clock read never sees a half-written file.
+  const spec = `@${startUtc.replace('T', ' ').replace(/(\.\d+)?Z$/, '')} x${speed}\n`;
+  fs.writeFileSync(`${file}.tmp`, spec);
+  fs.renameSync(`${file}.tmp`, file);
+}
