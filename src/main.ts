@@ -214,13 +214,14 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
  */
 async function openDatabases(config: Config, logger: Logger) {
   if (!config.database.url) {
-    const embedded = await createPgliteDatabase(config.database.pgliteDataDir);
+    const embedded = await createPgliteDatabase(config.database.pgliteDataDir, { schema: config.database.schema });
     return { api: embedded, dispatcher: embedded, jobs: embedded, health: embedded, distinct: new Map([['embedded', embedded]]) };
   }
   const url = config.database.url;
   const open = (poolName: string, poolMax: number, minIdle: number, acquireTimeoutMs?: number) =>
     createPgDatabase({
       url,
+      schema: config.database.schema,
       poolName,
       poolMax,
       minIdle,

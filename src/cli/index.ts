@@ -84,6 +84,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
       }
       res.db ??= createPgDatabase({
         url: config.database.url,
+        schema: config.database.schema,
         poolMax: 2,
         queryTimeoutMs: config.database.queryTimeoutMs,
         applicationName: `crm-worker cli`,

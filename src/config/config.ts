@@ -27,6 +27,8 @@ export interface Config {
   readonly database: {
     /** Undefined means the embedded PGlite database in pgliteDataDir. */
     readonly url: string | undefined;
+    /** DATABASE_SCHEMA: the PostgreSQL schema holding every crm-worker table and function. */
+    readonly schema: string;
     /** The API's pool (and the modules' other reads/writes); the hot paths have their own. */
     readonly poolMax: number;
     /** The delivery dispatcher's own pool: API load cannot take its connections. */
@@ -217,6 +219,7 @@ function toConfig(e: Env): Config {
     http: { port: e.PORT, bindAddress: e.BIND_ADDRESS, apiKey: e.API_KEY, apiMaxInFlight: e.API_MAX_IN_FLIGHT },
     database: {
       url: e.DATABASE_URL,
+      schema: e.DATABASE_SCHEMA,
       poolMax: e.DB_POOL_MAX,
       dispatcherPoolMax: e.DB_DISPATCHER_POOL_MAX,
       jobsPoolMax: e.DB_JOBS_POOL_MAX,

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cron-expression';
 import { parseRateLimits, parseRetryPolicies, parseSchedules, parseWebhookTargets } from './delivery-env';
+import { DEFAULT_SCHEMA, schemaNameProblem } from '../db/schema';
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -69,6 +70,14 @@ export const envSchema = z.object({
   }),
 
   DATABASE_URL: url(['postgres:', 'postgresql:']),
+  // Every table and function lives in this schema (embedded database too); see src/db/schema.ts.
+  DATABASE_SCHEMA: z
+    .string()
+    .default(DEFAULT_SCHEMA)
+    .superRefine((v, ctx) => {
+      const problem = schemaNameProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   DB_POOL_MAX: int(1, 200).default(10),
   DB_DISPATCHER_POOL_MAX: int(2, 200).default(8),
   // Ten: every job the worker registers can fire at the same instant (the top of the hour), each

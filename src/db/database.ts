@@ -35,6 +35,8 @@ export interface Queryable {
 /** The handful of database operations crm-worker needs, served by PostgreSQL (pg) or PGlite. */
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /** The schema its tables live in (DATABASE_SCHEMA); its connections' search_path. */
+  readonly schema: string;
   /** BEGIN … COMMIT around fn on one connection; ROLLBACK when fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**

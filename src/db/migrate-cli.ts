@@ -11,12 +11,13 @@ async function run(): Promise<void> {
   const db = config.database.url
     ? createPgDatabase({
         url: config.database.url,
+        schema: config.database.schema,
         poolMax: 1,
         queryTimeoutMs: config.database.queryTimeoutMs,
         applicationName: 'crm-worker migrate',
         logger,
       })
-    : await createPgliteDatabase(config.database.pgliteDataDir);
+    : await createPgliteDatabase(config.database.pgliteDataDir, { schema: config.database.schema });
   try {
     const applied = await migrate(db, logger);
     logger.info(applied.length ? 'migrations applied' : 'database already up to date', { applied });

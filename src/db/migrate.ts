@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Database } from './database';
 import type { Logger } from '../logging/logger';
+import { moveLegacyTables } from './legacy-schema';
+import { assertSchemaName } from './schema';
 
 export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;
@@ -40,8 +42,14 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
  */
 export async function migrate(db: Database, logger: Logger, dir = MIGRATIONS_DIR): Promise<number[]> {
   const migrations = readMigrations(dir);
+  const schema = assertSchemaName(db.schema);
   return db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('crm-worker:migrate'))`);
+    await tx.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    // The connection's search_path names the schema already; said again so that a migration can
+    // never create anything elsewhere, whatever the connection was opened with.
+    await tx.query(`SELECT set_config('search_path', $1, true)`, [schema]);
+    await moveLegacyTables(tx, schema, migrations, logger);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       id integer PRIMARY KEY,
       name text NOT NULL,

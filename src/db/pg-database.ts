@@ -1,6 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { DatabaseBusyError, type Database, type Queryable, type QueryOptions, type QueryResult } from './database';
 import type { Logger } from '../logging/logger';
+import { connectionOptions, DEFAULT_SCHEMA, withoutOptions } from './schema';
 
 export interface PgDatabaseOptions {
   url: string;
@@ -15,6 +16,8 @@ export interface PgDatabaseOptions {
   minIdle?: number;
   /** How long a caller waits for a free connection (default: min(queryTimeoutMs, 10 s)). */
   acquireTimeoutMs?: number;
+  /** DATABASE_SCHEMA: every connection's search_path (default crm_worker). */
+  schema?: string;
 }
 
 /** Connections kept open through quiet spells by default; warm() opens them at start-up. */
@@ -39,8 +42,11 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   const minIdle = Math.min(options.minIdle ?? MIN_IDLE_CONNECTIONS, options.poolMax);
   const busy = (err: unknown): unknown =>
     err instanceof Error && ACQUIRE_TIMEOUT_MESSAGES.has(err.message) ? new DatabaseBusyError(poolName) : err;
+  const schema = options.schema ?? DEFAULT_SCHEMA;
   const pool = new Pool({
-    connectionString: options.url,
+    // pg lets the URL's parameters override the config's: `options` is taken out and merged.
+    connectionString: withoutOptions(options.url),
+    options: connectionOptions(options.url, schema),
     max: options.poolMax,
     // Connections idle past idleTimeoutMillis are closed down to this many, so a burst after a
     // quiet spell (a campaign due at 09:00) does not wait for new connections first. In the
@@ -77,6 +83,7 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
 
   return {
     kind: 'postgres',
+    schema,
     query: poolQueryable.query,
     exec: poolQueryable.exec,
     async transaction(fn) {

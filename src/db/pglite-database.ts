@@ -3,18 +3,22 @@ import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database';
 import { lockDataDir } from './data-dir-lock';
 import { quoteIdent } from './pg-database';
+import { assertSchemaName, DEFAULT_SCHEMA } from './schema';
 
 /**
  * The embedded default: PostgreSQL compiled to WASM, persisted in a local folder, so the worker
  * runs on a fresh machine with nothing installed. One process only; the same SQL as PostgreSQL.
  */
-export async function createPgliteDatabase(dataDir: string): Promise<Database> {
+export async function createPgliteDatabase(dataDir: string, options: { schema?: string } = {}): Promise<Database> {
+  const schema = assertSchemaName(options.schema ?? DEFAULT_SCHEMA);
   fs.mkdirSync(dataDir, { recursive: true });
   // Before opening: a second process on the same folder refuses with a clear message.
   const unlock = lockDataDir(dataDir);
   let db: PGlite;
   try {
     db = await PGlite.create(dataDir);
+    // One connection for the process: its session search_path is every statement's.
+    await db.exec(`SET search_path TO ${schema}`);
   } catch (err) {
     unlock();
     throw err;
@@ -35,6 +39,7 @@ export async function createPgliteDatabase(dataDir: string): Promise<Database> {
 
   return {
     kind: 'pglite',
+    schema,
     query: main.query,
     exec: main.exec,
     transaction(fn) {

@@ -87,6 +87,7 @@ describe('migration 0006 on a database migrated before it', () => {
     try {
       // The schema as it was: every migration but 0006, with 0030's old check.
       const old = readMigrations().filter((m) => m.id !== 6);
+      await scratch.db.exec(`CREATE SCHEMA ${db.schema}`);
       await scratch.db.exec(`CREATE TABLE schema_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
       for (const m of old) {
         const sql = m.id === 30 ? m.sql.replace(/'sent', 'failed',/, "'sent',") : m.sql;

@@ -1,3 +1,4 @@
+import { DEFAULT_SCHEMA } from '../../src/db/schema';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -64,7 +65,8 @@ export async function startPrivatePostgres() {
   const start = async () => {
     run('pg_ctl', [
       '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w',
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      // search_path: the tests' own clients read crm-worker's tables unqualified (as createTestDatabase's do).
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c search_path=${DEFAULT_SCHEMA},public`,
       'start',
     ]);
     await waitFor('private postgres to accept connections', () => canConnect(port));

@@ -1,3 +1,4 @@
+import { DEFAULT_SCHEMA } from '../../src/db/schema';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createClient } from 'redis';
@@ -10,12 +11,15 @@ export interface TestDatabase {
 }
 
 /** A fresh, empty database on the shared server for one test file (or one test). */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { plain?: boolean } = {}): Promise<TestDatabase> {
   const name = `crmw_${runId()}_${randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE "${name}"`);
+    // The tests' own clients read crm-worker's tables unqualified. The worker never relies on
+    // this: it sets its search_path on every connection (a `plain` database shows it does).
+    if (!options.plain) await admin.query(`ALTER DATABASE "${name}" SET search_path = ${DEFAULT_SCHEMA}, public`);
   } finally {
     await admin.end();
   }
