@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh Debian machine it installs what the tests need
-# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint), starts PostgreSQL and Redis
+# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg), starts PostgreSQL and Redis
 # when they are down, installs the npm dependencies, builds, and runs the whole suite against
 # the real services. Safe to rerun; changes nothing that is already in place.
 set -euo pipefail
@@ -23,6 +23,8 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v supervisord >/dev/null || missing+=(supervisor)
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)
 command -v yamllint >/dev/null || missing+=(yamllint)
+# The SQL door is shown from a Python application, as a CRM written in Python would call it.
+/usr/bin/python3 -c "import psycopg" 2>/dev/null || missing+=(python3-psycopg)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

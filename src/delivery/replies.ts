@@ -22,22 +22,23 @@ export interface IncomingReply {
  * POST /api/followups/responses), inbound messages later — calls this, and it writes the one
  * record every check reads: contact_replies. Read by the dispatcher's send-time check of
  * stop-on-reply messages (claims.ts), the nurture-sequences job and the lead-reminder-scheduler.
- * This module is the only writer of contact_replies. Runs in the caller's transaction.
+ * This module and the SQL function it calls are the only writer of contact_replies. Runs in the
+ * caller's transaction.
  */
 export async function recordReply(db: Queryable, reply: IncomingReply): Promise<{ recorded: number }> {
-  const leads: Array<string | null> = reply.leadIds && reply.leadIds.length > 0 ? [...new Set(reply.leadIds)] : [null];
-  const result = await db.query(
-    `INSERT INTO contact_replies (tenant_id, contact_id, lead_id, message_id, channel, body, received_at)
-     SELECT $1, $2, lead_id, $4, $5, $6, $7 FROM unnest($3::text[]) AS l(lead_id)`,
+  // The SQL door's record_reply (migration 0009) is the one writer; this door only calls it.
+  const result = await db.query<{ recorded: number }>(
+    `SELECT record_reply(tenant_id => $1, contact_id => $2, lead_ids => $3::text[], message_id => $4::bigint,
+                         channel => $5, body => $6, received_at => $7) AS recorded`,
     [
       reply.tenantId,
       reply.contactId ?? null,
-      leads,
+      reply.leadIds ? [...reply.leadIds] : null,
       reply.messageId ?? null,
       reply.channel ?? null,
       reply.body ?? null,
       reply.receivedAt.toISOString(),
     ],
   );
-  return { recorded: result.rowCount };
+  return { recorded: Number(result.rows[0]?.recorded ?? 0) };
 }
