@@ -1,6 +1,8 @@
+import { Router } from 'express';
 import { Counter } from 'prom-client';
 import type { ModuleFactory } from '../modules/worker-module';
 import { createCampaignSchedulerJob } from './campaigns/campaign-scheduler-job';
+import { dataContractRoutes } from './contacts/contract-router';
 import { createDunningJob } from './dunning/dunning-job';
 import { crmRoutes } from './http/crm-routes';
 import { createKpiSnapshotJob } from './kpi/kpi-job';
@@ -39,6 +41,7 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
       createDunningJob({ schedule: config.crm.schedules.dunning, days: config.crm.dunningReminderDays }),
       createKpiSnapshotJob({ schedule: config.crm.schedules.kpiSnapshots }),
     ],
-    apiRouter: () => crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }),
+    apiRouter: () =>
+      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db })),
   };
 };

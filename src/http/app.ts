@@ -10,6 +10,7 @@ import { healthRoutes } from './health-routes';
 import { jobsRoutes } from './jobs-routes';
 import { limitInFlight, SHED_RETRY_AFTER_SECONDS } from './load-shedding';
 import { metricsRoutes } from './metrics-routes';
+import { problemErrorHandler } from './problem';
 import { refuseUnsafeInput } from './request-guard';
 
 /** What the HTTP layer may see: probes, job state and metrics — never SQL or clients. */
@@ -54,6 +55,8 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.use(refuseUnsafeInput());
   api.use(jobsRoutes(deps));
   for (const router of deps.apiRouters ?? []) api.use(router);
+  // /api/v1 answers errors as problem details, also those of the body parser before any route.
+  api.use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
   app.use('/api', api);
 
   app.use((_req, res) => {

@@ -1,3 +1,4 @@
+import { suspendExpiredTrials } from '../crm/tenants/tenant-store';
 import type { JobDefinition } from '../scheduler/job';
 
 const BATCH_SIZE = 500;
@@ -17,20 +18,10 @@ export function createTrialExpirationJob(options: { schedule: string }): JobDefi
       let suspended = 0;
       for (;;) {
         signal.throwIfAborted();
-        const batch = await db.query<{ id: string }>(
-          `UPDATE tenants
-              SET status = 'suspended', suspended_at = now(), suspension_reason = 'trial expired', updated_at = now()
-            WHERE id IN (SELECT id FROM tenants
-                          WHERE status = 'trial' AND trial_ends_at <= now()
-                          ORDER BY trial_ends_at
-                          LIMIT $1
-                          FOR UPDATE SKIP LOCKED)
-            RETURNING id`,
-          [BATCH_SIZE],
-        );
-        suspended += batch.rowCount;
-        if (batch.rowCount > 0) logger.info('trial tenants suspended', { tenants: batch.rows.map((r) => r.id) });
-        if (batch.rowCount < BATCH_SIZE) break;
+        const ids = await suspendExpiredTrials(db, BATCH_SIZE);
+        suspended += ids.length;
+        if (ids.length > 0) logger.info('trial tenants suspended', { tenants: ids });
+        if (ids.length < BATCH_SIZE) break;
       }
       return { items: suspended };
     },
