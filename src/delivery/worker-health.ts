@@ -8,7 +8,7 @@ export interface WorkerHealth {
 }
 
 /**
- * 000's GET /api/worker/health: running when some dispatcher ticked within staleMs (5 minutes by
+ * GET /api/worker/health, in the shape the CRM's worker check reads: running when some dispatcher ticked within staleMs (5 minutes by
  * default), stale when the last tick is older, unknown when none ever ticked. The tick is kept in
  * the database, so any worker process answers for all of them and the state survives restarts.
  */
