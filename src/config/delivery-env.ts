@@ -5,7 +5,7 @@
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, min: 60, h: 3_600, d: 86_400 };
 
-/** "30m", "2h", "1d", "45s" or plain seconds ("120") → seconds (002's FOLLOWUP_SCHEDULES format). */
+/** "30m", "2h", "1d", "45s" or plain seconds ("120") → seconds (the FOLLOWUP_SCHEDULES format). */
 export function parseDurationSeconds(text: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?$/i.exec(text.trim());
   if (!match) return undefined;

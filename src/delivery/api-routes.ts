@@ -161,7 +161,7 @@ export function deliveryRoutes(deps: {
     res.status(201).json({ suppressed: true });
   }));
 
-  // 002's /ops/followup/queue: queued = due now, scheduled = later, plus every status.
+  // The CRM's /ops/followup/queue view: queued = due now, scheduled = later, plus every status.
   router.get('/followup/queue', route(async (_req, res) => {
     const status = await service.queueStatus();
     res.json({

@@ -21,7 +21,7 @@ export type AutoFollowUpOutcome =
   | { triggered: false; reason: 'disabled' | 'below_threshold' | 'no_schedules'; threshold: number };
 
 /**
- * 002's auto follow-up rule: a lead with pred_prob >= FOLLOWUP_RULE_TOP_P gets one follow-up per
+ * The auto follow-up rule: a lead with pred_prob >= FOLLOWUP_RULE_TOP_P gets one follow-up per
  * FOLLOWUP_SCHEDULES delay. Idempotent per lead: the keys are (tenant, lead, delay), so a lead
  * reported twice (a retried request, an update) still gets one follow-up per delay. They stop
  * when the lead replies.

@@ -13,7 +13,7 @@ const PROBE_EVERY_MS = 250;
 const PROBE_DEADLINE_MS = 1_000;
 
 /**
- * The dispatcher's wait after a failed pass (issue 11, item 7). Wake-ups (a send finishing, a
+ * The dispatcher's wait after a failed pass. Wake-ups (a send finishing, a
  * NOTIFY) do not end it: they used to, and each following failed pass doubled the backoff, which
  * reached 30 s within 100 ms of an outage while sends finished, so delivery resumed 11–28 s after
  * the database was back. One failed pass counts once. A cheap probe tells an outage from a

@@ -24,7 +24,7 @@ async function countRowsByStatus(db: Database): Promise<Map<string, number>> {
 }
 
 /**
- * crm_worker_delivery_sends_total{channel,strategy,result}: 002's FOLLOWUP_JOBS_TOTAL, for every
+ * crm_worker_delivery_sends_total{channel,strategy,result}: the CRM's former FOLLOWUP_JOBS_TOTAL, for every
  * channel (strategy is the auto follow-up delay, the message type, or `other`: a closed set, see
  * metric-labels.ts; result is sent, retry, failed, dead, skipped, rate_limited). Lag is
  * sent − scheduled. Rows by status are counted at scrape.

@@ -342,7 +342,7 @@ export class Dispatcher {
   }
 
   /**
-   * Lease arithmetic (issue 11, item 4). A send may take up to sendTimeoutMs and its lease must
+   * Lease arithmetic. A send may take up to sendTimeoutMs and its lease must
    * still hold when it ends, so that its 'sent' mark lands under it; the slack is what the lease
    * has beyond that (leaseMs − sendTimeoutMs, at least sendTimeoutMs: config requires the lease
    * to be twice the send timeout). A send starts only with sendTimeoutMs + half the slack left;
@@ -365,7 +365,7 @@ export class Dispatcher {
   /**
    * Renews the leases of waiting rows before they run out: with every slot held by a slow
    * receiver, rows marked ahead waited longer than the lease, another worker's sweep took them
-   * and resent them while this one still sent them (issue 11, item 4). A row that is not renewed
+   * and resent them while this one still sent them. A row that is not renewed
    * was taken back already; its send-start check gives it up.
    */
   private async renewWaitingLeases(): Promise<void> {

@@ -129,7 +129,7 @@ export class FollowUpService {
   }
 
   /**
-   * Records a contact's reply: on the message it answers (response_received_at/text, 004) and,
+   * Records a contact's reply: on the message it answers (response_received_at/text) and,
    * through the one door for replies (replies.ts), in contact_replies, so stop-on-reply messages
    * of the same contact or lead, nurture sequences and lead reminders all see it.
    */
@@ -253,7 +253,7 @@ export class FollowUpService {
     );
   }
 
-  /** Rows by status, and how many scheduled ones are due now vs later (002's /ops/followup/queue). */
+  /** Rows by status, and how many scheduled ones are due now vs later (the CRM's /ops/followup/queue view). */
   async queueStatus(): Promise<{ byStatus: Record<MessageStatus, number>; dueNow: number; scheduledLater: number }> {
     const result = await this.db.query<{ status: string; n: string | number; due_now: string | number }>(
       `SELECT status, count(*) AS n, count(*) FILTER (WHERE status = 'scheduled' AND due_at <= now()) AS due_now

@@ -19,7 +19,7 @@ export interface LabelledMessage {
 
 /**
  * The `strategy` label of a message: its `variables.strategy` when that is one of the auto
- * follow-up rule's delays (`<seconds>s`, 002's FOLLOWUP_JOBS_TOTAL strategy, from
+ * follow-up rule's delays (`<seconds>s`, the former FOLLOWUP_JOBS_TOTAL strategy, from
  * FOLLOWUP_SCHEDULES), else its type when crm-worker knows the type, else `other`. The set of
  * values is fixed once the configuration is read: at most |FOLLOWUP_SCHEDULES| + 7.
  */

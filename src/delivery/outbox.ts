@@ -45,7 +45,7 @@ export interface ScheduleRequest {
   actionItemId?: string | null;
   stopOnReply?: boolean;
   personalize?: boolean;
-  /** Facts the AI personalization may use (004's ai_context_hints). */
+  /** Facts the AI personalization may use (ai_context_hints in the CRM's schema). */
   contextHints?: Record<string, unknown> | null;
   recurrenceIntervalSeconds?: number | null;
 }

@@ -17,7 +17,7 @@ export interface IncomingReply {
 }
 
 /**
- * The one door for replies (issue 10, item 3). Every way a reply enters — the CRM's
+ * The one door for replies. Every way a reply enters — the CRM's
  * POST /api/contacts/:id/replies, a follow-up's recorded response (FollowUpService.recordResponse,
  * POST /api/followups/responses), inbound messages later — calls this, and it writes the one
  * record every check reads: contact_replies. Read by the dispatcher's send-time check of

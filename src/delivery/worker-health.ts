@@ -8,9 +8,10 @@ export interface WorkerHealth {
 }
 
 /**
- * 000's GET /api/worker/health: running when some dispatcher ticked within staleMs (5 minutes by
- * default), stale when the last tick is older, unknown when none ever ticked. The tick is kept in
- * the database, so any worker process answers for all of them and the state survives restarts.
+ * GET /api/worker/health, in the shape the CRM's worker check reads: running when some
+ * dispatcher ticked within staleMs (5 minutes by default), stale when the last tick is older,
+ * unknown when none ever ticked. The tick is kept in the database, so any worker process answers
+ * for all of them and the state survives restarts.
  */
 export async function workerHealth(db: Queryable, staleMs: number): Promise<WorkerHealth> {
   const result = await db.query<{ last_tick: Date | string | null; now: Date | string }>(

@@ -31,7 +31,8 @@ const MAX_DUE_PER_WAKE = 10_000;
 
 /**
  * Fires a cron schedule in a time zone. Fire times come from cron-parser, which gives the
- * daylight-saving semantics crm-worker promises (see docs/calls.md, fault 11):
+ * daylight-saving semantics crm-worker promises (docs/calls.md, "Scheduler: daylight-saving
+ * semantics"):
  * - a wall time that does not exist (02:30 on a spring-forward night) fires once, shifted past
  *   the gap (03:30), so a daily job is never skipped;
  * - a wall time that occurs twice (01:30 on a fall-back night) fires once, at its first occurrence;

@@ -10,7 +10,7 @@ import { stopEnrollmentsOf } from '../nurture/nurture';
  * lead-reminder-scheduler reads the same record) and, in the same transaction, its active
  * nurture sequences stop (the nurture-sequences job would stop them on its next tick anyway).
  *
- * Before issue 10 this wrote leads.last_reply_at instead, which the send-time check never read:
+ * This once wrote leads.last_reply_at instead, which the send-time check never read:
  * an auto follow-up still went out after the lead had answered.
  */
 export function recordContactReply(db: Database, contactId: string, at: Date): Promise<{ leadsUpdated: number; nurtureStepsCancelled: number }> {

@@ -1,0 +1,185 @@
+/**
+ * crm-worker as a package: what a CRM application may import. Everything not exported here is
+ * internal and may change without notice.
+ *
+ * @example
+ * ```ts
+ * import { Pool } from 'pg';
+ * import { loadConfig, pgTransaction, startWorker } from 'crm-worker';
+ *
+ * // The worker: migrations, the delivery dispatcher, the cron jobs, /health, /metrics and /api.
+ * const worker = await startWorker({ config: loadConfig(process.env) });
+ *
+ * // A message scheduled inside the application's own transaction: it exists if and only if
+ * // the application's write commits, and the dispatcher sends it once, at its time.
+ * const pool = new Pool({ connectionString: process.env.DATABASE_URL });
+ * const client = await pool.connect();
+ * try {
+ *   await client.query('BEGIN');
+ *   await client.query('UPDATE deals SET stage = $1 WHERE id = $2', ['proposal', 42]);
+ *   await worker.followUps.schedule(
+ *     [{
+ *       tenantId: 't1',
+ *       channel: 'webhook',
+ *       recipient: 'crm', // a WEBHOOK_TARGETS name
+ *       scheduledAt: new Date(Date.now() + 24 * 3_600_000),
+ *       template: 'Follow up on deal {{ dealId }}',
+ *       variables: { dealId: 42 },
+ *       idempotencyKey: 'deal-42-proposal-followup',
+ *     }],
+ *     pgTransaction(client),
+ *   );
+ *   await client.query('COMMIT');
+ * } catch (err) {
+ *   await client.query('ROLLBACK');
+ *   throw err;
+ * } finally {
+ *   client.release();
+ * }
+ *
+ * await worker.stop();
+ * ```
+ *
+ * An application that runs the worker as its own process (the container) schedules through
+ * `createFollowUpService(pool)` over its own pool instead, with the same transactions.
+ */
+import { loadConfig, secretValuesOf, type Config } from './config/config';
+import type { Database, Queryable, QueryResult } from './db/database';
+import { FollowUpService } from './delivery/followup-service';
+import { createTemplateEngine } from './delivery/templates';
+import { installProcessHandlers } from './lifecycle/process-handlers';
+import { createLogger } from './logging/logger';
+import { startWorker as startComposedWorker } from './main';
+
+export { ConfigError, loadConfig, type Config, type ConfigProblem, type DeliveryConfig } from './config/config';
+export { DatabaseBusyError, type Queryable, type QueryResult } from './db/database';
+export type { FollowUpService, MessageView } from './delivery/followup-service';
+export { IdempotencyKeyConflictError } from './delivery/key-conflict-error';
+export { MESSAGE_STATUSES, type ChannelName, type MessageStatus, type ScheduleRequest, type ScheduleResult } from './delivery/outbox';
+export { ValidationError, type FieldIssue } from './delivery/validation-error';
+
+export interface StartWorkerOptions {
+  /** The worker's settings; by default read from process.env (throws ConfigError naming every problem). */
+  config?: Config;
+  /**
+   * Stop gracefully on SIGTERM/SIGINT and exit on an uncaught error, as the `crm-worker` process
+   * does. Off by default: an application that embeds the worker owns its process and its signals.
+   */
+  handleSignals?: boolean;
+}
+
+/** A worker running inside the application's process. */
+export interface Worker {
+  readonly config: Config;
+  /** The HTTP port it listens on (PORT=0 picks a free one). */
+  readonly port: number;
+  /** Schedules, cancels and inspects messages in the worker's database (its API connection pool). */
+  readonly followUps: FollowUpService;
+  /** Ordered, graceful stop: jobs drain, sends in flight finish, connections close. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the worker in this process, as `npm start` does: migrates the database, then runs the
+ * cron jobs, the delivery dispatcher and the HTTP server until stop().
+ */
+export async function startWorker(options: StartWorkerOptions = {}): Promise<Worker> {
+  const config = options.config ?? loadConfig(process.env);
+  const logger = createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
+  let running: Awaited<ReturnType<typeof startComposedWorker>> | undefined;
+  if (options.handleSignals) {
+    installProcessHandlers({
+      logger,
+      shutdown: async () => running?.stop(),
+      releaseLocks: async () => running?.releaseLocks(),
+    });
+  }
+  running = await startComposedWorker(config, { logger });
+  const worker = running;
+  return {
+    config,
+    port: worker.port,
+    followUps: followUpServiceOver(worker.db, config),
+    stop: () => worker.stop(),
+  };
+}
+
+/** What pgTransaction needs of a pg Client or PoolClient (the application's own `pg`). */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
+/** What createFollowUpService needs of a pg Pool. */
+export interface PgPoolLike extends PgClientLike {
+  connect(): Promise<PgClientLike & { release(err?: Error | boolean): void }>;
+}
+
+/**
+ * The application's open transaction (a pg client after BEGIN), as the `tx` argument of
+ * FollowUpService.schedule/cancel/reschedule: the rows and the dispatcher's wake-up commit or
+ * roll back with the application's own writes.
+ */
+export function pgTransaction(client: PgClientLike): Queryable {
+  return {
+    async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const result = await client.query(text, params as unknown[] | undefined);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string): Promise<void> {
+      await client.query(script);
+    },
+  };
+}
+
+/**
+ * A FollowUpService over the application's own pg Pool, for an application whose worker runs
+ * elsewhere (the worker must have migrated the database). Validation follows `config` as the
+ * worker's API does: webhook recipients are WEBHOOK_TARGETS names or URLs, templates are checked
+ * under TEMPLATE_* limits. The pool stays the application's: nothing here closes it.
+ */
+export function createFollowUpService(pool: PgPoolLike, config: Config = loadConfig(process.env)): FollowUpService {
+  return followUpServiceOver(applicationDatabase(pool), config);
+}
+
+function followUpServiceOver(db: Database, config: Config): FollowUpService {
+  const webhook = config.delivery.webhook;
+  return new FollowUpService(db, {
+    webhookTargets: new Set(Object.keys(webhook.targets)),
+    templates: createTemplateEngine(config.delivery.templateLimits),
+    privateWebhookUrls: webhook.allowPrivate ? 'allow' : 'refuse',
+  });
+}
+
+/** The part of the Database interface FollowUpService uses, served by the application's pool. */
+function applicationDatabase(pool: PgPoolLike): Database {
+  const direct = pgTransaction(pool);
+  return {
+    kind: 'postgres',
+    query: direct.query,
+    exec: direct.exec,
+    async transaction(fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(pgTransaction(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+        throw err;
+      } finally {
+        // A connection that could not roll back is destroyed, never handed to the next caller.
+        client.release(broken);
+      }
+    },
+    async warm() {},
+    async listen() {
+      throw new Error('createFollowUpService: LISTEN belongs to the worker, not to the application');
+    },
+    // The pool is the application's; it closes it.
+    async close() {},
+  };
+}
