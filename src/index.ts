@@ -45,6 +45,7 @@
  */
 import { loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database, Queryable, QueryResult } from './db/database';
+import { assertSchemaName, DEFAULT_SCHEMA } from './db/schema';
 import { FollowUpService } from './delivery/followup-service';
 import { createTemplateEngine } from './delivery/templates';
 import { installProcessHandlers } from './lifecycle/process-handlers';
@@ -118,15 +119,35 @@ export interface PgPoolLike extends PgClientLike {
  * The application's open transaction (a pg client after BEGIN), as the `tx` argument of
  * FollowUpService.schedule/cancel/reschedule: the rows and the dispatcher's wake-up commit or
  * roll back with the application's own writes.
+ *
+ * crm-worker's statements name its tables unqualified, and the application's connection keeps
+ * its own search_path (public, where a CRM's own `contacts` may live). So each statement runs
+ * with the search_path set to crm-worker's schema alone and the application's put back right
+ * after (three round trips instead of one). Should a statement fail, the transaction is aborted
+ * anyway and its ROLLBACK restores the application's search_path too.
  */
-export function pgTransaction(client: PgClientLike): Queryable {
+export function pgTransaction(client: PgClientLike, options: { schema?: string } = {}): Queryable {
+  const schema = assertSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const inSchema = async <T>(run: () => Promise<T>): Promise<T> => {
+    const saved = await client.query(`SELECT current_setting('search_path') AS path`);
+    await client.query(`SELECT set_config('search_path', $1, false)`, [schema]);
+    let result: T;
+    try {
+      result = await run();
+    } catch (err) {
+      await client.query(`SELECT set_config('search_path', $1, false)`, [(saved.rows[0] as { path: string }).path]).catch(() => undefined);
+      throw err;
+    }
+    await client.query(`SELECT set_config('search_path', $1, false)`, [(saved.rows[0] as { path: string }).path]);
+    return result;
+  };
   return {
     async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const result = await inSchema(() => client.query(text, params as unknown[] | undefined));
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
     async exec(script: string): Promise<void> {
-      await client.query(script);
+      await inSchema(() => client.query(script));
     },
   };
 }
@@ -138,7 +159,7 @@ export function pgTransaction(client: PgClientLike): Queryable {
  * under TEMPLATE_* limits. The pool stays the application's: nothing here closes it.
  */
 export function createFollowUpService(pool: PgPoolLike, config: Config = loadConfig(process.env)): FollowUpService {
-  return followUpServiceOver(applicationDatabase(pool), config);
+  return followUpServiceOver(applicationDatabase(pool, config.database.schema), config);
 }
 
 function followUpServiceOver(db: Database, config: Config): FollowUpService {
@@ -151,10 +172,16 @@ function followUpServiceOver(db: Database, config: Config): FollowUpService {
 }
 
 /** The part of the Database interface FollowUpService uses, served by the application's pool. */
-function applicationDatabase(pool: PgPoolLike): Database {
-  const direct = pgTransaction(pool);
-  return {
+function applicationDatabase(pool: PgPoolLike, schema: string): Database {
+  // Outside a transaction every statement takes its own connection: it runs in one with the
+  // search_path set, so that the setting cannot leak onto a connection the pool hands out later.
+  const direct: Queryable = {
+    query: (text, params) => database.transaction((tx) => tx.query(text, params)),
+    exec: (script) => database.transaction((tx) => tx.exec(script)),
+  };
+  const database: Database = {
     kind: 'postgres',
+    schema,
     query: direct.query,
     exec: direct.exec,
     async transaction(fn) {
@@ -162,7 +189,7 @@ function applicationDatabase(pool: PgPoolLike): Database {
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
-        const result = await fn(pgTransaction(client));
+        const result = await fn(pgTransaction(client, { schema }));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -182,4 +209,5 @@ function applicationDatabase(pool: PgPoolLike): Database {
     // The pool is the application's; it closes it.
     async close() {},
   };
+  return database;
 }
