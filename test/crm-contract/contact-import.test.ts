@@ -102,6 +102,17 @@ describe('data contract: streaming contact import', () => {
     ]);
   });
 
+  it('caps the error list at 1,000 lines and refuses a line past 64 KiB, importing the rest', async () => {
+    const lines = Array.from({ length: 1_005 }, (_, i) => JSON.stringify({ id: `e${i}`, tenantId: 't1', email: 'broken' }));
+    lines.push(JSON.stringify({ id: 'long', tenantId: 't1', name: 'x'.repeat(70_000) }), JSON.stringify({ id: 'after-long', tenantId: 't1' }));
+    const report = await upload('application/x-ndjson', lines.join('\n'));
+    expect(report.body).toEqual(expect.objectContaining({ imported: 1, failed: 1_006, errorsTruncated: true }));
+    expect(report.body.errors).toHaveLength(1_000);
+    expect(report.body.errors[0]).toEqual({ line: 1, errors: [expect.objectContaining({ field: 'email' })] });
+    expect(await count('e%')).toBe(0);
+    expect((await db.query(`SELECT id FROM contacts WHERE id IN ('long', 'after-long')`)).rows).toEqual([{ id: 'after-long' }]);
+  });
+
   it('refuses an unknown CSV column and another content type with problems, importing nothing', async () => {
     const header = await upload('text/csv', 'id,tenantId,shoeSize\nz1,t1,42\n');
     expect(header.status).toBe(400);

@@ -44,7 +44,10 @@ const COMPARED = ['tenant_id', 'name', 'email', 'phone', 'whatsapp', 'timezone',
 export async function upsertContacts(db: Queryable, contacts: readonly ContactInput[]): Promise<Map<string, UpsertOutcome>> {
   const outcomes = new Map<string, UpsertOutcome>();
   if (contacts.length === 0) return outcomes;
-  const rows = contacts.map((c) => ({
+  // In id order: two imports touching the same contacts then lock their rows in the same order
+  // and wait for each other instead of deadlocking.
+  const sorted = [...contacts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows = sorted.map((c) => ({
     id: c.id,
     tenant_id: c.tenantId,
     name: c.name,
