@@ -22,11 +22,14 @@ describe('createFollowUpService over the application pool', () => {
   let followUps: FollowUpService;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
+    // A plain database: the application's connections keep PostgreSQL's search_path (public),
+    // where this CRM has a contacts table of its own that crm-worker must never touch.
+    database = await createTestDatabase({ plain: true });
     const migrated = await openMigratedDatabase('postgres', database.url);
     await migrated.close();
     pool = new Pool({ connectionString: database.url, max: 3 });
-    await pool.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
+    await pool.query(`CREATE TABLE public.contacts (id serial PRIMARY KEY, full_name text); INSERT INTO public.contacts (full_name) VALUES ('Ann')`);
+    await pool.query(`INSERT INTO crm_worker.tenants (id, name) VALUES ('t1', 'Tenant one')`);
     followUps = createFollowUpService(pool, loadConfig({ WEBHOOK_TARGETS: 'crm=https://crm.example.com/hook' }));
   });
   afterAll(async () => {
@@ -67,6 +70,9 @@ describe('createFollowUpService over the application pool', () => {
     await inApplicationTransaction('COMMIT', async (client) => {
       await client.query(`INSERT INTO app_deals (id) VALUES ('d-committed')`);
       await followUps.schedule([request('pool-committed')], pgTransaction(client));
+      // The application's own search_path is back for its next statement: its contacts, not crm-worker's.
+      expect((await client.query(`SHOW search_path`)).rows).toEqual([{ search_path: '"$user", public' }]);
+      expect((await client.query(`SELECT full_name FROM contacts`)).rows).toEqual([{ full_name: 'Ann' }]);
       // Not visible outside the transaction before it commits.
       expect(await followUps.get({ idempotencyKey: 'pool-committed', tenantId: 't1' })).toBeUndefined();
     });
@@ -78,14 +84,14 @@ describe('createFollowUpService over the application pool', () => {
   });
 
   it('validates as the worker does, naming the field, with nothing written', async () => {
-    const before = (await pool.query(`SELECT count(*)::int AS n FROM scheduled_messages`)).rows[0].n;
+    const before = (await pool.query(`SELECT count(*)::int AS n FROM crm_worker.scheduled_messages`)).rows[0].n;
     const unknownTarget = followUps.schedule([request('pool-bad-target', { recipient: 'nowhere' })]);
     await expect(unknownTarget).rejects.toBeInstanceOf(ValidationError);
     await expect(unknownTarget).rejects.toMatchObject({ field: 'recipient' });
     await expect(followUps.schedule([request('pool-bad-time', { scheduledAt: new Date('not a time') })])).rejects.toMatchObject({ field: 'scheduledAt' });
     await followUps.schedule([request('pool-key')]);
     await expect(followUps.schedule([request('pool-key', { template: 'Another text' })])).rejects.toBeInstanceOf(IdempotencyKeyConflictError);
-    expect((await pool.query(`SELECT count(*)::int AS n FROM scheduled_messages`)).rows[0].n).toBe(before + 1);
+    expect((await pool.query(`SELECT count(*)::int AS n FROM crm_worker.scheduled_messages`)).rows[0].n).toBe(before + 1);
   });
 
   it('runs its own transactions on the application pool (cancel, a recorded response) and leaves the pool usable', async () => {
