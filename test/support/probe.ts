@@ -3,10 +3,10 @@ import { Client } from 'pg';
 
 export const PROBE_WORKER = path.join(__dirname, '..', 'fixtures', 'probe-worker.js');
 
-/** The table the probe job writes to, created before any worker starts. */
+/** The table the probe job writes to, created before any worker starts: the test's own, in public, not in crm-worker's schema. */
 export async function createProbeTable(databaseUrl: string): Promise<void> {
   await withClient(databaseUrl, (c) =>
-    c.query(`CREATE TABLE IF NOT EXISTS probe_writes (
+    c.query(`CREATE TABLE IF NOT EXISTS public.probe_writes (
       run_id uuid NOT NULL, instance text NOT NULL, step text NOT NULL, at timestamptz NOT NULL DEFAULT now())`),
   );
 }
