@@ -158,6 +158,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT },
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
+    apiSpecs: modules.flatMap((m) => m.apiSpec?.() ?? []),
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

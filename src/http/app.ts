@@ -7,6 +7,8 @@ import type { JobRunRow } from '../scheduler/job-runs';
 import type { JobState } from '../scheduler/scheduler';
 import { requireApiKey } from './api-key';
 import { healthRoutes } from './health-routes';
+import { API_VERSION, buildOpenApiDocument } from './openapi/openapi-document';
+import type { RouteSpec } from './openapi/route-spec';
 import { jobsRoutes } from './jobs-routes';
 import { limitInFlight, SHED_RETRY_AFTER_SECONDS } from './load-shedding';
 import { metricsRoutes } from './metrics-routes';
@@ -32,6 +34,8 @@ export interface HttpDeps {
   logger: Logger;
   /** Extra /api routers contributed by later modules (delivery, campaigns, ...). */
   apiRouters?: express.Router[];
+  /** What the modules' /api/v1 routes promise: served as /api/v1/openapi.json. */
+  apiSpecs?: RouteSpec[];
 }
 
 /**
@@ -45,6 +49,9 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.disable('x-powered-by');
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
+  // The API's description is public (it holds no data), so tools can read it without the key.
+  const openApi = JSON.stringify(buildOpenApiDocument(deps.apiSpecs ?? [], API_VERSION));
+  app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(openApi));
 
   const api = express.Router();
   if (deps.apiMaxInFlight !== undefined) api.use(limitInFlight(deps.apiMaxInFlight));

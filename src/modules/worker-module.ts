@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { RedisClient } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
 import type { TemplateEngine } from '../delivery/templates';
+import type { RouteSpec } from '../http/openapi/route-spec';
 
 /** What the composition root hands every module: the shared clients, built once. */
 export interface ModuleContext {
@@ -37,6 +38,8 @@ export interface WorkerModule {
   readonly name: string;
   jobs?(): JobDefinition[];
   apiRouter?(): Router;
+  /** What its /api/v1 routes promise, for the OpenAPI document (src/http/openapi). */
+  apiSpec?(): RouteSpec[];
   probes?(): Probe[];
   /** Fixed /health entries for dependencies the module reports without probing (e.g. disabled). */
   fixedStatuses?(): Record<string, 'disabled' | 'in-process'>;

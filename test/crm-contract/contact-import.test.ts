@@ -1,6 +1,7 @@
 import type { Database } from '../../src/db/database';
 import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
+import { createResponseValidator } from '../support/openapi-validator';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
 const API_KEY = 'crm-import-test-key-0123456789ab';
@@ -14,10 +15,12 @@ describe('data contract: streaming contact import', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
   let db: Database;
+  let validator: ReturnType<typeof createResponseValidator>;
 
   beforeAll(async () => {
     worker = fixture.spawn('crm-import', { ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY });
     await waitUntilStarted(worker);
+    validator = createResponseValidator((await worker.get('/api/v1/openapi.json')).json());
     db = await openMigratedDatabase('postgres', fixture.db.url);
     await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant One')`);
   });
@@ -31,7 +34,10 @@ describe('data contract: streaming contact import', () => {
       headers: { 'content-type': contentType, 'x-api-key': API_KEY },
       body,
     });
-    return { status: response.status, type: response.headers.get('content-type') ?? '', body: (await response.json()) as any };
+    const answer = { status: response.status, type: response.headers.get('content-type') ?? '', body: (await response.json()) as any };
+    // Checked against the document the worker serves.
+    validator.check('POST', '/v1/contacts/import', answer.status, answer.type, answer.body);
+    return answer;
   };
   const count = async (like: string) => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM contacts WHERE id LIKE $1', [like])).rows[0]!.n);
 
