@@ -9,6 +9,7 @@ import { createPgDatabase } from '../../src/db/pg-database';
 import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
 import { recordReply } from '../../src/delivery/replies';
 import { SYSTEM_KEY_PREFIXES } from '../../src/delivery/idempotency-keys';
+import { upsertContacts } from '../../src/crm/contacts/contact-store';
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
 import { quietLogger } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
@@ -172,19 +173,41 @@ describe('SQL door', () => {
     }
   });
 
-  it('cancel_message, record_reply and upsert_contact work from the caller’s connection', async () => {
+  it('cancel_message, record_reply and upsert_contact work from the caller’s connection; upsert_contact writes the row the store writes', async () => {
     await schedule(base('to-cancel'));
     expect((await app.query(`SELECT crm_worker.cancel_message(tenant_id => 't1', idempotency_key => 'to-cancel') AS n`)).rows[0].n).toBe(1);
     expect((await app.query(`SELECT crm_worker.cancel_message(tenant_id => 't1', idempotency_key => 'to-cancel') AS n`)).rows[0].n).toBe(0);
     expect((await db.query(`SELECT status FROM scheduled_messages WHERE idempotency_key = 'to-cancel'`)).rows).toEqual([{ status: 'cancelled' }]);
 
-    const upsert = `SELECT crm_worker.upsert_contact(id => 'c9', tenant_id => $1, name => $2, email => 'c9@example.com', tags => ARRAY['vip']) AS id`;
-    expect((await app.query(upsert, ['t1', 'Cy'])).rows[0].id).toBe('c9');
-    await app.query(upsert, ['t1', 'Cy']);
-    await app.query(upsert, ['t1', 'Cyril']);
-    expect((await db.query(`SELECT id, tenant_id, name, tags FROM contacts WHERE id = 'c9'`)).rows).toEqual([{ id: 'c9', tenant_id: 't1', name: 'Cyril', tags: ['vip'] }]);
+    const upsert = `SELECT crm_worker.upsert_contact(id => 'c9', tenant_id => $1, name => $2, email => 'c9@example.com', tags => ARRAY['vip'],
+                      timezone => 'Europe/Berlin', consent => '{"email": true}') AS outcome`;
+    expect((await app.query(upsert, ['t1', 'Cy'])).rows[0].outcome).toBe('created');
+    const stored = (await db.query(`SELECT * FROM contacts WHERE id = 'c9'`)).rows;
+    expect((await app.query(upsert, ['t1', 'Cy'])).rows[0].outcome).toBe('unchanged');
+    expect((await db.query(`SELECT * FROM contacts WHERE id = 'c9'`)).rows).toEqual(stored);
+    expect((await app.query(upsert, ['t1', 'Cyril'])).rows[0].outcome).toBe('updated');
+    expect((await db.query(`SELECT id, tenant_id, name, tags, timezone, consent FROM contacts WHERE id = 'c9'`)).rows).toEqual([
+      { id: 'c9', tenant_id: 't1', name: 'Cyril', tags: ['vip'], timezone: 'Europe/Berlin', consent: { email: true } },
+    ]);
     expect(await errorOf(app.query(upsert, ['t2', 'Cy']))).toMatchObject({ code: '23505', column: 'id' });
-    expect(await errorOf(app.query(`SELECT crm_worker.upsert_contact(id => 'c10', tenant_id => 't1', phone => '555')`))).toMatchObject({ code: '22023', column: 'phone' });
+    for (const [args, field] of [
+      [`phone => '555'`, 'phone'], [`email => 'nope'`, 'email'], [`timezone => 'Mars/Olympus'`, 'timezone'],
+      [`consent => '{"fax": true}'`, 'consent'], [`tags => ARRAY['']`, 'tags'], [`attributes => '[1]'`, 'attributes'],
+    ] as const) {
+      expect(await errorOf(app.query(`SELECT crm_worker.upsert_contact(id => 'c10', tenant_id => 't1', ${args})`))).toMatchObject({ code: '22023', column: field });
+    }
+    // The same contact through the SQL door and through the contacts module's store: the same row.
+    const fields = { tenantId: 't1', name: 'Dee', email: 'dee@example.com', phone: '+14155550199', whatsapp: null, timezone: 'Asia/Tokyo',
+      tags: ['a', 'b'], attributes: { plan: 'pro', seats: 3 }, consent: { sms: false } };
+    await upsertContacts(db, [{ id: 'via-ts', ...fields }]);
+    await app.query(
+      `SELECT crm_worker.upsert_contact(id => 'via-sql', tenant_id => 't1', name => 'Dee', email => 'dee@example.com', phone => '+14155550199',
+         timezone => 'Asia/Tokyo', tags => ARRAY['a', 'b'], attributes => '{"plan": "pro", "seats": 3}', consent => '{"sms": false}')`,
+    );
+    const pair = (await db.query(`SELECT * FROM contacts WHERE id IN ('via-ts', 'via-sql') ORDER BY id DESC`)).rows;
+    const comparable = ({ id, created_at, updated_at, ...rest }: Record<string, unknown>) => rest;
+    expect(pair).toHaveLength(2);
+    expect(comparable(pair[1]!)).toEqual(comparable(pair[0]!));
 
     const at = new Date(Date.now() - 60_000);
     expect((await app.query(`SELECT crm_worker.record_reply(tenant_id => 't1', contact_id => 'c9', lead_ids => ARRAY['l1', 'l2', 'l1'], channel => 'sms', body => 'yes', received_at => $1) AS n`, [at])).rows[0].n).toBe(2);
