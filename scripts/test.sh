@@ -23,6 +23,9 @@ command -v promtool >/dev/null || missing+=(prometheus)
 command -v supervisord >/dev/null || missing+=(supervisor)
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)
 command -v yamllint >/dev/null || missing+=(yamllint)
+# The README's first follow-up and the HTTP example run curl and jq.
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
 # The SQL door is shown from a Python application, as a CRM written in Python would call it.
 /usr/bin/python3 -c "import psycopg" 2>/dev/null || missing+=(python3-psycopg)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -6,10 +6,6 @@
 #
 # Without SMTP settings the e-mail goes to the worker's log channel and is marked sent, so the
 # worker's log shows it. Needs curl, jq and GNU date. test/package/http-example.test.ts runs it.
-#
-# The tenant must exist in the worker's `tenants` table (tenants are the CRM's own rows). With
-# DATABASE_URL set this script creates it through psql; on the embedded database (no
-# DATABASE_URL) use a tenant the CRM already wrote.
 set -euo pipefail
 
 WORKER_URL=${WORKER_URL:-http://127.0.0.1:3002}
@@ -18,16 +14,13 @@ TENANT_ID=${TENANT_ID:-example-tenant}
 RECIPIENT=${RECIPIENT:-ann@example.com}
 SEND_IN_SECONDS=${SEND_IN_SECONDS:-5}
 
-if [[ -n "${DATABASE_URL:-}" ]]; then
-  psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -v tenant="$TENANT_ID" <<'SQL'
-INSERT INTO tenants (id, name) VALUES (:'tenant', 'Example tenant') ON CONFLICT (id) DO NOTHING;
-SQL
-fi
-
 api() { # api METHOD PATH [JSON body]: prints the body, fails on a status other than 2xx
   curl --silent --show-error --fail-with-body -X "$1" "$WORKER_URL/api$2" \
     -H "x-api-key: $API_KEY" -H 'content-type: application/json' ${3:+--data "$3"}
 }
+
+# The CRM feeds crm-worker its tenants (and contacts) through the data contract: an idempotent PUT.
+echo "tenant:    $(api PUT "/v1/tenants/$TENANT_ID" '{"name": "Example tenant", "status": "active"}')"
 
 key="example-http-$(date +%s)-$RANDOM"
 scheduled_at=$(date -u -d "+${SEND_IN_SECONDS} seconds" +%Y-%m-%dT%H:%M:%SZ)

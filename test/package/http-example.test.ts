@@ -24,7 +24,6 @@ describe('the HTTP example', () => {
           PATH: process.env.PATH ?? '',
           WORKER_URL: `http://127.0.0.1:${worker.port()}`,
           API_KEY,
-          DATABASE_URL: fixture.db.url,
           TENANT_ID: 'http-example',
           SEND_IN_SECONDS: '2',
         },
@@ -32,6 +31,7 @@ describe('the HTTP example', () => {
       }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
     });
     if (result.code !== 0) throw new Error(`the script exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+    expect(result.stdout).toMatch(/^tenant: .*"outcome":"created"/m);
     expect(result.stdout).toMatch(/^scheduled: .*"scheduled":1/m);
     expect(result.stdout).toMatch(/^again: .*"duplicates":1/m);
     expect(result.stdout).toMatch(/^final: .*"status":"sent"/m);
