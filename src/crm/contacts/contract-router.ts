@@ -2,6 +2,8 @@ import { Router } from 'express';
 import type { Database } from '../../db/database';
 import { DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../http/app';
 import { problemErrorHandler } from '../../http/problem';
+import { appointmentApiSpec } from '../appointments/appointment-api-spec';
+import { appointmentContractRoutes } from '../appointments/appointment-contract-routes';
 import { leadApiSpec } from '../leads/lead-api-spec';
 import { leadRoutes } from '../leads/lead-routes';
 import { listApiSpec } from '../lists/list-api-spec';
@@ -15,7 +17,7 @@ import { contactRoutes } from './contact-routes';
 
 /**
  * The data contract's routes under /api/v1 (docs/data-contract.md): tenants, contacts, leads,
- * lists and segments, every error as RFC 9457 problem details.
+ * lists, segments and appointments, every error as RFC 9457 problem details.
  */
 export function dataContractRoutes(deps: { db: Database }): Router {
   const router = Router();
@@ -24,9 +26,10 @@ export function dataContractRoutes(deps: { db: Database }): Router {
   router.use(leadRoutes(deps));
   router.use(listRoutes(deps));
   router.use(segmentRoutes(deps));
+  router.use(appointmentContractRoutes(deps));
   router.use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
   return router;
 }
 
 /** The OpenAPI route specs of every route above, in the order the document lists them. */
-export const dataContractApiSpec = [...tenantApiSpec, ...contactApiSpec, ...leadApiSpec, ...listApiSpec, ...segmentApiSpec];
+export const dataContractApiSpec = [...tenantApiSpec, ...contactApiSpec, ...leadApiSpec, ...listApiSpec, ...segmentApiSpec, ...appointmentApiSpec];
