@@ -42,7 +42,7 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
       createKpiSnapshotJob({ schedule: config.crm.schedules.kpiSnapshots }),
     ],
     apiRouter: () =>
-      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db })),
+      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays })),
     apiSpec: () => dataContractApiSpec,
   };
 };
