@@ -2,9 +2,7 @@ import { Router } from 'express';
 import { Counter } from 'prom-client';
 import type { ModuleFactory } from '../modules/worker-module';
 import { createCampaignSchedulerJob } from './campaigns/campaign-scheduler-job';
-import { contactApiSpec } from './contacts/contact-api-spec';
-import { dataContractRoutes } from './contacts/contract-router';
-import { tenantApiSpec } from './tenants/tenant-api-spec';
+import { dataContractApiSpec, dataContractRoutes } from './contacts/contract-router';
 import { createDunningJob } from './dunning/dunning-job';
 import { crmRoutes } from './http/crm-routes';
 import { createKpiSnapshotJob } from './kpi/kpi-job';
@@ -44,7 +42,7 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
       createKpiSnapshotJob({ schedule: config.crm.schedules.kpiSnapshots }),
     ],
     apiRouter: () =>
-      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db })),
-    apiSpec: () => [...tenantApiSpec, ...contactApiSpec],
+      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays })),
+    apiSpec: () => dataContractApiSpec,
   };
 };

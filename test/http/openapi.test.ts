@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Router } from 'express';
 import { contactApiSpec } from '../../src/crm/contacts/contact-api-spec';
-import { dataContractRoutes } from '../../src/crm/contacts/contract-router';
+import { dataContractApiSpec, dataContractRoutes } from '../../src/crm/contacts/contract-router';
 import { tenantApiSpec } from '../../src/crm/tenants/tenant-api-spec';
 import type { Database } from '../../src/db/database';
 import { useProcessFixture } from '../support/process-fixture';
@@ -59,8 +59,8 @@ describe('the OpenAPI document of /api/v1', () => {
 
   it('documents every /v1 route there is, and no route that is not there', () => {
     // The routers are only walked, never called: no database is needed.
-    const routes = routesOf(dataContractRoutes({ db: {} as Database })).filter((r) => r.split(' ')[1]!.startsWith('/v1/'));
-    const documented = [...tenantApiSpec, ...contactApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    const routes = routesOf(dataContractRoutes({ db: {} as Database, dunningReminderDays: [] })).filter((r) => r.split(' ')[1]!.startsWith('/v1/'));
+    const documented = dataContractApiSpec.map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
     expect(routes.sort()).toEqual(documented.sort());
   });
 

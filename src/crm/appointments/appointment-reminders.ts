@@ -17,6 +17,8 @@ export interface AppointmentRow {
   channel: 'email' | 'sms' | 'whatsapp';
   status: 'scheduled' | 'cancelled' | 'completed' | 'no-show';
   version: number;
+  created_at: Date;
+  updated_at: Date;
 }
 
 /**
@@ -96,6 +98,74 @@ export async function setAppointmentOutcome(db: Queryable, id: string, status: '
   const exists = await db.query<{ status: string }>('SELECT status FROM appointments WHERE id = $1', [id]);
   if (!exists.rows[0]) throw new NotFoundError(`appointment ${id} not found`);
   throw new ConflictError(`appointment ${id} is ${exists.rows[0].status}`);
+}
+
+/** An appointment as the CRM's PUT /api/v1/appointments/:id states it: every field given. */
+export interface AppointmentState {
+  id: string;
+  tenantId: string;
+  contactId: string;
+  startsAt: Date;
+  title: string;
+  channel: AppointmentRow['channel'];
+  status: AppointmentRow['status'];
+}
+
+export type AppointmentPutOutcome =
+  | { outcome: 'created' | 'updated' | 'unchanged'; appointment: AppointmentRow }
+  | { outcome: 'unknown-tenant' | 'unknown-contact' | 'other-tenant' | 'other-contact' }
+  /** A cancelled, completed or no-show appointment does not change any more. */
+  | { outcome: 'closed'; status: AppointmentRow['status'] };
+
+/**
+ * The CRM's idempotent upsert, in one transaction with the reminders: a new appointment gets its
+ * reminders (when scheduled); a changed time, title or channel is a move (the waiting reminders
+ * cancelled, new ones under the next version, since their text and channel change); leaving
+ * `scheduled` cancels the reminders still waiting. The same state twice changes nothing.
+ */
+export function putAppointment(db: Database, want: AppointmentState): Promise<AppointmentPutOutcome> {
+  return db.transaction(async (tx) => {
+    let current = (await tx.query<AppointmentRow>('SELECT * FROM appointments WHERE id = $1 FOR UPDATE', [want.id])).rows[0];
+    if (!current) {
+      const contact = await tx.query('SELECT 1 FROM contacts WHERE id = $1 AND tenant_id = $2 FOR SHARE', [want.contactId, want.tenantId]);
+      if (contact.rows.length === 0) {
+        const tenant = await tx.query('SELECT 1 FROM tenants WHERE id = $1', [want.tenantId]);
+        return { outcome: tenant.rows.length === 0 ? 'unknown-tenant' : 'unknown-contact' };
+      }
+      const inserted = (
+        await tx.query<AppointmentRow>(
+          `INSERT INTO appointments (id, tenant_id, contact_id, starts_at, title, channel, status) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (id) DO NOTHING RETURNING *`,
+          [want.id, want.tenantId, want.contactId, want.startsAt, want.title, want.channel, want.status],
+        )
+      ).rows[0];
+      if (inserted) {
+        if (inserted.status === 'scheduled') await scheduleReminders(tx, inserted);
+        return { outcome: 'created', appointment: inserted };
+      }
+      // Another request created it meanwhile: compare with what it wrote.
+      current = await lockAppointment(tx, want.id);
+    }
+    if (current.tenant_id !== want.tenantId) return { outcome: 'other-tenant' };
+    if (current.contact_id !== want.contactId) return { outcome: 'other-contact' };
+    const moved = new Date(current.starts_at).getTime() !== want.startsAt.getTime() || current.title !== want.title || current.channel !== want.channel;
+    if (!moved && current.status === want.status) return { outcome: 'unchanged', appointment: current };
+    if (current.status !== 'scheduled') return { outcome: 'closed', status: current.status };
+    await cancelMessages(tx, reminderKeys(current));
+    const appointment = (
+      await tx.query<AppointmentRow>(
+        `UPDATE appointments SET starts_at = $2, title = $3, channel = $4, status = $5, version = version + $6, updated_at = now()
+          WHERE id = $1 RETURNING *`,
+        [want.id, want.startsAt, want.title, want.channel, want.status, moved ? 1 : 0],
+      )
+    ).rows[0]!;
+    if (appointment.status === 'scheduled') await scheduleReminders(tx, appointment);
+    return { outcome: 'updated', appointment };
+  });
+}
+
+export async function getAppointment(db: Queryable, id: string): Promise<AppointmentRow | undefined> {
+  return (await db.query<AppointmentRow>('SELECT * FROM appointments WHERE id = $1', [id])).rows[0];
 }
 
 function reminderKeys(a: AppointmentRow): string[] {

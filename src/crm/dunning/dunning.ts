@@ -22,6 +22,7 @@ export interface InvoiceRow {
   recovered_by_dunning: boolean;
   dunning_closed_at: Date | null;
   dunning_days: number[] | null;
+  created_at: Date;
 }
 
 /**

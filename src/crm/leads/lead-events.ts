@@ -2,6 +2,7 @@ import type { Database } from '../../db/database';
 import { recordReply } from '../../delivery/replies';
 import { NotFoundError } from '../errors';
 import { stopEnrollmentsOf } from '../nurture/nurture';
+import { markLeadConverted } from './lead-store';
 
 /**
  * A reply from a contact, recorded through the delivery engine's one door for replies
@@ -30,8 +31,8 @@ export function convertLead(db: Database, leadId: string): Promise<{ converted: 
   return db.transaction(async (tx) => {
     const lead = await tx.query<{ status: string }>('SELECT status FROM leads WHERE id = $1 FOR UPDATE', [leadId]);
     if (!lead.rows[0]) throw new NotFoundError(`lead ${leadId} not found`);
-    const converted = await tx.query(`UPDATE leads SET status = 'converted', converted_at = now() WHERE id = $1 AND status = 'open'`, [leadId]);
+    const converted = await markLeadConverted(tx, leadId);
     const nurtureStepsCancelled = await stopEnrollmentsOf(tx, { leadId }, 'conversion');
-    return { converted: converted.rowCount > 0, nurtureStepsCancelled };
+    return { converted, nurtureStepsCancelled };
   });
 }
