@@ -155,7 +155,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },
     apiKey: config.http.apiKey,
     apiMaxInFlight: config.http.apiMaxInFlight,
-    apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT },
+    apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT, [`POST /v1/messages`]: FOLLOWUPS_BODY_LIMIT },
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
     apiSpecs: modules.flatMap((m) => m.apiSpec?.() ?? []),

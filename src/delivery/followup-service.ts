@@ -268,6 +268,23 @@ export class FollowUpService {
     return { byStatus, dueNow, scheduledLater: byStatus.scheduled - dueNow };
   }
 
+  /**
+   * One page of a tenant's messages in id order, after `afterId` (the previous page's last id):
+   * keyset pagination, so a page is as cheap at the millionth row as at the first and no row is
+   * skipped or repeated while new ones arrive. Returns one row more than asked to tell if more follow.
+   */
+  async listPage(tenantId: string, options: { afterId?: string; limit: number; status?: MessageStatus }): Promise<{ items: MessageView[]; more: boolean }> {
+    requireText('tenantId', tenantId);
+    const limit = checkLimit(options.limit);
+    const result = await this.db.query<Row>(
+      `SELECT ${VIEW_COLUMNS} FROM scheduled_messages
+        WHERE tenant_id = $1 AND id > $2::bigint AND ($3::text IS NULL OR status = $3)
+        ORDER BY id LIMIT $4`,
+      [tenantId, options.afterId ?? '0', options.status ?? null, limit + 1],
+    );
+    return { items: result.rows.slice(0, limit).map(toView), more: result.rows.length > limit };
+  }
+
   private async list(filter: { tenantId?: string; limit?: number; statuses: MessageStatus[] }, order: string): Promise<MessageView[]> {
     const result = await this.db.query<Row>(
       `SELECT ${VIEW_COLUMNS} FROM scheduled_messages

@@ -1,3 +1,6 @@
+import { Router } from 'express';
+import { messageApiSpec } from './v1/message-api-spec';
+import { messageRoutes } from './v1/message-routes';
 import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
@@ -62,7 +65,15 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
 
   return {
     name: 'delivery',
-    apiRouter: () => deliveryRoutes({ service, db, config: delivery, webhookTargets, templates }),
+    apiRouter: () =>
+      Router().use(
+        deliveryRoutes({ service, db, config: delivery, webhookTargets, templates }),
+        messageRoutes({
+          service,
+          validation: { webhookTargets, templates, privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse' },
+        }),
+      ),
+    apiSpec: () => messageApiSpec,
     async start() {
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
       const standIns = standInForUnconfigured(channels, log);

@@ -8,6 +8,9 @@ import { contactApiSpec } from '../../src/crm/contacts/contact-api-spec';
 import { dataContractApiSpec, dataContractRoutes } from '../../src/crm/contacts/contract-router';
 import { tenantApiSpec } from '../../src/crm/tenants/tenant-api-spec';
 import type { Database } from '../../src/db/database';
+import type { FollowUpService } from '../../src/delivery/followup-service';
+import { messageApiSpec } from '../../src/delivery/v1/message-api-spec';
+import { messageRoutes } from '../../src/delivery/v1/message-routes';
 import { useProcessFixture } from '../support/process-fixture';
 import { REPO_ROOT, waitUntilStarted } from '../support/worker-process';
 import { createResponseValidator } from '../support/openapi-validator';
@@ -59,8 +62,12 @@ describe('the OpenAPI document of /api/v1', () => {
 
   it('documents every /v1 route there is, and no route that is not there', () => {
     // The routers are only walked, never called: no database is needed.
-    const routes = routesOf(dataContractRoutes({ db: {} as Database, dunningReminderDays: [] })).filter((r) => r.split(' ')[1]!.startsWith('/v1/'));
-    const documented = dataContractApiSpec.map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    const routers = [
+      dataContractRoutes({ db: {} as Database, dunningReminderDays: [] }),
+      messageRoutes({ service: {} as FollowUpService, validation: {} }),
+    ];
+    const routes = routers.flatMap(routesOf).filter((r) => /^\/v1(\/|$)/.test(r.split(' ')[1]!));
+    const documented = [...dataContractApiSpec, ...messageApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
     expect(routes.sort()).toEqual(documented.sort());
   });
 

@@ -29,12 +29,20 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, u
 export function buildOpenApiDocument(specs: readonly RouteSpec[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of specs) {
-    const parameters = Object.entries(spec.params ?? {}).map(([name, schema]) => ({
+    const pathParameters = Object.entries(spec.params ?? {}).map(([name, schema]) => ({
       name,
       in: 'path',
       required: true,
       schema: jsonSchema(schema, 'input'),
     }));
+    const queryShape = (spec.query?.shape ?? {}) as Record<string, z.ZodType>;
+    const queryParameters = Object.entries(queryShape).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: !schema.safeParse(undefined).success,
+      schema: jsonSchema(schema, 'input'),
+    }));
+    const parameters = [...pathParameters, ...queryParameters];
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(spec.responses)) {
       const content = response.problem
@@ -64,7 +72,7 @@ export function buildOpenApiDocument(specs: readonly RouteSpec[], version: strin
       responses,
     };
   }
-  const tags = [...new Set(specs.map((s) => s.tag))].sort().map((name) => ({ name, description: `${name} of the data contract` }));
+  const tags = [...new Set(specs.map((s) => s.tag))].sort().map((name) => ({ name, description: `${name} of the API` }));
   return {
     openapi: '3.1.0',
     info: {

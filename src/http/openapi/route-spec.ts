@@ -14,6 +14,8 @@ export interface RouteSpec {
   tag: string;
   /** Path parameters, by name. */
   params?: Record<string, z.ZodType>;
+  /** Query parameters, as one zod object (each property one parameter). */
+  query?: z.ZodObject;
   /** Request bodies by media type; a media type without a schema is documented as a string. */
   body?: Record<string, z.ZodType | undefined>;
   /** Responses by status. Error answers are problem details (application/problem+json). */
