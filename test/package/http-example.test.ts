@@ -1,3 +1,4 @@
+import { runClockEnv } from '../support/faketime';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { useProcessFixture } from '../support/process-fixture';
@@ -21,6 +22,8 @@ describe('the HTTP example', () => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile('bash', [SCRIPT], {
         env: {
+          // A year ahead (scripts/test-year-ahead.sh) the script's `date` keeps the worker's moved clock.
+          ...runClockEnv(),
           PATH: process.env.PATH ?? '',
           WORKER_URL: `http://127.0.0.1:${worker.port()}`,
           API_KEY,

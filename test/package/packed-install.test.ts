@@ -1,3 +1,4 @@
+import { runClockEnv } from '../support/faketime';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -119,6 +120,8 @@ describe('the packed package in a new application', () => {
     const result = await run(process.execPath, ['dist/schedule-once.js'], {
       cwd: appDir,
       env: {
+        // A year ahead (scripts/test-year-ahead.sh) the application keeps the database's moved clock.
+        ...runClockEnv(),
         DATABASE_URL: database.url,
         WEBHOOK_TARGETS: `crm=${sink.url}`,
         WEBHOOK_ALLOW_PRIVATE: 'true',

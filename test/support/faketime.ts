@@ -88,3 +88,18 @@ function writeClockSpec(file: string, startUtc: string, speed: number): void {
   fs.writeFileSync(`${file}.tmp`, spec);
   fs.renameSync(`${file}.tmp`, file);
 }
+
+/**
+ * The moved clock of a run under scripts/test-year-ahead.sh (LD_PRELOAD, FAKETIME, ...), for a
+ * client process a test starts with a clean environment (an example application, a curl script):
+ * it must see the same clock as the worker and the database it talks to. Empty otherwise.
+ */
+export function runClockEnv(): Record<string, string> {
+  if (!process.env.FAKETIME) return {};
+  const out: Record<string, string> = {};
+  for (const name of ['LD_PRELOAD', 'FAKETIME', 'FAKETIME_DONT_FAKE_MONOTONIC']) {
+    const value = process.env[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
