@@ -1,7 +1,7 @@
 import type { Database } from '../../src/db/database';
 import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
-import { createResponseValidator } from '../support/openapi-validator';
+import { v1Client } from '../support/v1-client';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
 const API_KEY = 'crm-contract-test-key-0123456789';
@@ -18,14 +18,12 @@ describe('data contract: appointments over /api/v1', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
   let db: Database;
-  let validator: ReturnType<typeof createResponseValidator>;
   // Whole seconds, two days ahead: both reminders lie in the future.
   const startsAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 48 * HOUR);
 
   beforeAll(async () => {
     worker = fixture.spawn('crm-contract-appointments', { ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY });
     await waitUntilStarted(worker);
-    validator = createResponseValidator((await worker.get('/api/v1/openapi.json')).json());
     db = await openMigratedDatabase('postgres', fixture.db.url);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
     for (const [c, t] of [['c1', 't1'], ['c2', 't1'], ['c9', 't2']]) {
@@ -36,17 +34,7 @@ describe('data contract: appointments over /api/v1', () => {
     await db?.close();
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const answer = { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-    if (path.startsWith('/v1/')) validator.check(method, path, answer.status, answer.type, answer.body);
-    return answer;
-  };
+  const call = v1Client(() => worker, API_KEY);
   const appointmentRows = async () => (await db.query('SELECT * FROM appointments ORDER BY id')).rows;
   const reminders = async (id: string) =>
     (

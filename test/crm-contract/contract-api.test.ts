@@ -1,7 +1,7 @@
 import type { Database } from '../../src/db/database';
 import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
-import { createResponseValidator } from '../support/openapi-validator';
+import { v1Client } from '../support/v1-client';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
 const API_KEY = 'crm-contract-test-key-0123456789';
@@ -16,30 +16,17 @@ describe('data contract: tenants and contacts over /api/v1', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
   let db: Database;
-  let validator: ReturnType<typeof createResponseValidator>;
 
   beforeAll(async () => {
     worker = fixture.spawn('crm-contract', { ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY });
     await waitUntilStarted(worker);
-    // Every /v1 answer below is checked against the document the worker serves.
-    validator = createResponseValidator((await worker.get('/api/v1/openapi.json')).json());
     db = await openMigratedDatabase('postgres', fixture.db.url);
   });
   afterAll(async () => {
     await db?.close();
   });
 
-  const call = async (method: string, path: string, body?: unknown, raw?: string) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
-    });
-    const text = await response.text();
-    const answer = { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-    if (path.startsWith('/v1/')) validator.check(method, path.split('?')[0]!, answer.status, answer.type, answer.body);
-    return answer;
-  };
+  const call = v1Client(() => worker, API_KEY);
   const contactRows = async () => (await db.query('SELECT * FROM contacts ORDER BY id')).rows;
   const ann = { tenantId: 't1', name: 'Ann', email: 'ann@example.com', phone: '+14155550100', timezone: 'Europe/Berlin', tags: ['vip'], consent: { email: true, sms: false } };
 

@@ -4,7 +4,7 @@ import type { RedisClient } from '../../src/redis/redis-client';
 import { runTick } from '../../src/scheduler/run-tick';
 import { connectTestRedis, openMigratedDatabase, replica } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
-import { createResponseValidator } from '../support/openapi-validator';
+import { v1Client } from '../support/v1-client';
 import { TEST_REDIS_URL } from '../support/services';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
@@ -20,12 +20,10 @@ describe('data contract: lists and segments over /api/v1', () => {
   let worker: WorkerProcess;
   let db: Database;
   let redis: RedisClient;
-  let validator: ReturnType<typeof createResponseValidator>;
 
   beforeAll(async () => {
     worker = fixture.spawn('crm-contract-lists', { ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY });
     await waitUntilStarted(worker);
-    validator = createResponseValidator((await worker.get('/api/v1/openapi.json')).json());
     db = await openMigratedDatabase('postgres', fixture.db.url);
     redis = await connectTestRedis(TEST_REDIS_URL);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
@@ -38,17 +36,7 @@ describe('data contract: lists and segments over /api/v1', () => {
     await db?.close();
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const answer = { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-    if (path.startsWith('/v1/')) validator.check(method, path, answer.status, answer.type, answer.body);
-    return answer;
-  };
+  const call = v1Client(() => worker, API_KEY);
   const rows = async (table: string) => (await db.query(`SELECT * FROM ${table} ORDER BY 1, 2`)).rows;
   const fieldsOf = (body: { errors: { field: string }[] }) => body.errors.map((e) => e.field).sort();
   let tick = 0;

@@ -1,6 +1,6 @@
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
-import { createResponseValidator } from '../support/openapi-validator';
 import { useProcessFixture } from '../support/process-fixture';
+import { v1Client } from '../support/v1-client';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
@@ -15,7 +15,6 @@ describe('/api/v1/messages', () => {
   const fixture = useProcessFixture();
   let worker: WorkerProcess;
   let sink: WebhookSink;
-  let validator: ReturnType<typeof createResponseValidator>;
 
   beforeAll(async () => {
     sink = await startWebhookSink();
@@ -23,21 +22,10 @@ describe('/api/v1/messages', () => {
       ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY, LOG_LEVEL: 'info', WEBHOOK_TARGETS: `crm=${sink.url}`, WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     await waitUntilStarted(worker);
-    validator = createResponseValidator((await worker.get('/api/v1/openapi.json')).json());
   });
   afterAll(async () => sink?.close());
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`http://127.0.0.1:${worker.port()}/api${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    const answer = { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-    validator.check(method, path.split('?')[0]!, answer.status, answer.type, answer.body);
-    return answer;
-  };
+  const call = v1Client(() => worker, API_KEY);
   const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
   const message = (key: string, overrides: Record<string, unknown> = {}) => ({
     tenantId: 't1', channel: 'webhook', recipient: 'crm', scheduledAt: inAnHour,
