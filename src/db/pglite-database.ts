@@ -17,12 +17,16 @@ export async function createPgliteDatabase(dataDir: string, options: { schema?: 
   let db: PGlite;
   try {
     db = await PGlite.create(dataDir);
-    // One connection for the process: its session search_path is every statement's.
-    await db.exec(`SET search_path TO ${schema}`);
   } catch (err) {
     unlock();
     throw err;
   }
+  // One connection for the process: its session search_path is every statement's.
+  await db.exec(`SET search_path TO ${schema}`).catch(async (err: unknown) => {
+    await db.close().catch(() => undefined);
+    unlock();
+    throw err;
+  });
 
   const asQueryable = (target: PGlite | Transaction): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
