@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
-import { entityId } from '../contacts/contact-schema';
+import { upsertAndGetSpecs } from '../contract-api-spec';
 import { APPOINTMENT_CHANNELS, APPOINTMENT_STATUSES, appointmentFields } from './appointment-schema';
 
 const instant = z.string().describe('ISO 8601 with offset');
@@ -18,23 +18,16 @@ export const appointmentViewSchema = z.strictObject({
   createdAt: instant,
   updatedAt: instant,
 });
-const withOutcome = appointmentViewSchema.extend({ outcome: z.enum(['created', 'updated', 'unchanged']) });
-const invalid = { description: 'invalid input (an unknown tenant or contact included): the problem names each field', problem: true };
 
 export const appointmentApiSpec: RouteSpec[] = [
-  {
-    method: 'put', path: '/v1/appointments/{id}', operationId: 'upsertAppointment', tag: 'appointments',
-    summary: 'Creates or replaces an appointment (idempotent); its 24 h and 3 h reminders follow in the same transaction',
-    params: { id: entityId }, body: { 'application/json': appointmentFields },
-    responses: {
-      200: { description: 'updated or unchanged', schema: withOutcome },
-      201: { description: 'created', schema: withOutcome },
-      400: invalid,
-      409: { description: 'the appointment belongs to another tenant or contact, or is closed (cancelled, completed, no-show)', problem: true },
-    },
-  },
-  {
-    method: 'get', path: '/v1/appointments/{id}', operationId: 'getAppointment', tag: 'appointments', summary: 'One appointment', params: { id: entityId },
-    responses: { 200: { description: 'the appointment', schema: appointmentViewSchema }, 400: invalid, 404: { description: 'unknown appointment', problem: true } },
-  },
+  ...upsertAndGetSpecs({
+    plural: 'appointments',
+    name: 'Appointment',
+    putSummary: 'Creates or replaces an appointment (idempotent); its 24 h and 3 h reminders follow in the same transaction',
+    getSummary: 'One appointment',
+    body: appointmentFields,
+    view: appointmentViewSchema,
+    conflict: 'the appointment belongs to another tenant or contact, or is closed (cancelled, completed, no-show)',
+    invalid: 'invalid input (an unknown tenant or contact included): the problem names each field',
+  }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
-import { entityId } from '../contacts/contact-schema';
+import { upsertAndGetSpecs } from '../contract-api-spec';
 import { INVOICE_CHANNELS, INVOICE_STATUSES, invoiceFields } from './invoice-schema';
 
 const instant = z.string().describe('ISO 8601 with offset');
@@ -22,23 +22,16 @@ export const invoiceViewSchema = z.strictObject({
   recoveredByDunning: z.boolean(),
   createdAt: instant,
 });
-const withOutcome = invoiceViewSchema.extend({ outcome: z.enum(['created', 'updated', 'unchanged']) });
-const invalid = { description: 'invalid input (an unknown tenant or contact included): the problem names each field', problem: true };
 
 export const invoiceApiSpec: RouteSpec[] = [
-  {
-    method: 'put', path: '/v1/invoices/{id}', operationId: 'upsertInvoice', tag: 'invoices',
-    summary: 'Creates an invoice or moves it to paid or void (idempotent); its dunning follows in the same transaction',
-    params: { id: entityId }, body: { 'application/json': invoiceFields },
-    responses: {
-      200: { description: 'updated or unchanged', schema: withOutcome },
-      201: { description: 'created', schema: withOutcome },
-      400: invalid,
-      409: { description: 'another tenant or contact, changed terms (amount, currency, due date, link, channel), or a paid or void invoice', problem: true },
-    },
-  },
-  {
-    method: 'get', path: '/v1/invoices/{id}', operationId: 'getInvoice', tag: 'invoices', summary: 'One invoice', params: { id: entityId },
-    responses: { 200: { description: 'the invoice', schema: invoiceViewSchema }, 400: invalid, 404: { description: 'unknown invoice', problem: true } },
-  },
+  ...upsertAndGetSpecs({
+    plural: 'invoices',
+    name: 'Invoice',
+    putSummary: 'Creates an invoice or moves it to paid or void (idempotent); its dunning follows in the same transaction',
+    getSummary: 'One invoice',
+    body: invoiceFields,
+    view: invoiceViewSchema,
+    conflict: 'another tenant or contact, changed terms (amount, currency, due date, link, channel), or a paid or void invoice',
+    invalid: 'invalid input (an unknown tenant or contact included): the problem names each field',
+  }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
-import { entityId } from '../contacts/contact-schema';
+import { upsertAndGetSpecs } from '../contract-api-spec';
 import { segmentFields } from './segment-schema';
 
 const instant = z.string().describe('ISO 8601 with offset');
@@ -14,23 +14,15 @@ export const segmentViewSchema = z.strictObject({
   createdAt: instant,
   updatedAt: instant,
 });
-const withOutcome = segmentViewSchema.extend({ outcome: z.enum(['created', 'updated', 'unchanged']) });
-const invalid = { description: 'invalid input: the problem names each field', problem: true };
 
 export const segmentApiSpec: RouteSpec[] = [
-  {
-    method: 'put', path: '/v1/segments/{id}', operationId: 'upsertSegment', tag: 'segments',
-    summary: "Creates or replaces a segment: the tenant's contacts carrying all of its tags (idempotent)", params: { id: entityId },
-    body: { 'application/json': segmentFields },
-    responses: {
-      200: { description: 'updated or unchanged', schema: withOutcome },
-      201: { description: 'created', schema: withOutcome },
-      400: invalid,
-      409: { description: 'the segment belongs to another tenant', problem: true },
-    },
-  },
-  {
-    method: 'get', path: '/v1/segments/{id}', operationId: 'getSegment', tag: 'segments', summary: 'One segment', params: { id: entityId },
-    responses: { 200: { description: 'the segment', schema: segmentViewSchema }, 400: invalid, 404: { description: 'unknown segment', problem: true } },
-  },
+  ...upsertAndGetSpecs({
+    plural: 'segments',
+    name: 'Segment',
+    putSummary: "Creates or replaces a segment: the tenant's contacts carrying all of its tags (idempotent)",
+    getSummary: 'One segment',
+    body: segmentFields,
+    view: segmentViewSchema,
+    conflict: 'the segment belongs to another tenant',
+  }),
 ];

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
-import { entityId } from '../contacts/contact-schema';
+import { upsertAndGetSpecs } from '../contract-api-spec';
 import { TENANT_STATUSES, tenantFields } from './tenant-schema';
 
 const instant = z.string().describe('ISO 8601 with offset');
@@ -18,17 +18,14 @@ export const tenantViewSchema = z.strictObject({
   createdAt: instant,
   updatedAt: instant,
 });
-const withOutcome = tenantViewSchema.extend({ outcome: z.enum(['created', 'updated', 'unchanged']) });
-const invalid = { description: 'invalid input: the problem names each field', problem: true };
 
 export const tenantApiSpec: RouteSpec[] = [
-  {
-    method: 'put', path: '/v1/tenants/{id}', operationId: 'upsertTenant', tag: 'tenants',
-    summary: 'Creates or replaces a tenant (idempotent)', params: { id: entityId }, body: { 'application/json': tenantFields },
-    responses: { 200: { description: 'updated or unchanged', schema: withOutcome }, 201: { description: 'created', schema: withOutcome }, 400: invalid },
-  },
-  {
-    method: 'get', path: '/v1/tenants/{id}', operationId: 'getTenant', tag: 'tenants', summary: 'One tenant', params: { id: entityId },
-    responses: { 200: { description: 'the tenant', schema: tenantViewSchema }, 400: invalid, 404: { description: 'unknown tenant', problem: true } },
-  },
+  ...upsertAndGetSpecs({
+    plural: 'tenants',
+    name: 'Tenant',
+    putSummary: 'Creates or replaces a tenant (idempotent)',
+    getSummary: 'One tenant',
+    body: tenantFields,
+    view: tenantViewSchema,
+  }),
 ];
