@@ -1,16 +1,15 @@
+import { CallerError, describeFields, type FieldProblem } from '../errors/caller-error';
+
 /** One problem with one field of a request, e.g. { field: 'recipient', message: 'not an E.164 phone number' }. */
-export interface FieldIssue {
-  field: string;
-  message: string;
-}
+export type FieldIssue = FieldProblem;
 
 /**
  * Bad input to the delivery API. Thrown before anything is written, so the caller can fix the
  * request and retry; the HTTP layer turns it into a 400 whose message names every bad field.
  */
-export class ValidationError extends Error {
+export class ValidationError extends CallerError {
   constructor(readonly issues: readonly FieldIssue[]) {
-    super(issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '));
+    super('invalid-input', describeFields(issues), issues);
     this.name = 'ValidationError';
   }
 

@@ -1,15 +1,12 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
 import { isDatabaseUnavailable } from '../db/connection-errors';
+import { CallerError, describeFields, type CallerErrorKind, type FieldProblem } from '../errors/caller-error';
 
 /** The media type of every error answer under /api/v1 (RFC 9457). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** One refused input field: `tenantId`, `contacts[3].email`, `line 17: email`. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-}
+export type { CallerErrorKind, FieldProblem } from '../errors/caller-error';
 
 /** An RFC 9457 problem details object, with the invalid fields as `errors`. */
 export interface Problem {
@@ -42,32 +39,29 @@ const STATUS_OF: Record<ProblemKind, number> = {
   busy: 503,
 };
 
-/** Thrown by a route for a caller's mistake; problemErrorHandler() turns it into the answer. */
-export class ProblemError extends Error {
-  readonly status: number;
-  constructor(
-    readonly kind: ProblemKind,
-    detail: string,
-    readonly errors?: FieldProblem[],
-  ) {
-    super(detail);
+/**
+ * A caller's mistake found by a route itself (a bad path parameter, an unknown id). Modules throw
+ * their own CallerError subclasses; problemErrorHandler() answers every CallerError alike.
+ */
+export class ProblemError extends CallerError {
+  constructor(kind: CallerErrorKind, detail: string, errors?: FieldProblem[]) {
+    super(kind, detail, errors);
     this.name = 'ProblemError';
-    this.status = STATUS_OF[kind];
   }
 
   /** 400 naming each field; the detail repeats them so a log line alone says what was wrong. */
   static invalid(errors: FieldProblem[]): ProblemError {
-    return new ProblemError('invalid-input', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+    return new ProblemError('invalid-input', describeFields(errors), errors);
   }
 }
 
-export function problemOf(kind: ProblemKind, detail: string, errors?: FieldProblem[]): Problem {
+export function problemOf(kind: ProblemKind, detail: string, errors?: readonly FieldProblem[]): Problem {
   return {
     type: `urn:crm-worker:problem:${kind}`,
     title: TITLES[kind],
     status: STATUS_OF[kind],
     detail,
-    ...(errors && errors.length > 0 ? { errors } : {}),
+    ...(errors && errors.length > 0 ? { errors: [...errors] } : {}),
   };
 }
 
@@ -106,7 +100,7 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pre
  */
 export function problemErrorHandler(retryAfterSeconds: number): ErrorRequestHandler {
   return (err, _req, res, next) => {
-    if (err instanceof ProblemError) return sendProblem(res, problemOf(err.kind, err.message, err.errors));
+    if (err instanceof CallerError) return sendProblem(res, problemOf(err.kind, err.message, err.fields));
     if (isDatabaseUnavailable(err)) {
       res.set('Retry-After', String(retryAfterSeconds));
       return sendProblem(res, problemOf('database-unavailable', 'the database cannot be reached; retry shortly'));

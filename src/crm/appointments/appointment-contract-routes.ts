@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import { parseOrThrow, ProblemError, type FieldProblem, type ProblemKind } from '../../http/problem';
+import { parseOrThrow, ProblemError, type FieldProblem, type CallerErrorKind } from '../../http/problem';
 import { entityId } from '../contacts/contact-schema';
 import { getAppointment, putAppointment, type AppointmentPutOutcome } from './appointment-reminders';
 import { appointmentFields, toAppointmentState } from './appointment-schema';
 import { appointmentView } from './appointment-view';
 
-const REFUSED: Partial<Record<AppointmentPutOutcome['outcome'], { kind: ProblemKind; problem: FieldProblem }>> = {
+const REFUSED: Partial<Record<AppointmentPutOutcome['outcome'], { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: 'unknown contact in this tenant: PUT /api/v1/contacts/:id first' } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the appointment belongs to another tenant; appointments do not move between tenants' } },

@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import { parseOrThrow, ProblemError, type FieldProblem, type ProblemKind } from '../../http/problem';
+import { parseOrThrow, ProblemError, type FieldProblem, type CallerErrorKind } from '../../http/problem';
 import { entityId } from '../contacts/contact-schema';
 import { leadFields, toLeadInput } from './lead-schema';
 import { getLead, upsertLead, type LeadUpsertOutcome } from './lead-store';
 import { leadView } from './lead-view';
 
-const REFUSED: Partial<Record<LeadUpsertOutcome, { kind: ProblemKind; problem: FieldProblem }>> = {
+const REFUSED: Partial<Record<LeadUpsertOutcome, { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: "unknown contact in this tenant: PUT /api/v1/contacts/:id first" } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the lead belongs to another tenant; leads do not move between tenants' } },

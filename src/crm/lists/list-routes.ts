@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import { parseOrThrow, ProblemError, type FieldProblem, type ProblemKind } from '../../http/problem';
+import { parseOrThrow, ProblemError, type FieldProblem, type CallerErrorKind } from '../../http/problem';
 import { entityId } from '../contacts/contact-schema';
 import { listFields, listMembersFields, toListInput } from './list-schema';
 import { getList, replaceListMembers, upsertList, type ListUpsertOutcome } from './list-store';
 import { listView } from './list-view';
 
-const REFUSED: Partial<Record<ListUpsertOutcome, { kind: ProblemKind; problem: FieldProblem }>> = {
+const REFUSED: Partial<Record<ListUpsertOutcome, { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the list belongs to another tenant; lists do not move between tenants' } },
 };

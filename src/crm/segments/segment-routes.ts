@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import { parseOrThrow, ProblemError, type FieldProblem, type ProblemKind } from '../../http/problem';
+import { parseOrThrow, ProblemError, type FieldProblem, type CallerErrorKind } from '../../http/problem';
 import { entityId } from '../contacts/contact-schema';
 import { segmentFields, toSegmentInput } from './segment-schema';
 import { getSegment, upsertSegment, type SegmentUpsertOutcome } from './segment-store';
 import { segmentView } from './segment-view';
 
-const REFUSED: Partial<Record<SegmentUpsertOutcome, { kind: ProblemKind; problem: FieldProblem }>> = {
+const REFUSED: Partial<Record<SegmentUpsertOutcome, { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the segment belongs to another tenant; segments do not move between tenants' } },
 };

@@ -2,10 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { FollowUpService } from '../followup-service';
 import { scheduleRequestsFromBody } from '../http-bodies';
-import { IdempotencyKeyConflictError } from '../key-conflict-error';
 import { MESSAGE_STATUSES } from '../outbox';
 import type { ValidationOptions } from '../schedule-request';
-import { ValidationError } from '../validation-error';
 import { parseOrThrow, ProblemError } from '../../http/problem';
 import { decodeCursor, encodeCursor } from './cursor';
 
@@ -24,34 +22,16 @@ export const cancelBody = z.strictObject({
   idempotencyKeys: z.array(z.string().min(1).max(512)).min(1).max(10_000),
 });
 
-/** The delivery module's errors as problem details: 400 naming fields, 409 naming the keys. */
-function asProblem(err: unknown): unknown {
-  if (err instanceof ValidationError) return ProblemError.invalid([...err.issues]);
-  if (err instanceof IdempotencyKeyConflictError) {
-    return new ProblemError('conflict', err.message, err.conflicts.map((c) => ({ field: 'idempotencyKey', message: `"${c.idempotencyKey}" is already used by tenant "${c.tenantId}" for a different message` })));
-  }
-  return err;
-}
-
 /**
  * The outbox under /api/v1, in the data contract's conventions (camelCase, problem details,
- * cursor pagination): schedule, read one, list a tenant's, cancel by key. The unversioned
+ * cursor pagination): schedule, read one, list a tenant's, cancel by key. Errors are thrown as
+ * CallerErrors and answered by the /v1 error handler. The unversioned
  * /api/followups routes stay for one release (CHANGELOG).
  */
 export function messageRoutes(deps: { service: FollowUpService; validation: ValidationOptions }): Router {
   const { service } = deps;
   const router = Router();
-  const wrap =
-    (fn: (req: import('express').Request, res: import('express').Response) => Promise<void>) =>
-    async (req: import('express').Request, res: import('express').Response) => {
-      try {
-        await fn(req, res);
-      } catch (err) {
-        throw asProblem(err);
-      }
-    };
-
-  router.post('/v1/messages', wrap(async (req, res) => {
+  router.post('/v1/messages', async (req, res) => {
     const body = req.body as { messages?: unknown } | undefined;
     if (!body || typeof body !== 'object' || !Array.isArray(body.messages)) {
       throw ProblemError.invalid([{ field: 'messages', message: 'must be a list of messages' }]);
@@ -61,27 +41,27 @@ export function messageRoutes(deps: { service: FollowUpService; validation: Vali
     }
     const requests = scheduleRequestsFromBody(body, deps.validation);
     res.status(201).json(await service.schedule(requests));
-  }));
+  });
 
-  router.get('/v1/messages', wrap(async (req, res) => {
+  router.get('/v1/messages', async (req, res) => {
     const query = parseOrThrow(listQuery, req.query);
     const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const page = await service.listPage(query.tenantId, { limit: query.limit, ...(afterId ? { afterId } : {}), ...(query.status ? { status: query.status } : {}) });
     const last = page.items[page.items.length - 1];
     res.json({ items: page.items, nextCursor: page.more && last ? encodeCursor(last.id) : null });
-  }));
+  });
 
-  router.get('/v1/messages/:id', wrap(async (req, res) => {
+  router.get('/v1/messages/:id', async (req, res) => {
     const id = parseOrThrow(idParam, req.params.id, 'id');
     const message = await service.get({ id });
     if (!message) throw new ProblemError('not-found', `message ${id} not found`);
     res.json(message);
-  }));
+  });
 
-  router.post('/v1/messages/cancel', wrap(async (req, res) => {
+  router.post('/v1/messages/cancel', async (req, res) => {
     const body = parseOrThrow(cancelBody, req.body ?? {});
     res.json({ cancelled: await service.cancel(body.idempotencyKeys, undefined, body.tenantId) });
-  }));
+  });
 
   return router;
 }
