@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
+import { pageSchema } from '../../http/pagination';
 import { MESSAGE_STATUSES } from '../outbox';
 import { scheduleRequestSchema } from '../schedule-request';
 import { cancelBody, listQuery, MAX_MESSAGES_PER_REQUEST } from './message-routes';
@@ -54,7 +55,7 @@ export const messageApiSpec: RouteSpec[] = [
     summary: "A tenant's messages in id order, a page at a time (pass nextCursor back as cursor)",
     query: listQuery,
     responses: {
-      200: { description: 'one page', schema: z.strictObject({ items: z.array(messageViewSchema), nextCursor: z.string().nullable() }) },
+      200: { description: 'one page', schema: pageSchema(messageViewSchema) },
       400: invalid,
     },
   },

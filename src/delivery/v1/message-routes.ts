@@ -4,18 +4,19 @@ import type { FollowUpService } from '../followup-service';
 import { scheduleRequestsFromBody } from '../http-bodies';
 import { MESSAGE_STATUSES } from '../outbox';
 import type { ValidationOptions } from '../schedule-request';
+import { cursorFor, pageQueryFields } from '../../http/pagination';
 import { parseOrThrow, ProblemError } from '../../http/problem';
-import { decodeCursor, encodeCursor } from './cursor';
 
 /** Messages per POST /v1/messages, as POST /followups (its body limit is set for this many). */
 export const MAX_MESSAGES_PER_REQUEST = 10_000;
 
+// Keyset on id: a page never shifts when messages are added or change status meanwhile.
+const messagesCursor = cursorFor('messages', /^\d{1,18}$/);
 const idParam = z.string().regex(/^\d{1,18}$/, { message: 'must be a message id (digits)' });
 export const listQuery = z.strictObject({
   tenantId: z.string().trim().min(1, { message: 'required' }).max(200),
   status: z.enum(MESSAGE_STATUSES, { message: `must be one of ${MESSAGE_STATUSES.join(', ')}` }).optional(),
-  limit: z.coerce.number({ message: 'must be a whole number from 1 to 1000' }).int().min(1).max(1000).default(100),
-  cursor: z.string().max(100).optional(),
+  ...pageQueryFields,
 });
 export const cancelBody = z.strictObject({
   tenantId: z.string().trim().min(1, { message: 'required' }).max(200),
@@ -45,10 +46,10 @@ export function messageRoutes(deps: { service: FollowUpService; validation: Vali
 
   router.get('/v1/messages', async (req, res) => {
     const query = parseOrThrow(listQuery, req.query);
-    const afterId = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const afterId = query.cursor === undefined ? undefined : messagesCursor.decode(query.cursor)[0];
     const page = await service.listPage(query.tenantId, { limit: query.limit, ...(afterId ? { afterId } : {}), ...(query.status ? { status: query.status } : {}) });
     const last = page.items[page.items.length - 1];
-    res.json({ items: page.items, nextCursor: page.more && last ? encodeCursor(last.id) : null });
+    res.json({ items: page.items, nextCursor: page.more && last ? messagesCursor.encode([last.id]) : null });
   });
 
   router.get('/v1/messages/:id', async (req, res) => {
