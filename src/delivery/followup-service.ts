@@ -14,6 +14,7 @@ import {
 } from './outbox';
 import { reservedKeyProblem } from './idempotency-keys';
 import { recordReply } from './replies';
+import { putSuppression, type SuppressionKey } from './suppression-store';
 import { ValidationError } from './validation-error';
 import type { ValidationOptions } from './schedule-request';
 
@@ -246,11 +247,7 @@ export class FollowUpService {
     if (!['*', ...['email', 'sms', 'whatsapp', 'webhook', 'log']].includes(input.channel)) {
       throw new ValidationError([{ field: 'channel', message: "must be email, sms, whatsapp, webhook, log or '*'" }]);
     }
-    await this.db.query(
-      `INSERT INTO suppressions (tenant_id, channel, recipient, reason) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id, channel, recipient) DO UPDATE SET reason = EXCLUDED.reason`,
-      [input.tenantId, input.channel, input.recipient, input.reason ?? null],
-    );
+    await putSuppression(this.db, input as SuppressionKey & { reason?: string });
   }
 
   /** Rows by status, and how many scheduled ones are due now vs later (the CRM's /ops/followup/queue view). */
@@ -273,14 +270,16 @@ export class FollowUpService {
    * keyset pagination, so a page is as cheap at the millionth row as at the first and no row is
    * skipped or repeated while new ones arrive. Returns one row more than asked to tell if more follow.
    */
-  async listPage(tenantId: string, options: { afterId?: string; limit: number; status?: MessageStatus }): Promise<{ items: MessageView[]; more: boolean }> {
+  async listPage(tenantId: string, options: MessagePageOptions): Promise<{ items: MessageView[]; more: boolean }> {
     requireText('tenantId', tenantId);
     const limit = checkLimit(options.limit);
+    const statuses = options.statuses ?? (options.status ? [options.status] : null);
     const result = await this.db.query<Row>(
       `SELECT ${VIEW_COLUMNS} FROM scheduled_messages
-        WHERE tenant_id = $1 AND id > $2::bigint AND ($3::text IS NULL OR status = $3)
+        WHERE tenant_id = $1 AND id > $2::bigint AND ($3::text[] IS NULL OR status = ANY($3::text[]))
+          AND ($5::text IS NULL OR contact_id = $5) AND ($6::text IS NULL OR idempotency_key = $6)
         ORDER BY id LIMIT $4`,
-      [tenantId, options.afterId ?? '0', options.status ?? null, limit + 1],
+      [tenantId, options.afterId ?? '0', statuses, limit + 1, options.contactId ?? null, options.idempotencyKey ?? null],
     );
     return { items: result.rows.slice(0, limit).map(toView), more: result.rows.length > limit };
   }
@@ -294,6 +293,17 @@ export class FollowUpService {
     );
     return result.rows.map(toView);
   }
+}
+
+/** Filters of one page of a tenant's messages; every filter given must hold. */
+export interface MessagePageOptions {
+  afterId?: string;
+  limit: number;
+  status?: MessageStatus;
+  /** Any of these statuses (the pending list: scheduled, claimed, sending). */
+  statuses?: readonly MessageStatus[];
+  contactId?: string;
+  idempotencyKey?: string;
 }
 
 type Row = {

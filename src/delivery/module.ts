@@ -1,6 +1,5 @@
 import { Router } from 'express';
-import { messageApiSpec } from './v1/message-api-spec';
-import { messageRoutes } from './v1/message-routes';
+import { deliveryApiRoutes, deliveryApiSpec } from './v1/delivery-api';
 import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
@@ -14,6 +13,7 @@ import { createDeliveryMetrics } from './delivery-metrics';
 import { Dispatcher } from './dispatcher';
 import { FollowUpService } from './followup-service';
 import { ChannelRateLimits } from './rate-limits';
+import { workerHealth } from './worker-health';
 
 /**
  * The delivery engine as a worker module: the outbox dispatcher (started with the worker,
@@ -68,12 +68,15 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
     apiRouter: () =>
       Router().use(
         deliveryRoutes({ service, db, config: delivery, webhookTargets, templates }),
-        messageRoutes({
+        deliveryApiRoutes({
           service,
           validation: { webhookTargets, templates, privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse' },
+          db,
+          config: delivery,
+          workerHealth: () => workerHealth(db, delivery.healthStaleMs),
         }),
       ),
-    apiSpec: () => messageApiSpec,
+    apiSpec: () => deliveryApiSpec,
     async start() {
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
       const standIns = standInForUnconfigured(channels, log);

@@ -9,8 +9,8 @@ import { dataContractApiSpec, dataContractRoutes } from '../../src/crm/contacts/
 import { tenantApiSpec } from '../../src/crm/tenants/tenant-api-spec';
 import type { Database } from '../../src/db/database';
 import type { FollowUpService } from '../../src/delivery/followup-service';
-import { messageApiSpec } from '../../src/delivery/v1/message-api-spec';
-import { messageRoutes } from '../../src/delivery/v1/message-routes';
+import type { DeliveryConfig } from '../../src/config/config';
+import { deliveryApiRoutes, deliveryApiSpec } from '../../src/delivery/v1/delivery-api';
 import { useProcessFixture } from '../support/process-fixture';
 import { REPO_ROOT, waitUntilStarted } from '../support/worker-process';
 import { createResponseValidator } from '../support/openapi-validator';
@@ -64,10 +64,10 @@ describe('the OpenAPI document of /api/v1', () => {
     // The routers are only walked, never called: no database is needed.
     const routers = [
       dataContractRoutes({ db: {} as Database, dunningReminderDays: [] }),
-      messageRoutes({ service: {} as FollowUpService, validation: {} }),
+      deliveryApiRoutes({ service: {} as FollowUpService, validation: {}, db: {} as Database, config: {} as DeliveryConfig, workerHealth: async () => ({}) as never }),
     ];
     const routes = routers.flatMap(routesOf).filter((r) => /^\/v1(\/|$)/.test(r.split(' ')[1]!));
-    const documented = [...dataContractApiSpec, ...messageApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    const documented = [...dataContractApiSpec, ...deliveryApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
     expect(routes.sort()).toEqual(documented.sort());
   });
 

@@ -52,7 +52,7 @@ export const messageApiSpec: RouteSpec[] = [
   },
   {
     method: 'get', path: '/v1/messages', operationId: 'listMessages', tag: 'messages',
-    summary: "A tenant's messages in id order, a page at a time (pass nextCursor back as cursor)",
+    summary: "A tenant's messages in id order, a page at a time (pass nextCursor back as cursor); filtered by status (pending: scheduled,claimed,sending; dead letter: dead), contact or idempotency key",
     query: listQuery,
     responses: {
       200: { description: 'one page', schema: pageSchema(messageViewSchema) },

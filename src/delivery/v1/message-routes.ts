@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { FollowUpService } from '../followup-service';
 import { scheduleRequestsFromBody } from '../http-bodies';
-import { MESSAGE_STATUSES } from '../outbox';
+import { MESSAGE_STATUSES, type MessageStatus } from '../outbox';
 import type { ValidationOptions } from '../schedule-request';
 import { cursorFor, pageQueryFields } from '../../http/pagination';
 import { parseOrThrow, ProblemError } from '../../http/problem';
@@ -12,10 +12,20 @@ export const MAX_MESSAGES_PER_REQUEST = 10_000;
 
 // Keyset on id: a page never shifts when messages are added or change status meanwhile.
 const messagesCursor = cursorFor('messages', /^\d{1,18}$/);
-const idParam = z.string().regex(/^\d{1,18}$/, { message: 'must be a message id (digits)' });
+export const idParam = z.string().regex(/^\d{1,18}$/, { message: 'must be a message id (digits)' });
 export const listQuery = z.strictObject({
   tenantId: z.string().trim().min(1, { message: 'required' }).max(200),
-  status: z.enum(MESSAGE_STATUSES, { message: `must be one of ${MESSAGE_STATUSES.join(', ')}` }).optional(),
+  // One status or several, comma-separated: the pending list is status=scheduled,claimed,sending.
+  status: z
+    .string()
+    .refine((value) => value.split(',').every((s) => (MESSAGE_STATUSES as readonly string[]).includes(s)), {
+      message: `must be one or more of ${MESSAGE_STATUSES.join(', ')}, comma-separated`,
+    })
+    .transform((value) => [...new Set(value.split(','))] as MessageStatus[])
+    .describe(`one or more of ${MESSAGE_STATUSES.join(', ')}, comma-separated`)
+    .optional(),
+  contactId: z.string().trim().min(1, { message: 'must not be empty' }).max(200).optional(),
+  idempotencyKey: z.string().min(1, { message: 'must not be empty' }).max(512).optional(),
   ...pageQueryFields,
 });
 export const cancelBody = z.strictObject({
@@ -25,7 +35,7 @@ export const cancelBody = z.strictObject({
 
 /**
  * The outbox under /api/v1, in the data contract's conventions (camelCase, problem details,
- * cursor pagination): schedule, read one, list a tenant's, cancel by key. Errors are thrown as
+ * cursor pagination): schedule, read one, list a tenant's (by status, contact or key), cancel by key. Errors are thrown as
  * CallerErrors and answered by the /v1 error handler. The unversioned
  * /api/followups routes stay for one release (CHANGELOG).
  */
@@ -47,7 +57,13 @@ export function messageRoutes(deps: { service: FollowUpService; validation: Vali
   router.get('/v1/messages', async (req, res) => {
     const query = parseOrThrow(listQuery, req.query);
     const afterId = query.cursor === undefined ? undefined : messagesCursor.decode(query.cursor)[0];
-    const page = await service.listPage(query.tenantId, { limit: query.limit, ...(afterId ? { afterId } : {}), ...(query.status ? { status: query.status } : {}) });
+    const page = await service.listPage(query.tenantId, {
+      limit: query.limit,
+      ...(afterId ? { afterId } : {}),
+      ...(query.status ? { statuses: query.status } : {}),
+      ...(query.contactId ? { contactId: query.contactId } : {}),
+      ...(query.idempotencyKey ? { idempotencyKey: query.idempotencyKey } : {}),
+    });
     const last = page.items[page.items.length - 1];
     res.json({ items: page.items, nextCursor: page.more && last ? messagesCursor.encode([last.id]) : null });
   });
