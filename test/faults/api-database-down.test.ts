@@ -70,6 +70,15 @@ describe('fault injection: POST /api/followups while PostgreSQL is down', () => 
     // A batch takes the same way through.
     const batch = await post(worker, { messages: [message('batch-down-1'), message('batch-down-2')] });
     expect({ status: batch.status, body: batch.json() }).toEqual({ status: 503, body: { error: 'database unavailable' } });
+    // Worker health reads the shared heartbeat: unversioned, its own 503 shape; under /v1 a problem.
+    const get = (path: string) => fetch(`http://127.0.0.1:${worker.port()}/api${path}`, { headers: { 'x-api-key': API_KEY } });
+    const oldHealth = await get('/worker/health');
+    expect({ status: oldHealth.status, body: await oldHealth.json() }).toMatchObject({ status: 503, body: { ok: false, status: 'unknown' } });
+    const v1Health = await get('/v1/worker');
+    expect({ status: v1Health.status, type: v1Health.headers.get('content-type'), retryAfter: v1Health.headers.get('retry-after'), body: await v1Health.json() }).toMatchObject({
+      status: 503, type: expect.stringContaining('application/problem+json'), retryAfter: expect.stringMatching(/^[1-9][0-9]*$/),
+      body: { type: 'urn:crm-worker:problem:database-unavailable', status: 503 },
+    });
     expect(worker.logs.filter((l) => l.message === 'http handler failed')).toEqual([]);
 
     await postgres.start();

@@ -147,6 +147,7 @@ describe('delivery API', () => {
       ['probability out of range', '/followups/auto', { tenantId: 't1', leadId: 'l', predProb: 1.5 }, 'predProb'],
       ['redrive bad ids', '/delivery/redrive', { ids: ['1; drop table'] }, 'ids'],
       ['suppress on unknown channel', '/delivery/suppressions', { tenantId: 't1', channel: 'fax', recipient: 'x' }, 'channel'],
+      ['suppress for unknown tenant', '/delivery/suppressions', { tenantId: 'nobody', channel: 'email', recipient: 'x@example.com' }, 'tenantId'],
     ];
     it.each(cases)('%s', async (_name, path, body, field) => {
       const before = await snapshot();
