@@ -28,7 +28,8 @@ import { workerHealth } from './worker-health';
 /**
  * The delivery API under /api (the app enforces the API key): the FollowUpService over HTTP,
  * the auto follow-up rule, the dead letter and unknown outcomes, queue status and worker health.
- * Bad input is a 400 naming the field; nothing is written.
+ * Bad input is a 400 naming the field; nothing is written. Deprecated: kept unchanged for one
+ * release; every route has its /api/v1 counterpart in src/delivery/v1/ (CHANGELOG.md).
  */
 /**
  * POST /followups takes up to 10,000 messages; at 1 MB (the other routes' limit) about 3,000 fit,
