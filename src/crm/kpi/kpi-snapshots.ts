@@ -111,7 +111,7 @@ export async function listKpiSnapshots(
     `SELECT *, snapshot_date::text AS snapshot_date FROM kpi_snapshots
       WHERE tenant_id = $1 AND ($2::date IS NULL OR snapshot_date >= $2::date) AND ($3::date IS NULL OR snapshot_date <= $3::date)
         AND ($4::date IS NULL OR snapshot_date > $4::date)
-      ORDER BY snapshot_date LIMIT $5`,
+      ORDER BY kpi_snapshots.snapshot_date LIMIT $5`,
     [page.tenantId, page.from ?? null, page.to ?? null, page.afterDate ?? null, page.limit],
   );
   return result.rows;
