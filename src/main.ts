@@ -21,7 +21,7 @@ import { moduleFactories } from './modules';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
-import { recentRuns } from './scheduler/job-runs';
+import { recentRuns, runsPage } from './scheduler/job-runs';
 import { Scheduler } from './scheduler/scheduler';
 import { sleep } from './util/deadline';
 
@@ -150,6 +150,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     health,
     scheduler,
     runsOf: (job, limit) => recentRuns(db, job, limit),
+    runsPageOf: (job, page) => runsPage(db, job, page),
     lockKeyOf: (job) => lockKey(config.redis.keyPrefix, job),
     metrics,
     lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },

@@ -159,3 +159,43 @@ export async function endUnansweredAttempt(
   if (result.rowCount === 0) return 'stale';
   return result.rows[0]!.status === 'queued' ? 'requeued' : 'final';
 }
+
+/** One page of calls in id order after `afterId`, optionally of one tenant and status (the caller reads one more than it shows). */
+export async function listCallsPage(db: Queryable, page: { status?: string | undefined; tenantId?: string | undefined; afterId?: string | undefined; limit: number }): Promise<CallRow[]> {
+  const result = await db.query<CallRow>(
+    `SELECT ${CALL_COLUMNS} FROM calls
+      WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::bigint IS NULL OR id > $3::bigint)
+      ORDER BY id LIMIT $4`,
+    [page.status ?? null, page.tenantId ?? null, page.afterId ?? null, page.limit],
+  );
+  return result.rows;
+}
+
+/**
+ * The telephony side reports the attempt named answered (in progress) or completed. Only that
+ * attempt of a call still dialing or in progress changes; false when it changed meanwhile.
+ */
+export async function recordAnsweredAttempt(
+  db: Queryable,
+  call: { id: string; attempt: number },
+  report: { status: 'in-progress' | 'completed'; outcome: string; providerCallId: string | null },
+): Promise<boolean> {
+  const updated = await db.query(
+    `UPDATE calls SET status = $3, last_outcome = $4, last_error = NULL,
+            ended_at = CASE WHEN $3 = 'completed' THEN now() ELSE NULL END,
+            provider_call_id = coalesce($5, provider_call_id), updated_at = now()
+      WHERE id = $1 AND attempts = $2 AND status IN ('dialing', 'in-progress')`,
+    [call.id, call.attempt, report.status, report.outcome, report.providerCallId],
+  );
+  return updated.rowCount > 0;
+}
+
+/** Withdraws a call still waiting; false when it is not queued (one already ringing reports its own outcome). */
+export async function cancelQueuedCall(db: Queryable, id: string): Promise<boolean> {
+  const cancelled = await db.query(
+    `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, updated_at = now()
+      WHERE id = $1 AND status = 'queued'`,
+    [id],
+  );
+  return cancelled.rowCount > 0;
+}

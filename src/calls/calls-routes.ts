@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import type { Database } from '../db/database';
 import { takesNoBody } from '../http/request-guard';
 import { callOutcomeBody, callSettingsBody, describeIssues, enqueueCallBody, listCallsQuery } from './call-schemas';
-import { endUnansweredAttempt, enqueueCall, getCall, listCalls, readCallSettings, replaceCallSettings, tenantExists } from './call-store';
+import { cancelCall, reportCallOutcome } from './call-outcomes';
+import { enqueueCall, getCall, listCalls, readCallSettings, replaceCallSettings, tenantExists } from './call-store';
 
 export interface CallsRoutesDeps {
   db: Database;
@@ -39,55 +40,18 @@ export function callsRoutes(deps: CallsRoutesDeps): Router {
     res.json({ call });
   });
 
+  // Unknown calls and calls not awaiting this are thrown (NotFoundError, ConflictError) and
+  // answered by the app's handler as { error } with 404 or 409, as before.
   router.post('/calls/:id/outcome', async (req, res) => {
     if (!/^\d{1,18}$/.test(req.params.id)) return badRequest(res, 'id: must be a call id (digits)');
     const body = parse(callOutcomeBody, req.body, res);
     if (!body) return;
-    const call = await getCall(db, req.params.id);
-    if (!call) return void res.status(404).json({ error: `call ${req.params.id} not found` });
-    const awaiting = call.status === 'dialing' || (call.status === 'in-progress' && body.outcome !== 'answered');
-    if (!awaiting) return conflict(res, `status: call ${call.id} is ${call.status}, not awaiting an outcome`);
-    if (body.attempt !== undefined && body.attempt !== call.attempts) {
-      return conflict(res, `attempt: call ${call.id} is on attempt ${call.attempts}, not ${body.attempt}`);
-    }
-    const provider = body.providerCallId ?? null;
-    if (body.outcome === 'answered' || body.outcome === 'completed') {
-      const status = body.outcome === 'answered' ? 'in-progress' : 'completed';
-      const updated = await db.query(
-        `UPDATE calls SET status = $3, last_outcome = $4, last_error = NULL,
-                ended_at = CASE WHEN $3 = 'completed' THEN now() ELSE NULL END,
-                provider_call_id = coalesce($5, provider_call_id), updated_at = now()
-          WHERE id = $1 AND attempts = $2 AND status IN ('dialing', 'in-progress')`,
-        [call.id, call.attempts, status, body.outcome, provider],
-      );
-      if (updated.rowCount === 0) return conflict(res, `status: call ${call.id} changed meanwhile; read it again`);
-    } else {
-      const ended = await endUnansweredAttempt(db, { id: call.id, attempt: call.attempts }, {
-        status: body.outcome,
-        outcome: body.outcome,
-        error: body.detail ?? null,
-        // A failed call (bad number, carrier refusal) is not worth another ring.
-        retry: body.outcome !== 'failed',
-        now: null,
-        defaultSpacingSeconds: deps.defaults.retrySpacingSeconds,
-      });
-      if (ended === 'stale') return conflict(res, `status: call ${call.id} changed meanwhile; read it again`);
-    }
-    res.json({ call: await getCall(db, call.id) });
+    res.json({ call: await reportCallOutcome(db, req.params.id, body, deps.defaults) });
   });
 
   router.post('/calls/:id/cancel', takesNoBody(), async (req: Request<{ id: string }>, res) => {
     if (!/^\d{1,18}$/.test(req.params.id)) return badRequest(res, 'id: must be a call id (digits)');
-    // Only a call still waiting can be withdrawn; one already ringing reports its own outcome.
-    const cancelled = await db.query(
-      `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, updated_at = now()
-        WHERE id = $1 AND status = 'queued'`,
-      [req.params.id],
-    );
-    const call = await getCall(db, req.params.id);
-    if (!call) return void res.status(404).json({ error: `call ${req.params.id} not found` });
-    if (cancelled.rowCount === 0) return conflict(res, `status: call ${call.id} is ${call.status}; only queued calls can be cancelled`);
-    res.json({ call });
+    res.json({ call: await cancelCall(db, req.params.id) });
   });
 
   router.get('/call-settings/:tenantId', async (req, res) => {
@@ -121,7 +85,4 @@ function badRequest(res: Response, error: string): void {
   res.status(400).json({ error });
 }
 
-function conflict(res: Response, error: string): void {
-  res.status(409).json({ error });
-}
 

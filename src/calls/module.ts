@@ -1,7 +1,12 @@
 import { Counter } from 'prom-client';
 import type { ModuleFactory } from '../modules/worker-module';
 import { createCallSchedulerJob } from './call-scheduler-job';
+import { Router } from 'express';
+import { DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../http/app';
+import { problemErrorHandler } from '../http/problem';
+import { callApiSpec } from './call-api-spec';
 import { callsRoutes } from './calls-routes';
+import { v1CallRoutes } from './v1-call-routes';
 import { createTelephonyWebhook } from './telephony-webhook';
 
 /**
@@ -39,8 +44,11 @@ export const callsModule: ModuleFactory = ({ config, db, metrics, logger }) => {
             }),
           ]
         : [],
-    apiRouter: () =>
-      callsRoutes({ db, defaults: { maxAttempts: settings.maxAttempts, retrySpacingSeconds: settings.retrySpacingSeconds } }),
+    apiRouter: () => {
+      const deps = { db, defaults: { maxAttempts: settings.maxAttempts, retrySpacingSeconds: settings.retrySpacingSeconds } };
+      return Router().use(callsRoutes(deps), v1CallRoutes(deps)).use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+    },
+    apiSpec: () => callApiSpec,
     fixedStatuses: (): Record<string, 'disabled'> => (url ? {} : { telephony: 'disabled' }),
   };
 };

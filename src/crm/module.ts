@@ -5,6 +5,7 @@ import { createCampaignSchedulerJob } from './campaigns/campaign-scheduler-job';
 import { dataContractApiSpec, dataContractRoutes } from './contacts/contract-router';
 import { createDunningJob } from './dunning/dunning-job';
 import { crmRoutes } from './http/crm-routes';
+import { crmV1ApiSpec, crmV1Routes } from './http/crm-v1-router';
 import { createKpiSnapshotJob } from './kpi/kpi-job';
 import { createLeadReminderJob } from './lead-reminders/lead-reminder-job';
 import { createNurtureJob } from './nurture/nurture-job';
@@ -42,7 +43,11 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
       createKpiSnapshotJob({ schedule: config.crm.schedules.kpiSnapshots }),
     ],
     apiRouter: () =>
-      Router().use(crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }), dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays })),
-    apiSpec: () => dataContractApiSpec,
+      Router().use(
+        crmRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays, templates }),
+        crmV1Routes({ db, templates }),
+        dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays }),
+      ),
+    apiSpec: () => [...dataContractApiSpec, ...crmV1ApiSpec],
   };
 };

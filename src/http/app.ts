@@ -3,17 +3,19 @@ import { isDatabaseUnavailable } from '../db/connection-errors';
 import type { HealthMonitor } from '../health/health-monitor';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
-import type { JobRunRow } from '../scheduler/job-runs';
+import type { JobRunPageRow, JobRunRow } from '../scheduler/job-runs';
 import type { JobState } from '../scheduler/scheduler';
 import { requireApiKey } from './api-key';
 import { healthRoutes } from './health-routes';
 import { API_VERSION, buildOpenApiDocument } from './openapi/openapi-document';
 import type { RouteSpec } from './openapi/route-spec';
+import { jobsApiSpec } from './jobs-api-spec';
 import { jobsRoutes } from './jobs-routes';
 import { limitInFlight, SHED_RETRY_AFTER_SECONDS } from './load-shedding';
 import { metricsRoutes } from './metrics-routes';
 import { problemErrorHandler } from './problem';
 import { refuseUnsafeInput } from './request-guard';
+import { v1JobsRoutes } from './v1-jobs-routes';
 
 /** What the HTTP layer may see: probes, job state and metrics — never SQL or clients. */
 export interface HttpDeps {
@@ -23,6 +25,8 @@ export interface HttpDeps {
   health: HealthMonitor;
   scheduler: { jobs(): JobState[]; nextRun(name: string): Date | null };
   runsOf(job: string, limit: number): Promise<JobRunRow[]>;
+  /** One keyset page of a job's runs, newest first (GET /api/v1/jobs/:name/runs). */
+  runsPageOf(job: string, page: { limit: number; before?: { fireKey: string; id: string } }): Promise<JobRunPageRow[]>;
   lockKeyOf(job: string): string;
   metrics: Metrics;
   lifecycle: { isStarted(): boolean; isShuttingDown(): boolean };
@@ -50,7 +54,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
   // The API's description is public (it holds no data), so tools can read it without the key.
-  const openApi = JSON.stringify(buildOpenApiDocument(deps.apiSpecs ?? [], API_VERSION));
+  const openApi = JSON.stringify(buildOpenApiDocument([...jobsApiSpec, ...(deps.apiSpecs ?? [])], API_VERSION));
   app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(openApi));
 
   const api = express.Router();
@@ -61,6 +65,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   api.use((req, res, next) => (largeJson.get(`${req.method} ${req.path}`) ?? defaultJson)(req, res, next));
   api.use(refuseUnsafeInput());
   api.use(jobsRoutes(deps));
+  api.use(v1JobsRoutes(deps));
   for (const router of deps.apiRouters ?? []) api.use(router);
   // /api/v1 answers errors as problem details, also those of the body parser before any route.
   api.use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));

@@ -123,6 +123,27 @@ export async function recentRuns(db: Queryable, job: string, limit: number): Pro
   return result.rows.map((r) => ({ ...r, id: Number(r.id), lease_epoch: Number(r.lease_epoch) }));
 }
 
+/** A run with its keyset position: the fire time in whole microseconds (a Date keeps only milliseconds). */
+export type JobRunPageRow = JobRunRow & { fire_key: string };
+
+/**
+ * One page of a job's runs, newest fire time first; the caller reads `limit + 1` to know whether
+ * there is more. `before` is the fire key and id of the last run of the page before: a keyset
+ * that does not shift when new runs are recorded meanwhile.
+ */
+export async function runsPage(db: Queryable, job: string, page: { limit: number; before?: { fireKey: string; id: string } }): Promise<JobRunPageRow[]> {
+  const result = await db.query<JobRunPageRow>(
+    `SELECT id, job, fire_time, trigger, instance, run_id, lease_epoch, started_at, finished_at, outcome, items, error,
+            (extract(epoch FROM fire_time) * 1000000)::bigint::text AS fire_key
+       FROM job_runs
+      WHERE job = $1
+        AND ($2::bigint IS NULL OR (fire_time, id) < (timestamptz 'epoch' + $2::bigint * interval '1 microsecond', $3::bigint))
+      ORDER BY fire_time DESC, id DESC LIMIT $4`,
+    [job, page.before?.fireKey ?? null, page.before?.id ?? null, page.limit],
+  );
+  return result.rows.map((r) => ({ ...r, id: Number(r.id), lease_epoch: Number(r.lease_epoch) }));
+}
+
 /** The database's clock: the one every replica agrees on, whatever its own clock says. */
 export async function readDatabaseNow(db: Queryable): Promise<{ databaseNow: Date }> {
   const result = await db.query<{ now: Date | string }>('SELECT now() AS now');

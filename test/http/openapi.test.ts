@@ -11,6 +11,12 @@ import type { Database } from '../../src/db/database';
 import type { FollowUpService } from '../../src/delivery/followup-service';
 import type { DeliveryConfig } from '../../src/config/config';
 import { deliveryApiRoutes, deliveryApiSpec } from '../../src/delivery/v1/delivery-api';
+import { callApiSpec } from '../../src/calls/call-api-spec';
+import { v1CallRoutes } from '../../src/calls/v1-call-routes';
+import { crmV1ApiSpec, crmV1Routes } from '../../src/crm/http/crm-v1-router';
+import type { TemplateEngine } from '../../src/delivery/templates';
+import { jobsApiSpec } from '../../src/http/jobs-api-spec';
+import { v1JobsRoutes } from '../../src/http/v1-jobs-routes';
 import { useProcessFixture } from '../support/process-fixture';
 import { REPO_ROOT, waitUntilStarted } from '../support/worker-process';
 import { createResponseValidator } from '../support/openapi-validator';
@@ -65,9 +71,12 @@ describe('the OpenAPI document of /api/v1', () => {
     const routers = [
       dataContractRoutes({ db: {} as Database, dunningReminderDays: [] }),
       deliveryApiRoutes({ service: {} as FollowUpService, validation: {}, db: {} as Database, config: {} as DeliveryConfig, workerHealth: async () => ({}) as never }),
+      crmV1Routes({ db: {} as Database, templates: {} as TemplateEngine }),
+      v1CallRoutes({ db: {} as Database, defaults: { maxAttempts: 1, retrySpacingSeconds: 1 } }),
+      v1JobsRoutes({ scheduler: { jobs: () => [], nextRun: () => null }, lockKeyOf: String, runsPageOf: async () => [] }),
     ];
     const routes = routers.flatMap(routesOf).filter((r) => /^\/v1(\/|$)/.test(r.split(' ')[1]!));
-    const documented = [...dataContractApiSpec, ...deliveryApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    const documented = [...dataContractApiSpec, ...deliveryApiSpec, ...crmV1ApiSpec, ...callApiSpec, ...jobsApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
     expect(routes.sort()).toEqual(documented.sort());
   });
 

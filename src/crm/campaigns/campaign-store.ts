@@ -202,3 +202,14 @@ async function transition(db: Queryable, id: string, from: CampaignStatus[], set
   if (!current) throw new NotFoundError(`campaign ${id} not found`);
   throw new ConflictError(`campaign ${id} is ${current.status}; this needs one of: ${from.join(', ')}`);
 }
+
+/** One page of a tenant's campaigns in id order, `limit` rows after `afterId` (the caller reads one more than it shows). */
+export async function listCampaigns(db: Queryable, page: { tenantId: string; status?: CampaignStatus | undefined; afterId?: string | undefined; limit: number }): Promise<CampaignRow[]> {
+  const result = await db.query<CampaignRow>(
+    `SELECT * FROM campaigns
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR id > $3)
+      ORDER BY id LIMIT $4`,
+    [page.tenantId, page.status ?? null, page.afterId ?? null, page.limit],
+  );
+  return result.rows;
+}

@@ -2,18 +2,14 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Database } from '../../db/database';
 import { cancelAppointment, createAppointment, moveAppointment, setAppointmentOutcome } from '../appointments/appointment-reminders';
-import {
-  cancelCampaign,
-  getCampaign,
-  insertCampaign,
-  pauseCampaign,
-  resumeCampaign,
-} from '../campaigns/campaign-store';
+import { cancelCampaign, getCampaign, pauseCampaign, resumeCampaign } from '../campaigns/campaign-store';
 import type { TemplateEngine } from '../../delivery/templates';
-import { validateCampaignTemplate } from '../campaigns/campaign-template';
+import { campaignFields } from '../campaigns/campaign-schema';
+import { createCampaign } from '../campaigns/create-campaign';
 import { createInvoice, markInvoicePaid } from '../dunning/invoices';
 import { NotFoundError } from '../errors';
-import { computeKpiSnapshot } from '../kpi/kpi-snapshots';
+import { computeKpiSnapshot, getKpiSnapshot } from '../kpi/kpi-snapshots';
+import { getTenant } from '../tenants/tenant-store';
 import { recordContactReply, convertLead } from '../leads/lead-events';
 import { enrollContact, stopEnrollment } from '../nurture/nurture';
 import { calendarDate, isoInstant } from '../../util/iso-time';
@@ -23,26 +19,6 @@ import { parseBody, validationMessage } from './validation';
 const id = z.string().trim().min(1, { message: 'must not be empty' }).max(200, { message: 'must be at most 200 characters' });
 // Times go through the one strict parser: z.coerce.date turned null, 0 and true into 1970.
 const instant = isoInstant;
-const template = z.string().min(1, { message: 'must not be empty' }).max(100_000, { message: 'must be at most 100000 characters' });
-
-const campaignBody = z
-  .object({
-    tenantId: id,
-    name: z.string().trim().min(1, { message: 'must not be empty' }).max(200),
-    channel: z.enum(['email', 'whatsapp'], { message: 'must be email or whatsapp' }),
-    subject: z.string().max(998).optional(),
-    template,
-    sendAt: instant,
-    listId: id.optional(),
-    segmentId: id.optional(),
-  })
-  .strict()
-  .superRefine((v, ctx) => {
-    if ((v.listId === undefined) === (v.segmentId === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['listId'], message: 'give exactly one of listId or segmentId' });
-    }
-    if (v.channel === 'email' && !v.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'is required for e-mail' });
-  });
 
 const channel = z.enum(['email', 'sms', 'whatsapp'], { message: 'must be email, sms or whatsapp' });
 const appointmentBody = z
@@ -82,15 +58,7 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
     });
 
   router.post('/campaigns', handle(async (req, res) => {
-    const body = parseBody(campaignBody, req.body);
-    validateCampaignTemplate(deps.templates, body);
-    const owner = body.listId
-      ? await db.query('SELECT 1 FROM contact_lists WHERE id = $1 AND tenant_id = $2', [body.listId, body.tenantId])
-      : await db.query('SELECT 1 FROM segments WHERE id = $1 AND tenant_id = $2', [body.segmentId, body.tenantId]);
-    if (owner.rows.length === 0) {
-      throw new NotFoundError(body.listId ? `listId: list ${body.listId} not found for tenant` : `segmentId: segment ${body.segmentId} not found for tenant`);
-    }
-    res.status(201).json(await insertCampaign(db, body));
+    res.status(201).json(await createCampaign(db, deps.templates, parseBody(campaignFields, req.body)));
   }));
   router.get('/campaigns/:id', handle(async (req, res) => {
     // Counts of sent/failed are refreshed by campaign-scheduler every tick; a GET only reads.
@@ -134,17 +102,13 @@ export function crmRoutes(deps: { db: Database; dunningReminderDays: readonly nu
 
   router.get('/kpi-snapshots', handle(async (req, res) => {
     const q = parseBody(snapshotQuery, req.query);
-    const row = await db.query('SELECT *, snapshot_date::text AS snapshot_date FROM kpi_snapshots WHERE tenant_id = $1 AND snapshot_date = $2', [
-      q.tenantId,
-      q.date,
-    ]);
-    if (!row.rows[0]) throw new NotFoundError(`no snapshot for tenant ${q.tenantId} on ${q.date}`);
-    res.json(row.rows[0]);
+    const row = await getKpiSnapshot(db, q.tenantId, q.date);
+    if (!row) throw new NotFoundError(`no snapshot for tenant ${q.tenantId} on ${q.date}`);
+    res.json(row);
   }));
   router.post('/kpi-snapshots/recompute', handle(async (req, res) => {
     const q = parseBody(snapshotQuery, req.body);
-    const tenant = await db.query('SELECT 1 FROM tenants WHERE id = $1', [q.tenantId]);
-    if (tenant.rows.length === 0) throw new NotFoundError(`tenantId: tenant ${q.tenantId} not found`);
+    if (!(await getTenant(db, q.tenantId))) throw new NotFoundError(`tenantId: tenant ${q.tenantId} not found`);
     res.json(await computeKpiSnapshot(db, q.tenantId, q.date));
   }));
   return router;

@@ -93,3 +93,26 @@ export async function dueSnapshots(db: Queryable, limit: number): Promise<Array<
   );
   return result.rows;
 }
+
+export async function getKpiSnapshot(db: Queryable, tenantId: string, date: string): Promise<KpiSnapshotRow | undefined> {
+  const result = await db.query<KpiSnapshotRow>(
+    'SELECT *, snapshot_date::text AS snapshot_date FROM kpi_snapshots WHERE tenant_id = $1 AND snapshot_date = $2',
+    [tenantId, date],
+  );
+  return result.rows[0];
+}
+
+/** One page of a tenant's snapshots in date order within [from, to] (either end open), after `afterDate`. */
+export async function listKpiSnapshots(
+  db: Queryable,
+  page: { tenantId: string; from?: string | undefined; to?: string | undefined; afterDate?: string | undefined; limit: number },
+): Promise<KpiSnapshotRow[]> {
+  const result = await db.query<KpiSnapshotRow>(
+    `SELECT *, snapshot_date::text AS snapshot_date FROM kpi_snapshots
+      WHERE tenant_id = $1 AND ($2::date IS NULL OR snapshot_date >= $2::date) AND ($3::date IS NULL OR snapshot_date <= $3::date)
+        AND ($4::date IS NULL OR snapshot_date > $4::date)
+      ORDER BY kpi_snapshots.snapshot_date LIMIT $5`,
+    [page.tenantId, page.from ?? null, page.to ?? null, page.afterDate ?? null, page.limit],
+  );
+  return result.rows;
+}

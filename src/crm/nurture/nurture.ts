@@ -17,6 +17,7 @@ export interface EnrollmentRow {
   steps: number;
   enrolled_at: Date;
   ends_at: Date;
+  stopped_at: Date | null;
 }
 
 /**
@@ -35,23 +36,23 @@ export function enrollContact(
         input.sequenceId,
       ])
     ).rows[0];
-    if (!sequence) throw new NotFoundError(`sequenceId: nurture sequence ${input.sequenceId} not found`);
+    if (!sequence) throw new NotFoundError(`sequenceId: nurture sequence ${input.sequenceId} not found`, [{ field: 'sequenceId', message: 'unknown nurture sequence' }]);
     const contact = (
       await tx.query<{ name: string | null; email: string | null; phone: string | null; whatsapp: string | null }>(
         'SELECT name, email, phone, whatsapp FROM contacts WHERE id = $1 AND tenant_id = $2',
         [input.contactId, sequence.tenant_id],
       )
     ).rows[0];
-    if (!contact) throw new NotFoundError(`contactId: contact ${input.contactId} not found for the sequence's tenant`);
+    if (!contact) throw new NotFoundError(`contactId: contact ${input.contactId} not found for the sequence's tenant`, [{ field: 'contactId', message: "unknown contact in the sequence's tenant" }]);
     const address = sequence.channel === 'email' ? contact.email : sequence.channel === 'whatsapp' ? (contact.whatsapp ?? contact.phone) : contact.phone;
-    if (!address) throw new ConflictError(`contactId: contact ${input.contactId} has no address for ${sequence.channel}`);
+    if (!address) throw new ConflictError(`contactId: contact ${input.contactId} has no address for ${sequence.channel}`, [{ field: 'contactId', message: `has no address for ${sequence.channel}` }]);
     const steps = (
       await tx.query<{ step_no: number; delay_minutes: number; subject: string | null; template: string }>(
         'SELECT step_no, delay_minutes, subject, template FROM nurture_steps WHERE sequence_id = $1 ORDER BY step_no',
         [input.sequenceId],
       )
     ).rows;
-    if (steps.length === 0) throw new ConflictError(`sequenceId: nurture sequence ${input.sequenceId} has no steps`);
+    if (steps.length === 0) throw new ConflictError(`sequenceId: nurture sequence ${input.sequenceId} has no steps`, [{ field: 'sequenceId', message: 'has no steps' }]);
 
     const enrolledAt = new Date();
     let at = enrolledAt.getTime();
@@ -63,7 +64,7 @@ export function enrollContact(
       [sequence.tenant_id, input.sequenceId, input.contactId, input.leadId ?? null, steps.length, enrolledAt, new Date(at)],
     );
     const enrollment = inserted.rows[0];
-    if (!enrollment) throw new ConflictError(`contactId: contact ${input.contactId} is already enrolled in sequence ${input.sequenceId}`);
+    if (!enrollment) throw new ConflictError(`contactId: contact ${input.contactId} is already enrolled in sequence ${input.sequenceId}`, [{ field: 'contactId', message: 'is already enrolled in this sequence' }]);
     await scheduleMessages(
       tx,
       steps.map((s, i) => ({
@@ -113,4 +114,22 @@ export async function stopEnrollmentsOf(
   let cancelled = 0;
   for (const { id } of ids.rows) cancelled += await stopEnrollment(tx, id, reason);
   return cancelled;
+}
+
+export async function getEnrollment(db: Queryable, id: string): Promise<EnrollmentRow | undefined> {
+  return (await db.query<EnrollmentRow>('SELECT * FROM nurture_enrollments WHERE id = $1', [id])).rows[0];
+}
+
+/**
+ * Stops one enrolment by hand (POST /v1/nurture-enrollments/:id/stop): its steps not yet sent
+ * are cancelled. Stopping a stopped one again changes nothing; a completed one cannot be stopped.
+ */
+export function stopEnrollmentByHand(db: Database, id: string): Promise<{ enrollment: EnrollmentRow; stepsCancelled: number }> {
+  return db.transaction(async (tx) => {
+    const current = (await tx.query<EnrollmentRow>('SELECT * FROM nurture_enrollments WHERE id = $1 FOR UPDATE', [id])).rows[0];
+    if (!current) throw new NotFoundError(`nurture enrollment ${id} not found`);
+    if (current.status === 'completed') throw new ConflictError(`nurture enrollment ${id} is completed`, [{ field: 'status', message: 'is completed; only an active enrollment can be stopped' }]);
+    const stepsCancelled = await stopEnrollment(tx, id, 'manual');
+    return { enrollment: (await getEnrollment(tx, id))!, stepsCancelled };
+  });
 }
