@@ -17,7 +17,7 @@ import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
 import { createMetrics } from './metrics/metrics';
 import { createTemplateEngine } from './delivery/templates';
-import { moduleFactories } from './modules';
+import { moduleFactories } from './worker-modules';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
