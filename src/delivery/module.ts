@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { messageApiSpec } from './v1/message-api-spec';
 import { messageRoutes } from './v1/message-routes';
-import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
+import { createPersonalizer } from '../ai/build-personalizer';
+import { createPersonalizationMetrics } from '../ai/personalizer';
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
