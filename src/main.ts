@@ -7,7 +7,7 @@ import { createPgDatabase } from './db/pg-database';
 import { createPgliteDatabase } from './db/pglite-database';
 import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
 import { HealthMonitor, type Probe } from './health/health-monitor';
-import { databaseProbe, qdrantProbe, redisProbe } from './health/probes';
+import { databaseProbe, redisProbe } from './health/probes';
 import { createHttpApp } from './http/app';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { ShutdownSequence } from './lifecycle/shutdown';
@@ -102,11 +102,9 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
 
   const probes: Probe[] = [databaseProbe(pools.health)];
   if (redis) probes.push(redisProbe(redis));
-  if (config.qdrant.url) probes.push(qdrantProbe(config.qdrant.url));
   for (const module of modules) probes.push(...(module.probes?.() ?? []));
   const fixedStatuses = {
     ...(redis ? {} : { redis: 'in-process' as const }),
-    ...(config.qdrant.url ? {} : { qdrant: 'disabled' as const }),
     ...Object.assign({}, ...modules.map((m) => m.fixedStatuses?.() ?? {})),
   };
   const health = new HealthMonitor(probes, fixedStatuses, {
