@@ -2,9 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
-import { migrate } from './db/migrate';
-import { createPgDatabase } from './db/pg-database';
-import { createPgliteDatabase } from './db/pglite-database';
+import { migrateWithRetry, openWorkerPools, type WorkerPools } from './db/worker-pools';
 import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
 import { HealthMonitor, type Probe } from './health/health-monitor';
 import { databaseProbe, redisProbe } from './health/probes';
@@ -22,7 +20,6 @@ import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client
 import type { JobDefinition } from './scheduler/job';
 import { recentRuns } from './scheduler/job-runs';
 import { Scheduler } from './scheduler/scheduler';
-import { sleep } from './util/deadline';
 import { buildWorkerModules } from './worker-modules';
 
 export interface WorkerOptions {
@@ -80,11 +77,9 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   return { config, port, scheduler: built.scheduler, locks, db: pools.api, logger, stop: () => shutdown.run(), releaseLocks };
 }
 
-type Pools = Awaited<ReturnType<typeof openDatabases>>;
-
 /** Step 1: the pools (closed last), migrated and warmed. */
-async function openDatabase(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<Pools> {
-  const pools = await openDatabases(config, logger);
+async function openDatabase(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<WorkerPools> {
+  const pools = await openWorkerPools(config, logger);
   for (const [name, pool] of pools.distinct) shutdown.register(`database ${name}`, () => pool.close());
   // Migrations take the scheduler's pool: the API pool's short acquire deadline is for shedding
   // requests, not for a start-up step that may wait for a busy server.
@@ -115,7 +110,7 @@ async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSeque
  * HTTP server's step, they run before it, while /health still answers.
  */
 async function buildModules(
-  deps: { config: Config; logger: Logger; pools: Pools; redis: RedisClient | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
+  deps: { config: Config; logger: Logger; pools: WorkerPools; redis: RedisClient | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
   shutdown: ShutdownSequence,
 ) {
   const { config, logger, pools, redis, locks } = deps;
@@ -251,53 +246,6 @@ async function serveHttp(
 /** Best-effort: a lease that already expired or was taken over is not an error here. */
 async function releaseHeldLeases(locks: LeaseLocks): Promise<void> {
   await Promise.allSettled(locks.held().map((lease) => lease.release()));
-}
-
-/**
- * The database connections, one pool per kind of caller, so that none can starve another: 2,000
- * concurrent API requests once took every connection of a single shared pool, failed a dispatcher
- * tick and flapped /health. The API pool sheds with 503 when its acquire deadline passes; the
- * dispatcher, the scheduler (tick fences and the jobs' statements) and the health probe keep
- * their own. The embedded PGlite is one in-process database for all.
- */
-async function openDatabases(config: Config, logger: Logger) {
-  if (!config.database.url) {
-    const embedded = await createPgliteDatabase(config.database.pgliteDataDir, { schema: config.database.schema });
-    return { api: embedded, dispatcher: embedded, jobs: embedded, health: embedded, distinct: new Map([['embedded', embedded]]) };
-  }
-  const url = config.database.url;
-  const open = (poolName: string, poolMax: number, minIdle: number, acquireTimeoutMs?: number) =>
-    createPgDatabase({
-      url,
-      schema: config.database.schema,
-      poolName,
-      poolMax,
-      minIdle,
-      acquireTimeoutMs,
-      queryTimeoutMs: config.database.queryTimeoutMs,
-      applicationName: `crm-worker ${config.instanceId}`.slice(0, 63),
-      logger,
-    });
-  const api = open('api', config.database.poolMax, 2, config.database.apiAcquireTimeoutMs);
-  const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4, config.database.acquireTimeoutMs);
-  const jobs = open('jobs', config.database.jobsPoolMax, 1, config.database.acquireTimeoutMs);
-  const health = open('health', 1, 1, config.database.acquireTimeoutMs);
-  return { api, dispatcher, jobs, health, distinct: new Map([['api', api], ['dispatcher', dispatcher], ['jobs', jobs], ['health', health]]) };
-}
-
-/** Workers often start before their database: retry for a while, then fail for the supervisor. */
-async function migrateWithRetry(db: Database, logger: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrate(db, logger);
-      return;
-    } catch (err) {
-      if (attempt >= 8) throw err;
-      const waitMs = Math.min(250 * 2 ** attempt, 5_000);
-      logger.warn('database not ready for migrations; retrying', { attempt, waitMs, error: (err as Error).message });
-      await sleep(waitMs);
-    }
-  }
 }
 
 /** Entry point: parse config (exit 78 on any problem), start, and install signal handlers. */
