@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
-import { migrateWithRetry, openWorkerPools, type WorkerPools } from './db/worker-pools';
+import { migrateWithRetry, openWorkerPools, type WorkerPools } from './worker-pools';
 import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
 import { HealthMonitor, type Probe } from './health/health-monitor';
 import { databaseProbe, redisProbe } from './health/probes';

@@ -1,10 +1,10 @@
-import type { Config } from '../config/config';
-import type { Logger } from '../logging/logger';
-import { sleep } from '../util/deadline';
-import type { Database } from './database';
-import { migrate } from './migrate';
-import { createPgDatabase } from './pg-database';
-import { createPgliteDatabase } from './pglite-database';
+import type { Config } from './config/config';
+import type { Database } from './db/database';
+import { migrate } from './db/migrate';
+import { createPgDatabase } from './db/pg-database';
+import { createPgliteDatabase } from './db/pglite-database';
+import type { Logger } from './logging/logger';
+import { sleep } from './util/deadline';
 
 /**
  * The database connections, one pool per kind of caller, so that none can starve another: 2,000
