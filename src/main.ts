@@ -14,7 +14,7 @@ import { lockKey, type LeaseLocks } from './locks/lease';
 import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
-import { createTemplateEngine } from './delivery/templates';
+import { createTemplateEngine } from './templates/template-engine';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';

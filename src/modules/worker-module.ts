@@ -7,7 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { RedisClient } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
-import type { TemplateEngine } from '../delivery/templates';
+import type { TemplateEngine } from '../templates/template-engine';
 import type { RouteSpec } from '../http/openapi/route-spec';
 
 /** What the composition root hands every module: the shared clients, built once. */

@@ -9,7 +9,7 @@ import {
   pauseCampaign,
   resumeCampaign,
 } from '../campaigns/campaign-store';
-import type { TemplateEngine } from '../../delivery/templates';
+import type { TemplateEngine } from '../../templates/template-engine';
 import { validateCampaignTemplate } from '../campaigns/campaign-template';
 import { createInvoice, markInvoicePaid } from '../dunning/invoices';
 import { NotFoundError } from '../errors';
