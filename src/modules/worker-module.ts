@@ -29,7 +29,7 @@ export interface ModuleContext {
 }
 
 /**
- * A capability plugged into the worker (delivery, CRM jobs, calls, knowledge). Every part is
+ * A capability plugged into the worker (core jobs, delivery, knowledge, calls, CRM). Every part is
  * optional; the root wires jobs into the scheduler, routers under /api behind the API key,
  * probes into /health, and calls start() after the HTTP server listens and stop() during the
  * ordered shutdown, after the scheduler has drained and before the clients close.
