@@ -47,7 +47,7 @@ import { loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database, Queryable, QueryResult } from './db/database';
 import { assertSchemaName, DEFAULT_SCHEMA } from './db/schema';
 import { FollowUpService } from './delivery/followup-service';
-import { createTemplateEngine } from './delivery/templates';
+import { createTemplateEngine } from './templates/template-engine';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { createLogger } from './logging/logger';
 import { startWorker as startComposedWorker } from './main';

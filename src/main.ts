@@ -2,28 +2,25 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
-import { migrate } from './db/migrate';
-import { createPgDatabase } from './db/pg-database';
-import { createPgliteDatabase } from './db/pglite-database';
+import { migrateWithRetry, openWorkerPools, type WorkerPools } from './worker-pools';
 import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
 import { HealthMonitor, type Probe } from './health/health-monitor';
-import { databaseProbe, qdrantProbe, redisProbe } from './health/probes';
-import { createHttpApp } from './http/app';
+import { databaseProbe, redisProbe } from './health/probes';
+import { createHttpApp, type HttpDeps } from './http/app';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { ShutdownSequence } from './lifecycle/shutdown';
 import { createInProcessLeaseLocks } from './locks/in-process-lease-locks';
 import { lockKey, type LeaseLocks } from './locks/lease';
 import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
-import { createMetrics } from './metrics/metrics';
-import { createTemplateEngine } from './delivery/templates';
-import { moduleFactories } from './modules';
+import { createMetrics, type Metrics } from './metrics/metrics';
+import { createTemplateEngine } from './templates/template-engine';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
 import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
 import { recentRuns, runsPage } from './scheduler/job-runs';
 import { Scheduler } from './scheduler/scheduler';
-import { sleep } from './util/deadline';
+import { buildWorkerModules } from './worker-modules';
 
 export interface WorkerOptions {
   /** Jobs beyond the built-in catalogue (test fixtures use this; production does not). */
@@ -46,7 +43,10 @@ export interface RunningWorker {
 
 /**
  * The composition root: every client is built here and passed down; nothing below reads the
- * environment or holds a module-level singleton.
+ * environment or holds a module-level singleton. Four steps, each registering its own shutdown
+ * step as it opens something, so the ordered shutdown (reverse order) closes what was opened last
+ * first: open the database, open the locks, build the modules, serve HTTP; then the modules and
+ * the scheduler start.
  */
 export async function startWorker(config: Config, options: WorkerOptions = {}): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
@@ -64,49 +64,71 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     jobsEnabled: config.scheduler.jobsEnabled,
   });
 
-  const pools = await openDatabases(config, logger);
-  const db = pools.api;
+  const pools = await openDatabase(config, logger, shutdown);
+  const { redis, locks } = await openLocks(config, logger, shutdown);
+  const built = await buildModules({ config, logger, pools, redis, locks, extraJobs: options.extraJobs }, shutdown);
+  const lifecycle = { isStarted: () => started, isShuttingDown: () => shutdown.started };
+  const { port } = await serveHttp({ config, logger, startedAt, db: pools.api, locks, lifecycle, ...built }, shutdown);
+  await built.start();
+  started = true;
+  logger.info('crm-worker started', { instance: config.instanceId, pid: process.pid, port, jobs: built.jobs.map((j) => j.name) });
+
+  const releaseLocks = () => releaseHeldLeases(locks);
+  return { config, port, scheduler: built.scheduler, locks, db: pools.api, logger, stop: () => shutdown.run(), releaseLocks };
+}
+
+/** Step 1: the pools (closed last), migrated and warmed. */
+async function openDatabase(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<WorkerPools> {
+  const pools = await openWorkerPools(config, logger);
   for (const [name, pool] of pools.distinct) shutdown.register(`database ${name}`, () => pool.close());
   // Migrations take the scheduler's pool: the API pool's short acquire deadline is for shedding
   // requests, not for a start-up step that may wait for a busy server.
   await migrateWithRetry(pools.jobs, logger);
   for (const [, pool] of pools.distinct) await pool.warm();
+  return pools;
+}
 
+/** Step 2: Redis lease locks with REDIS_URL (the client closes after everything that uses it), else in-process ones. */
+async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<{ redis: RedisClient | undefined; locks: LeaseLocks }> {
+  if (!config.redis.url) return { redis: undefined, locks: createInProcessLeaseLocks({ owner: config.instanceId, logger }) };
+  const client = await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
+  shutdown.register('redis', () => closeRedis(client, 2_000));
+  const locks = createRedisLeaseLocks({
+    client,
+    keyPrefix: config.redis.keyPrefix,
+    owner: config.instanceId,
+    commandTimeoutMs: config.redis.commandTimeoutMs,
+    logger,
+  });
+  return { redis: client, locks };
+}
+
+/**
+ * Step 3: every module over the shared clients, the health monitor probing the dependencies
+ * (stopped after the HTTP server closes) and the scheduler over the modules' jobs, built, not
+ * started. start() registers the modules' stops and the scheduler's drain: registered after the
+ * HTTP server's step, they run before it, while /health still answers.
+ */
+async function buildModules(
+  deps: { config: Config; logger: Logger; pools: WorkerPools; redis: RedisClient | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
+  shutdown: ShutdownSequence,
+) {
+  const { config, logger, pools, redis, locks } = deps;
   const metrics = createMetrics();
-  let redis: RedisClient | undefined;
-  let locks: LeaseLocks;
-  if (config.redis.url) {
-    redis = await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
-    const client = redis;
-    shutdown.register('redis', () => closeRedis(client, 2_000));
-    locks = createRedisLeaseLocks({
-      client,
-      keyPrefix: config.redis.keyPrefix,
-      owner: config.instanceId,
-      commandTimeoutMs: config.redis.commandTimeoutMs,
-      logger,
-    });
-  } else {
-    locks = createInProcessLeaseLocks({ owner: config.instanceId, logger });
-  }
-
   const shutdownController = new AbortController();
   /** Aborted when shutdown begins, so that batch jobs stop at their next boundary (JobContext.stopping). */
   const stoppingController = new AbortController();
   const templates = createTemplateEngine(config.delivery.templateLimits);
   const context: ModuleContext = {
-    config, db, deliveryDb: pools.dispatcher, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates,
+    config, db: pools.api, deliveryDb: pools.dispatcher, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates,
   };
-  const modules: WorkerModule[] = [];
-  for (const factory of moduleFactories) modules.push(await factory(context));
+  const modules = await buildWorkerModules(context);
 
   const probes: Probe[] = [databaseProbe(pools.health)];
   if (redis) probes.push(redisProbe(redis));
-  if (config.qdrant.url) probes.push(qdrantProbe(config.qdrant.url));
   for (const module of modules) probes.push(...(module.probes?.() ?? []));
   const fixedStatuses = {
     ...(redis ? {} : { redis: 'in-process' as const }),
-    ...(config.qdrant.url ? {} : { qdrant: 'disabled' as const }),
     ...Object.assign({}, ...modules.map((m) => m.fixedStatuses?.() ?? {})),
   };
   const health = new HealthMonitor(probes, fixedStatuses, {
@@ -118,7 +140,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   shutdown.register('health monitor', async () => health.stop());
 
   const jobs = config.scheduler.jobsEnabled
-    ? [...modules.flatMap((m) => m.jobs?.() ?? []), ...(options.extraJobs?.({ config }) ?? [])]
+    ? [...modules.flatMap((m) => m.jobs?.() ?? []), ...(deps.extraJobs?.({ config }) ?? [])]
     : [];
   const scheduler = new Scheduler(
     {
@@ -136,10 +158,53 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     { lateToleranceMs: config.scheduler.lateToleranceMs },
   );
 
-  const releaseLocks = async () => {
-    await Promise.allSettled(locks.held().map((lease) => lease.release()));
-  };
+  async function start(): Promise<void> {
+    // Modules stop after the scheduler has drained and before the clients close (shutdown runs in
+    // reverse registration order).
+    for (const module of modules) {
+      if (module.stop) shutdown.register(`module ${module.name}`, () => module.stop!());
+    }
+    // Registered last, so it runs first: drain jobs while the clients they use are still open.
+    shutdown.register(
+      'scheduler',
+      async () => {
+        stoppingController.abort(new Error('worker stopping'));
+        const drained = await scheduler.stop(config.scheduler.shutdownTimeoutMs);
+        if (!drained) {
+          logger.warn('jobs still running at SHUTDOWN_TIMEOUT_MS: aborting them', {
+            timeoutMs: config.scheduler.shutdownTimeoutMs,
+          });
+          shutdownController.abort(new Error('shutdown timeout'));
+          await scheduler.settle(2_000);
+        }
+        await releaseHeldLeases(locks);
+      },
+      config.scheduler.shutdownTimeoutMs + 5_000,
+    );
+    for (const module of modules) await module.start?.();
+    await scheduler.start();
+  }
 
+  return { metrics, modules, health, scheduler, jobs, start };
+}
+
+/** Step 4: /health, /metrics and /api on the configured port (closed after the modules stop). */
+async function serveHttp(
+  deps: {
+    config: Config;
+    logger: Logger;
+    startedAt: number;
+    db: Database;
+    locks: LeaseLocks;
+    lifecycle: HttpDeps['lifecycle'];
+    metrics: Metrics;
+    modules: readonly WorkerModule[];
+    health: HealthMonitor;
+    scheduler: Scheduler;
+  },
+  shutdown: ShutdownSequence,
+): Promise<{ port: number }> {
+  const { config, logger, startedAt, db, locks, lifecycle, metrics, modules, health, scheduler } = deps;
   const app = createHttpApp({
     instanceId: config.instanceId,
     startedAt,
@@ -153,7 +218,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     runsPageOf: (job, page) => runsPage(db, job, page),
     lockKeyOf: (job) => lockKey(config.redis.keyPrefix, job),
     metrics,
-    lifecycle: { isStarted: () => started, isShuttingDown: () => shutdown.started },
+    lifecycle,
     apiKey: config.http.apiKey,
     apiMaxInFlight: config.http.apiMaxInFlight,
     apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT, [`POST /v1/messages`]: FOLLOWUPS_BODY_LIMIT },
@@ -176,82 +241,12 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     });
   });
   logger.info('http listening', { port, address });
-
-  // Modules stop after the scheduler has drained and before the clients close (shutdown runs in
-  // reverse registration order).
-  for (const module of modules) {
-    if (module.stop) shutdown.register(`module ${module.name}`, () => module.stop!());
-  }
-  // Registered last, so it runs first: drain jobs while the clients they use are still open.
-  shutdown.register(
-    'scheduler',
-    async () => {
-      stoppingController.abort(new Error('worker stopping'));
-      const drained = await scheduler.stop(config.scheduler.shutdownTimeoutMs);
-      if (!drained) {
-        logger.warn('jobs still running at SHUTDOWN_TIMEOUT_MS: aborting them', {
-          timeoutMs: config.scheduler.shutdownTimeoutMs,
-        });
-        shutdownController.abort(new Error('shutdown timeout'));
-        await scheduler.settle(2_000);
-      }
-      await releaseLocks();
-    },
-    config.scheduler.shutdownTimeoutMs + 5_000,
-  );
-  for (const module of modules) await module.start?.();
-  await scheduler.start();
-  started = true;
-  logger.info('crm-worker started', { instance: config.instanceId, pid: process.pid, port, jobs: jobs.map((j) => j.name) });
-
-  return { config, port, scheduler, locks, db, logger, stop: () => shutdown.run(), releaseLocks };
+  return { port };
 }
 
-/**
- * The database connections, one pool per kind of caller, so that none can starve another: 2,000
- * concurrent API requests once took every connection of a single shared pool, failed a dispatcher
- * tick and flapped /health. The API pool sheds with 503 when its acquire deadline passes; the
- * dispatcher, the scheduler (tick fences and the jobs' statements) and the health probe keep
- * their own. The embedded PGlite is one in-process database for all.
- */
-async function openDatabases(config: Config, logger: Logger) {
-  if (!config.database.url) {
-    const embedded = await createPgliteDatabase(config.database.pgliteDataDir, { schema: config.database.schema });
-    return { api: embedded, dispatcher: embedded, jobs: embedded, health: embedded, distinct: new Map([['embedded', embedded]]) };
-  }
-  const url = config.database.url;
-  const open = (poolName: string, poolMax: number, minIdle: number, acquireTimeoutMs?: number) =>
-    createPgDatabase({
-      url,
-      schema: config.database.schema,
-      poolName,
-      poolMax,
-      minIdle,
-      acquireTimeoutMs,
-      queryTimeoutMs: config.database.queryTimeoutMs,
-      applicationName: `crm-worker ${config.instanceId}`.slice(0, 63),
-      logger,
-    });
-  const api = open('api', config.database.poolMax, 2, config.database.apiAcquireTimeoutMs);
-  const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4, config.database.acquireTimeoutMs);
-  const jobs = open('jobs', config.database.jobsPoolMax, 1, config.database.acquireTimeoutMs);
-  const health = open('health', 1, 1, config.database.acquireTimeoutMs);
-  return { api, dispatcher, jobs, health, distinct: new Map([['api', api], ['dispatcher', dispatcher], ['jobs', jobs], ['health', health]]) };
-}
-
-/** Workers often start before their database: retry for a while, then fail for the supervisor. */
-async function migrateWithRetry(db: Database, logger: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrate(db, logger);
-      return;
-    } catch (err) {
-      if (attempt >= 8) throw err;
-      const waitMs = Math.min(250 * 2 ** attempt, 5_000);
-      logger.warn('database not ready for migrations; retrying', { attempt, waitMs, error: (err as Error).message });
-      await sleep(waitMs);
-    }
-  }
+/** Best-effort: a lease that already expired or was taken over is not an error here. */
+async function releaseHeldLeases(locks: LeaseLocks): Promise<void> {
+  await Promise.allSettled(locks.held().map((lease) => lease.release()));
 }
 
 /** Entry point: parse config (exit 78 on any problem), start, and install signal handlers. */

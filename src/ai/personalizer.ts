@@ -1,8 +1,5 @@
 import { Counter } from 'prom-client';
-import type { Config } from '../config/config';
-import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
-import { OpenAiPersonalizer } from './openai-personalizer';
 
 export interface PersonalizeInput {
   /** The rendered template: what goes out when personalization is off or fails. */
@@ -51,11 +48,3 @@ export function createPersonalizationMetrics(registers: Metrics['registers']) {
 }
 
 export type PersonalizationMetrics = ReturnType<typeof createPersonalizationMetrics>;
-
-/** The OpenAI personalizer when OPENAI_API_KEY is set, else the disabled one. */
-export function createPersonalizer(
-  config: Config['openai'],
-  deps: { logger: Logger; metrics: PersonalizationMetrics },
-): Personalizer {
-  return config.apiKey ? new OpenAiPersonalizer({ ...config, apiKey: config.apiKey }, deps) : new DisabledPersonalizer();
-}

@@ -1,5 +1,6 @@
 import { Counter } from 'prom-client';
 import type { ModuleFactory } from '../modules/worker-module';
+import { createCallCleanupJob } from './call-cleanup-job';
 import { createCallSchedulerJob } from './call-scheduler-job';
 import { Router } from 'express';
 import { DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../http/app';
@@ -11,7 +12,8 @@ import { createTelephonyWebhook } from './telephony-webhook';
 
 /**
  * The call queue: the call-scheduler job (only with TELEPHONY_WEBHOOK_URL: without a way to
- * place calls it is not registered, rather than reporting runs that did nothing) and /api/calls.
+ * place calls it is not registered, rather than reporting runs that did nothing), call-cleanup
+ * (always: finished calls pile up whether or not calls are placed now) and /api/calls.
  * Calls may be queued either way; they wait until a webhook is configured.
  */
 export const callsModule: ModuleFactory = ({ config, db, metrics, logger }) => {
@@ -31,8 +33,8 @@ export const callsModule: ModuleFactory = ({ config, db, metrics, logger }) => {
   });
   return {
     name: 'calls',
-    jobs: () =>
-      url
+    jobs: () => [
+      ...(url
         ? [
             createCallSchedulerJob({
               schedule: config.scheduler.schedules['call-scheduler'],
@@ -43,7 +45,13 @@ export const callsModule: ModuleFactory = ({ config, db, metrics, logger }) => {
               metrics: { callsPlaced, callsDeferred },
             }),
           ]
-        : [],
+        : []),
+      createCallCleanupJob({
+        schedule: config.scheduler.schedules['call-cleanup'],
+        retentionDays: config.callCleanup.retentionDays,
+        batchSize: config.callCleanup.batchSize,
+      }),
+    ],
     apiRouter: () => {
       const deps = { db, defaults: { maxAttempts: settings.maxAttempts, retrySpacingSeconds: settings.retrySpacingSeconds } };
       return Router().use(callsRoutes(deps), v1CallRoutes(deps)).use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));

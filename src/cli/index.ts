@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/config';
 import type { Database } from '../db/database';
 import { migrate } from '../db/migrate';
-import { createTemplateEngine } from '../delivery/templates';
+import { createTemplateEngine } from '../templates/template-engine';
 import { createPgDatabase } from '../db/pg-database';
 import { createRedisLeaseLocks } from '../locks/redis-lease-locks';
 import type { Logger } from '../logging/logger';

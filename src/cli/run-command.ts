@@ -1,4 +1,4 @@
-import { buildModuleJobs } from '../modules/module-jobs';
+import { buildModuleJobs } from '../worker-modules';
 import type { ModuleContext } from '../modules/worker-module';
 import { runTick } from '../scheduler/run-tick';
 import { CliError, type CliIo } from './cli-io';

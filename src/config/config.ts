@@ -147,7 +147,7 @@ export interface DeliveryConfig {
   };
 }
 
-/** Limits of the template sandbox (src/delivery/templates.ts), TEMPLATE_* in the environment. */
+/** Limits of the template sandbox (src/templates/template-engine.ts), TEMPLATE_* in the environment. */
 export interface TemplateLimits {
   /** Longest template text parsed, in characters (liquidjs parseLimit). */
   readonly parseLimit: number;

@@ -181,7 +181,7 @@ export const envSchema = z.object({
     .default('sms=10/1m')
     .transform((v, ctx) => parsedOrIssue(parseRateLimits(v, ['email', 'sms', 'whatsapp', 'webhook', 'log']), ctx)),
   DELIVERY_HEALTH_STALE_MS: int(1_000, 86_400_000).default(300_000),
-  // Template sandbox (src/delivery/templates.ts). A render is synchronous: its time limit is how
+  // Template sandbox (src/templates/template-engine.ts). A render is synchronous: its time limit is how
   // long one template may hold the event loop, so it is capped at a few seconds.
   TEMPLATE_PARSE_LIMIT: int(1_000, 10_000_000).default(100_000),
   TEMPLATE_RENDER_LIMIT_MS: int(10, 5_000).default(500),

@@ -21,7 +21,7 @@ import {
   suppressionBody,
 } from './http-schemas';
 import type { MessageStatus } from './outbox';
-import type { TemplateEngine } from './templates';
+import type { TemplateEngine } from '../templates/template-engine';
 import { ValidationError } from './validation-error';
 import { workerHealth } from './worker-health';
 

@@ -27,7 +27,7 @@ import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
 import { maxAttemptsFor, retryDelayMs } from './retry-policy';
 import { SentWriter } from './sent-writer';
-import { TemplateRenderError, type TemplateEngine } from './templates';
+import { TemplateRenderError, type TemplateEngine } from '../templates/template-engine';
 
 export interface DispatcherDeps {
   db: Database;

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { deliveryApiRoutes, deliveryApiSpec } from './v1/delivery-api';
-import { createPersonalizationMetrics, createPersonalizer } from '../ai/personalizer';
+import { createPersonalizer } from '../ai/build-personalizer';
+import { createPersonalizationMetrics } from '../ai/personalizer';
 import { buildChannels } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';

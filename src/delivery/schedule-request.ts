@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from './templates';
+import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from '../templates/template-engine';
 import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
 import { isPrivateUrl } from '../channels/address-guard';

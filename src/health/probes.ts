@@ -53,18 +53,3 @@ export function redisProbe(client: RedisClient): Probe {
     },
   };
 }
-
-/** Qdrant is optional: its state is reported but never turns /health into 503. */
-export function qdrantProbe(baseUrl: string): Probe {
-  return {
-    service: 'qdrant',
-    required: false,
-    okStatus: 'healthy',
-    failStatus: 'unhealthy',
-    async check() {
-      const response = await fetch(new URL('/readyz', baseUrl));
-      if (!response.ok) throw new Error(`qdrant /readyz answered ${response.status}`);
-      await response.arrayBuffer();
-    },
-  };
-}

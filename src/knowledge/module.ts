@@ -6,6 +6,7 @@ import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import type { JobDefinition } from '../scheduler/job';
 import { createOpenAiEmbedder, type Embedder } from './embedder';
 import { createKnowledgeSyncJob } from './knowledge-sync-job';
+import { qdrantProbe } from './qdrant-probe';
 import { QdrantReadiness } from './qdrant-readiness';
 import { createQdrantSnapshotJob } from './qdrant-snapshot-job';
 
@@ -19,7 +20,8 @@ export function knowledgeJobsDisabled(config: Config): { 'knowledge-sync'?: stri
 }
 
 /**
- * The knowledge capability: the Qdrant collection and the jobs that fill and back it up.
+ * The knowledge capability: Qdrant (its /readyz probe, the collection) and the jobs that fill
+ * and back up the collection.
  * Jobs whose services are not configured are not registered at all (an empty job reporting
  * success would lie); /health lists them under services as "disabled".
  */
@@ -33,7 +35,8 @@ export function createKnowledgeModule(deps: {
   const k = config.knowledge;
   const logger = deps.logger.child({ module: 'knowledge' });
   const disabled = knowledgeJobsDisabled(config);
-  const fixed: Record<string, 'disabled'> = {};
+  // Qdrant first: the order /health has always listed these in.
+  const fixed: Record<string, 'disabled'> = config.qdrant.url ? {} : { qdrant: 'disabled' };
   if (disabled['knowledge-sync']) fixed.knowledgeSync = 'disabled';
   if (disabled['qdrant-snapshot']) fixed.qdrantSnapshot = 'disabled';
 
@@ -89,6 +92,7 @@ export function createKnowledgeModule(deps: {
   }
   jobs.push(createQdrantSnapshotJob({ schedule: k.snapshotSchedule, client, readiness, collection: k.collection, keep: k.snapshotKeep }));
 
+  const readyzProbe = qdrantProbe(config.qdrant.url);
   const collectionProbe: Probe = {
     service: 'knowledgeCollection',
     required: false,
@@ -102,7 +106,7 @@ export function createKnowledgeModule(deps: {
   return {
     name: 'knowledge',
     jobs: () => jobs,
-    probes: () => [collectionProbe],
+    probes: () => [readyzProbe, collectionProbe],
     fixedStatuses: () => fixed,
     async start() {
       if (disabled['knowledge-sync']) logger.info('knowledge-sync disabled', { reason: disabled['knowledge-sync'] });

@@ -7,7 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { RedisClient } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
-import type { TemplateEngine } from '../delivery/templates';
+import type { TemplateEngine } from '../templates/template-engine';
 import type { RouteSpec } from '../http/openapi/route-spec';
 
 /** What the composition root hands every module: the shared clients, built once. */
@@ -29,7 +29,7 @@ export interface ModuleContext {
 }
 
 /**
- * A capability plugged into the worker (delivery, CRM jobs, calls, knowledge). Every part is
+ * A capability plugged into the worker (core jobs, delivery, knowledge, calls, CRM). Every part is
  * optional; the root wires jobs into the scheduler, routers under /api behind the API key,
  * probes into /health, and calls start() after the HTTP server listens and stop() during the
  * ordered shutdown, after the scheduler has drained and before the clients close.

@@ -1,12 +1,8 @@
 import OpenAI from 'openai';
 import { Registry } from 'prom-client';
+import { createPersonalizer } from '../../src/ai/build-personalizer';
 import { OpenAiPersonalizer } from '../../src/ai/openai-personalizer';
-import {
-  DisabledPersonalizer,
-  createPersonalizationMetrics,
-  createPersonalizer,
-  type PersonalizationMetrics,
-} from '../../src/ai/personalizer';
+import { DisabledPersonalizer, createPersonalizationMetrics, type PersonalizationMetrics } from '../../src/ai/personalizer';
 import { loadConfig } from '../../src/config/config';
 import { createCapturingLogger } from '../fakes/capturing-logger';
 import { FAKE_EMBEDDING_DIMENSIONS, embeddingFor, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai';

@@ -4,7 +4,7 @@ import express from 'express';
 import type { Database } from '../../src/db/database';
 import { deliveryRoutes } from '../../src/delivery/api-routes';
 import { FollowUpService } from '../../src/delivery/followup-service';
-import { createTemplateEngine } from '../../src/delivery/templates';
+import { createTemplateEngine } from '../../src/templates/template-engine';
 import { deliveryConfig, openDeliveryDatabase } from '../support/delivery-harness';
 
 /**

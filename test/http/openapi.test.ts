@@ -14,7 +14,7 @@ import { deliveryApiRoutes, deliveryApiSpec } from '../../src/delivery/v1/delive
 import { callApiSpec } from '../../src/calls/call-api-spec';
 import { v1CallRoutes } from '../../src/calls/v1-call-routes';
 import { crmV1ApiSpec, crmV1Routes } from '../../src/crm/http/crm-v1-router';
-import type { TemplateEngine } from '../../src/delivery/templates';
+import type { TemplateEngine } from '../../src/templates/template-engine';
 import { jobsApiSpec } from '../../src/http/jobs-api-spec';
 import { v1JobsRoutes } from '../../src/http/v1-jobs-routes';
 import { useProcessFixture } from '../support/process-fixture';

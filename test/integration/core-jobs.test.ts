@@ -1,5 +1,5 @@
 import type { Database } from '../../src/db/database';
-import { createCallCleanupJob } from '../../src/jobs/call-cleanup';
+import { createCallCleanupJob } from '../../src/calls/call-cleanup-job';
 import { createTrialExpirationJob } from '../../src/jobs/trial-expiration';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
 import { openScratchDatabase, inProcessTickDeps, type ScratchDatabase } from '../support/harness';

@@ -9,7 +9,7 @@ import { createDeliveryMetrics, type DeliveryMetrics } from '../../src/delivery/
 import { Dispatcher } from '../../src/delivery/dispatcher';
 import type { ScheduleRequest } from '../../src/delivery/outbox';
 import { FollowUpService } from '../../src/delivery/followup-service';
-import { createTemplateEngine } from '../../src/delivery/templates';
+import { createTemplateEngine } from '../../src/templates/template-engine';
 import { ChannelRateLimits } from '../../src/delivery/rate-limits';
 import { createMetrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Database } from '../../db/database';
-import type { TemplateEngine } from '../../delivery/templates';
+import type { TemplateEngine } from '../../templates/template-engine';
 import { cursorFor, pageFrom, pageQueryFields } from '../../http/pagination';
 import { parseOrThrow, ProblemError } from '../../http/problem';
 import { assertNoBody } from '../../http/no-body';

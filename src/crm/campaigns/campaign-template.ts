@@ -1,4 +1,4 @@
-import { TemplateRenderError, type TemplateEngine } from '../../delivery/templates';
+import { TemplateRenderError, type TemplateEngine } from '../../templates/template-engine';
 import { ValidationError, type FieldIssue } from '../../delivery/validation-error';
 
 /** The variables every campaign message carries (see campaign-batch.ts), with sample values. */

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database';
-import type { TemplateEngine } from '../../delivery/templates';
+import type { TemplateEngine } from '../../templates/template-engine';
 import { NotFoundError, type FieldProblem } from '../../errors/caller-error';
 import { getList } from '../lists/list-store';
 import { getSegment } from '../segments/segment-store';

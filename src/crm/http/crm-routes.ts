@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Database } from '../../db/database';
 import { cancelAppointment, createAppointment, moveAppointment, setAppointmentOutcome } from '../appointments/appointment-reminders';
 import { cancelCampaign, getCampaign, pauseCampaign, resumeCampaign } from '../campaigns/campaign-store';
-import type { TemplateEngine } from '../../delivery/templates';
+import type { TemplateEngine } from '../../templates/template-engine';
 import { campaignFields } from '../campaigns/campaign-schema';
 import { createCampaign } from '../campaigns/create-campaign';
 import { createInvoice, markInvoicePaid } from '../dunning/invoices';

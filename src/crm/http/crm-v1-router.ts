@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Database } from '../../db/database';
-import type { TemplateEngine } from '../../delivery/templates';
+import type { TemplateEngine } from '../../templates/template-engine';
 import { DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS } from '../../http/app';
 import type { RouteSpec } from '../../http/openapi/route-spec';
 import { problemErrorHandler } from '../../http/problem';

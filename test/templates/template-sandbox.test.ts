@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from '../../src/config/config';
 import type { Database } from '../../src/db/database';
 import { migrate, readMigrations } from '../../src/db/migrate';
-import { createTemplateEngine, DEFAULT_TEMPLATE_LIMITS, TemplateRenderError } from '../../src/delivery/templates';
+import { createTemplateEngine, DEFAULT_TEMPLATE_LIMITS, TemplateRenderError } from '../../src/templates/template-engine';
 import { deliveryConfig, openDeliveryDatabase, startDispatcher, statusOf, type InProcessDispatcher } from '../support/delivery-harness';
 import { createPgDatabase } from '../../src/db/pg-database';
 import { quietLogger } from '../support/harness';
