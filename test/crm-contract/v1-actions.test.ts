@@ -72,6 +72,9 @@ describe('/api/v1 actions and nurture enrolments', () => {
     expect(replied).toMatchObject({ status: 200, body: { leadsUpdated: 1, nurtureStepsCancelled: 0 } });
     // Recorded through the one door for replies: one record for the contact's open lead.
     expect(await sql(`SELECT lead_id FROM contact_replies WHERE contact_id = 'c1'`)).toEqual([{ lead_id: 'l1' }]);
+    // The lead read back shows that reply, as the jobs count it.
+    const [reply] = await sql<{ received_at: Date }>(`SELECT received_at FROM contact_replies WHERE contact_id = 'c1'`);
+    expect((await call('GET', '/v1/leads/l1')).body).toMatchObject({ lastReplyAt: reply!.received_at.toISOString() });
     expect((await call('POST', '/v1/contacts/c2/replies')).body).toEqual({ leadsUpdated: 0, nurtureStepsCancelled: 0 });
     expect((await call('POST', '/v1/contacts/c1/replies', { at: 'yesterday' })).body).toMatchObject({ status: 400, errors: [{ field: 'at' }] });
     expect((await call('POST', '/v1/contacts/nope/replies', {})).status).toBe(404);

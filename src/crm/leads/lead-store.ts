@@ -75,8 +75,21 @@ export async function upsertLead(db: Queryable, lead: LeadInput): Promise<LeadUp
   return 'unchanged';
 }
 
+/**
+ * The lead as the CRM reads it back. `last_reply_at` is the latest reply the jobs count (the
+ * same greatest() the lead-reminder-scheduler reads): one recorded on the lead itself, or, as
+ * every reply through the replies door is, in contact_replies for its contact.
+ */
 export async function getLead(db: Queryable, id: string): Promise<LeadRow | undefined> {
-  return (await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [id])).rows[0];
+  const result = await db.query<LeadRow>(
+    `SELECT l.id, l.tenant_id, l.contact_id, l.status, l.converted_at, l.created_at, l.updated_at,
+            greatest(l.last_reply_at,
+                     (SELECT max(cr.received_at) FROM contact_replies cr
+                       WHERE cr.tenant_id = l.tenant_id AND cr.contact_id = l.contact_id)) AS last_reply_at
+       FROM leads l WHERE l.id = $1`,
+    [id],
+  );
+  return result.rows[0];
 }
 
 /**
