@@ -57,8 +57,7 @@ export default tseslint.config(
           default: 'disallow',
           checkUnknownLocals: true,
           policies: layerPolicies,
-          message:
-            'src/{{from.element.type}}/ may not import src/{{to.element.type}}/: imports point down the tiers of eslint.layers.mjs',
+          message: 'src/{{from.element.type}}/ may not import src/{{to.element.type}}/: imports point down the tiers of eslint.layers.mjs',
         },
       ],
       // Every file of src/ belongs to a room or is a composition root, so a new folder gets a tier.

@@ -20,7 +20,12 @@ describe('import layering rule', () => {
   });
 
   it('accepts the right-way import: http may use db', async () => {
-    expect(await layeringErrors('src/http/right-way.ts', "import { isDatabaseUnavailable } from '../db/connection-errors';\nexport const f = isDatabaseUnavailable;\n")).toEqual([]);
+    expect(
+      await layeringErrors(
+        'src/http/right-way.ts',
+        "import { isDatabaseUnavailable } from '../db/connection-errors';\nexport const f = isDatabaseUnavailable;\n",
+      ),
+    ).toEqual([]);
   });
 
   it('refuses a capability reaching up to the one built on it, in every import form', async () => {
@@ -34,7 +39,9 @@ describe('import layering rule', () => {
         'src/delivery/ may not import src/crm/: imports point down the tiers of eslint.layers.mjs',
       ]);
     }
-    expect(await layeringErrors('src/crm/nurture/right-way.ts', "import { cancelMessages } from '../../delivery/outbox';\nexport const c = cancelMessages;\n")).toEqual([]);
+    expect(
+      await layeringErrors('src/crm/nurture/right-way.ts', "import { cancelMessages } from '../../delivery/outbox';\nexport const c = cancelMessages;\n"),
+    ).toEqual([]);
   });
 
   it('keeps rooms of one tier independent of each other', async () => {
@@ -43,7 +50,12 @@ describe('import layering rule', () => {
   });
 
   it('lets a composition root import every room', async () => {
-    expect(await layeringErrors('src/worker-modules.ts', "import { crmModule } from './crm/module';\nimport { loadConfig } from './config/config';\nexport const m = [crmModule, loadConfig];\n")).toEqual([]);
+    expect(
+      await layeringErrors(
+        'src/worker-modules.ts',
+        "import { crmModule } from './crm/module';\nimport { loadConfig } from './config/config';\nexport const m = [crmModule, loadConfig];\n",
+      ),
+    ).toEqual([]);
     expect(await layeringErrors('src/db/migrate-cli.ts', "import { loadConfig } from '../config/config';\nexport const c = loadConfig;\n")).toEqual([]);
   });
 

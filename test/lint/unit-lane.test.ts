@@ -10,10 +10,26 @@ import path from 'node:path';
 const root = path.join(__dirname, '..', '..');
 const unitLane: string[] = require('../unit-lane');
 
-const serviceModules = new Set([
-  'pg', 'redis', '@electric-sql/pglite', '@qdrant/js-client-rest', 'bullmq', 'pg-boss', 'redlock',
-  'child_process', 'http', 'https', 'net', 'dgram', 'express', 'undici', 'smtp-server', 'autocannon',
-].flatMap((name) => [name, `node:${name}`]));
+const serviceModules = new Set(
+  [
+    'pg',
+    'redis',
+    '@electric-sql/pglite',
+    '@qdrant/js-client-rest',
+    'bullmq',
+    'pg-boss',
+    'redlock',
+    'child_process',
+    'http',
+    'https',
+    'net',
+    'dgram',
+    'express',
+    'undici',
+    'smtp-server',
+    'autocannon',
+  ].flatMap((name) => [name, `node:${name}`]),
+);
 const serviceFiles = ['src/db/pg-database.ts', 'src/db/pglite-database.ts', 'src/redis/redis-client.ts', 'src/main.ts'];
 
 function importsOf(file: string): string[] {

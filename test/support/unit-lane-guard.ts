@@ -14,7 +14,9 @@ process.env.PGHOST = '127.0.0.1';
 process.env.PGPORT = '1';
 
 function refuse(what: string): never {
-  throw new Error(`${what} in the unit lane (${expect.getState().testPath ?? 'a test file'}): a test that needs the network belongs in the full suite, not test/unit-lane.js`);
+  throw new Error(
+    `${what} in the unit lane (${expect.getState().testPath ?? 'a test file'}): a test that needs the network belongs in the full suite, not test/unit-lane.js`,
+  );
 }
 
 net.Socket.prototype.connect = function connect(): never {
