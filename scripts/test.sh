@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh Debian machine it installs what the tests need
 # (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg), starts PostgreSQL and Redis
-# when they are down, installs the npm dependencies, builds, and runs the whole suite against
-# the real services. Safe to rerun; changes nothing that is already in place.
+# when they are down, installs the npm dependencies, builds, type-checks, lints (ESLint and
+# Prettier, failing fast), and runs the whole suite against the real services. Safe to rerun;
+# changes nothing that is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,6 +76,9 @@ fi
 log "installing npm dependencies (npm ci builds dist/ through the prepare script)"
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent typecheck
+# Lint before the long run: ESLint (with the import-layering rule) and Prettier's check fail fast.
+log "lint: eslint and prettier --check"
+npm run --silent lint
 
 # --- optional: every clock of the run moved (scripts/test-year-ahead.sh) --------------------------
 if [ -n "${CRMW_TEST_CLOCK_OFFSET:-}" ]; then

@@ -1,6 +1,16 @@
 import { withDeadlineSignal } from '../util/deadline';
 import { CliError, type CliIo } from './cli-io';
 
+/** The fields of a /health answer that this command prints; an older or foreign server may omit any. */
+interface HealthBody {
+  status?: string;
+  instance?: string;
+  uptime?: number;
+  services?: Record<string, string>;
+  jobs?: Record<string, boolean>;
+  problems?: string[];
+}
+
 /**
  * `crm-worker health`: a running worker's /health, summarised; exit 0 only when it says ok. With
  * the API key (API_KEY, as the worker's) /health also shows the instance and the probes' errors.
@@ -17,7 +27,7 @@ export async function printHealth(baseUrl: string, io: CliIo, apiKey?: string): 
   } catch (err) {
     throw new CliError(`no answer from ${url.href}: ${(err as Error).message}`, 1);
   }
-  let body: any;
+  let body: HealthBody;
   try {
     body = JSON.parse(text);
   } catch {

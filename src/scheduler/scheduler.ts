@@ -1,4 +1,3 @@
-import type { Logger } from '../logging/logger';
 import { CronTimer, type TimerClock } from './cron-timer';
 import type { JobDefinition } from './job';
 import { latestFireTimes, readDatabaseNow, type RunOutcome } from './job-runs';

@@ -202,7 +202,6 @@ const qdrantTitle = qdrantBin
   ? `qdrant (${qdrantBin}) runs under supervisord at priority 100 and answers /readyz`
   : 'SKIPPED: qdrant under supervisord — no qdrant binary (set QDRANT_BIN or put qdrant on PATH)';
 if (!qdrantBin) {
-  // eslint-disable-next-line no-console
   console.warn('supervisord test: Qdrant is not run under supervisord here: no qdrant binary on PATH or in QDRANT_BIN');
 }
 (qdrantBin ? test : test.skip)(qdrantTitle, async () => {

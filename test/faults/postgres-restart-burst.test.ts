@@ -172,7 +172,6 @@ describe('fault injection: PostgreSQL restarted under a 5,000-message burst, thr
     // At most one run per (job, fire time), and the history agrees with the logs.
     expectJobInvariants(await checkJobInvariants(postgres.url, workers));
     // Report the counts the README row quotes.
-    // eslint-disable-next-line no-console
     console.log(JSON.stringify({
       mode,
       deliveredBeforeRestart,

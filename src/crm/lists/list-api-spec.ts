@@ -15,7 +15,6 @@ export const listViewSchema = z.strictObject({
   createdAt: instant,
   updatedAt: instant,
 });
-const invalid = { description: 'invalid input: the problem names each field', problem: true };
 
 export const listApiSpec: RouteSpec[] = [
   ...upsertAndGetSpecs({
