@@ -9,6 +9,7 @@ module.exports = [
   'test/calls/calls-config.test.ts',
   'test/channels/address-guard.test.ts',
   'test/delivery/metric-labels.test.ts',
+  'test/http/pagination.test.ts',
   'test/faults/bad-config-input.test.ts',
   'test/integration/redaction.test.ts',
   'test/lint/layering-rule.test.ts',

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Database } from '../db/database';
 import { assertNoBody } from '../http/no-body';
 import { cursorFor, pageFrom, pageQueryFields } from '../http/pagination';
 import { parseOrThrow, ProblemError } from '../http/problem';
