@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Database } from '../db/database';
 import { takesNoBody } from '../http/request-guard';
 import { callOutcomeBody, callSettingsBody, describeIssues, enqueueCallBody, listCallsQuery } from './call-schemas';
-import { endUnansweredAttempt, enqueueCall, getCall, listCalls, readCallSettings, replaceCallSettings, tenantExists } from './call-store';
+import { cancelQueuedCall, endUnansweredAttempt, enqueueCall, getCall, listCalls, readCallSettings, recordCallAnswered, replaceCallSettings, tenantExists } from './call-store';
 
 export interface CallsRoutesDeps {
   db: Database;
@@ -53,14 +53,8 @@ export function callsRoutes(deps: CallsRoutesDeps): Router {
     const provider = body.providerCallId ?? null;
     if (body.outcome === 'answered' || body.outcome === 'completed') {
       const status = body.outcome === 'answered' ? 'in-progress' : 'completed';
-      const updated = await db.query(
-        `UPDATE calls SET status = $3, last_outcome = $4, last_error = NULL,
-                ended_at = CASE WHEN $3 = 'completed' THEN now() ELSE NULL END,
-                provider_call_id = coalesce($5, provider_call_id), updated_at = now()
-          WHERE id = $1 AND attempts = $2 AND status IN ('dialing', 'in-progress')`,
-        [call.id, call.attempts, status, body.outcome, provider],
-      );
-      if (updated.rowCount === 0) return conflict(res, `status: call ${call.id} changed meanwhile; read it again`);
+      const updated = await recordCallAnswered(db, { id: call.id, attempt: call.attempts }, { status, outcome: body.outcome, providerCallId: provider });
+      if (!updated) return conflict(res, `status: call ${call.id} changed meanwhile; read it again`);
     } else {
       const ended = await endUnansweredAttempt(db, { id: call.id, attempt: call.attempts }, {
         status: body.outcome,
@@ -79,14 +73,10 @@ export function callsRoutes(deps: CallsRoutesDeps): Router {
   router.post('/calls/:id/cancel', takesNoBody(), async (req: Request<{ id: string }>, res) => {
     if (!/^\d{1,18}$/.test(req.params.id)) return badRequest(res, 'id: must be a call id (digits)');
     // Only a call still waiting can be withdrawn; one already ringing reports its own outcome.
-    const cancelled = await db.query(
-      `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, updated_at = now()
-        WHERE id = $1 AND status = 'queued'`,
-      [req.params.id],
-    );
+    const cancelled = await cancelQueuedCall(db, req.params.id);
     const call = await getCall(db, req.params.id);
     if (!call) return void res.status(404).json({ error: `call ${req.params.id} not found` });
-    if (cancelled.rowCount === 0) return conflict(res, `status: call ${call.id} is ${call.status}; only queued calls can be cancelled`);
+    if (!cancelled) return conflict(res, `status: call ${call.id} is ${call.status}; only queued calls can be cancelled`);
     res.json({ call });
   });
 

@@ -8,22 +8,14 @@ import type { Database } from '../db/database';
 import type { DatabaseClock } from '../db/database-clock';
 import type { Logger } from '../logging/logger';
 import { monotonicMs, startDeadline, withDeadline } from '../util/deadline';
-import {
-  claimDueMessages,
-  expireLeases,
-  nextWakeInMs,
-  reconcileUnknownByResend,
-  recordAttemptFailure,
-  markSending,
-  recordHeartbeat,
-  releaseClaims,
-  renewSendingLeases,
-  type ClaimedMessage,
-} from './claims';
+import { claimDueMessages, markSending, nextWakeInMs, releaseClaims, renewSendingLeases, type ClaimedMessage } from './outbox/claim';
+import { recordAttemptFailure } from './outbox/fail';
+import { expireLeases, reconcileUnknownByResend } from './outbox/recovery';
+import { sendWakeUp, WAKEUP_CHANNEL } from './outbox/wakeup';
+import { recordHeartbeat } from './worker-health';
 import { DatabaseBackoff } from './database-backoff';
 import type { DeliveryMetrics } from './delivery-metrics';
 import { strategyLabeler } from './metric-labels';
-import { WAKEUP_CHANNEL } from './outbox';
 import type { ChannelRateLimits } from './rate-limits';
 import { maxAttemptsFor, retryDelayMs } from './retry-policy';
 import { SentWriter } from './sent-writer';
@@ -637,7 +629,7 @@ export class Dispatcher {
     }
     this.pingPayload = `ping:${this.tokenPrefix}:${now}`;
     this.pingSentAt = now;
-    await this.deps.db.query('SELECT pg_notify($1, $2)', [WAKEUP_CHANNEL, this.pingPayload]);
+    await sendWakeUp(this.deps.db, this.pingPayload);
   }
 }
 
