@@ -8,6 +8,8 @@ import { wakeUpAfter } from './wakeup';
  * that lost its lease cannot overwrite what another did. The send-time checks that skip a row
  * run inside the claim statement.
  */
+
+/** A row as the dispatcher holds it after its claim. */
 export interface ClaimedMessage {
   id: string;
   tenant_id: string;
