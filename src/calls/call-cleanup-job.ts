@@ -1,3 +1,4 @@
+import { deleteFinishedCalls } from '../calls/call-store';
 import type { JobDefinition } from '../scheduler/job';
 
 /**
@@ -15,17 +16,9 @@ export function createCallCleanupJob(options: { schedule: string; retentionDays:
       for (;;) {
         // Checked between batches: a lost lease or a shutdown stops the job at a batch boundary.
         signal.throwIfAborted();
-        const batch = await db.query(
-          `DELETE FROM calls
-            WHERE id IN (SELECT id FROM calls
-                          WHERE status IN ('completed', 'no-answer', 'busy', 'failed', 'cancelled')
-                            AND created_at < now() - make_interval(days => $1::int)
-                          ORDER BY created_at
-                          LIMIT $2)`,
-          [options.retentionDays, options.batchSize],
-        );
-        removed += batch.rowCount;
-        if (batch.rowCount < options.batchSize) break;
+        const batch = await deleteFinishedCalls(db, options.retentionDays, options.batchSize);
+        removed += batch;
+        if (batch < options.batchSize) break;
       }
       if (removed > 0) logger.info('old call records removed', { removed });
       return { items: removed };

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database';
 import { ConflictError, NotFoundError } from '../errors/caller-error';
 import type { CallOutcomeBody } from './call-schemas';
-import { cancelQueuedCall, endUnansweredAttempt, getCall, recordAnsweredAttempt, type CallRow } from './call-store';
+import { cancelQueuedCall, endUnansweredAttempt, getCall, recordCallAnswered, type CallRow } from './call-store';
 
 /**
  * What the telephony side reports about a placed call, applied to the attempt it is about: an
@@ -21,7 +21,7 @@ export async function reportCallOutcome(db: Queryable, id: string, body: CallOut
   let changed: boolean;
   if (body.outcome === 'answered' || body.outcome === 'completed') {
     const status = body.outcome === 'answered' ? 'in-progress' : 'completed';
-    changed = await recordAnsweredAttempt(db, attempt, { status, outcome: body.outcome, providerCallId: body.providerCallId ?? null });
+    changed = await recordCallAnswered(db, attempt, { status, outcome: body.outcome, providerCallId: body.providerCallId ?? null });
   } else {
     const ended = await endUnansweredAttempt(db, attempt, {
       status: body.outcome,

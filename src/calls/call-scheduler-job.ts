@@ -2,7 +2,7 @@ import type { Counter } from 'prom-client';
 import type { Queryable } from '../db/database';
 import type { FencedQueryable, JobDefinition } from '../scheduler/job';
 import { isOpenAt, isValidTimeZone, nextOpenSlot } from './business-hours';
-import { endUnansweredAttempt, loadBusinessHours } from './call-store';
+import { deferCall, endUnansweredAttempt, loadBusinessHours, markDialing, recordProviderCallId } from './call-store';
 import type { PlaceCallRequest, TelephonyWebhook } from './telephony-webhook';
 
 /** The time a tick acts at. Production reads the database clock, so replicas agree on it. */
@@ -66,7 +66,7 @@ export function createCallSchedulerJob(options: CallSchedulerOptions): JobDefini
             placed++;
             options.metrics?.callsPlaced.inc({ result: 'accepted' });
             if (result.providerCallId) {
-              await db.query('UPDATE calls SET provider_call_id = $2, updated_at = now() WHERE id = $1', [call.callId, result.providerCallId]);
+              await recordProviderCallId(db, call.callId, result.providerCallId);
             }
             continue;
           }
@@ -111,20 +111,12 @@ async function claimDueCalls(
     for (const call of due.rows) {
       if (!isValidTimeZone(call.zone)) {
         deferred++;
-        await tx.query(`UPDATE calls SET next_attempt_at = $2, last_error = $3, updated_at = now() WHERE id = $1`, [
-          call.id,
-          new Date(now.getTime() + NO_SLOT_RECHECK_MS),
-          `time zone "${call.zone}" is not valid: fix the tenant's time zone`,
-        ]);
+        await deferCall(tx, call.id, new Date(now.getTime() + NO_SLOT_RECHECK_MS), `time zone "${call.zone}" is not valid: fix the tenant's time zone`);
         continue;
       }
       const tenantHours = hours.get(call.tenant_id)!;
       if (isOpenAt(now, tenantHours, call.zone)) {
-        await tx.query(
-          `UPDATE calls SET status = 'dialing', attempts = attempts + 1, placed_at = $2, next_attempt_at = NULL,
-                  ended_at = NULL, updated_at = now() WHERE id = $1`,
-          [call.id, now],
-        );
+        await markDialing(tx, call.id, now);
         toPlace.push({
           callId: call.id,
           tenantId: call.tenant_id,
@@ -137,11 +129,7 @@ async function claimDueCalls(
       }
       deferred++;
       const slot = nextOpenSlot(now, tenantHours, call.zone);
-      await tx.query(`UPDATE calls SET next_attempt_at = $2, last_error = $3, updated_at = now() WHERE id = $1`, [
-        call.id,
-        slot ?? new Date(now.getTime() + NO_SLOT_RECHECK_MS),
-        slot ? null : 'the tenant has no open calling hours in the coming year',
-      ]);
+      await deferCall(tx, call.id, slot ?? new Date(now.getTime() + NO_SLOT_RECHECK_MS), slot ? null : 'the tenant has no open calling hours in the coming year');
     }
     return { claimed: due.rows.length, toPlace, deferred };
   });

@@ -172,10 +172,34 @@ export async function listCallsPage(db: Queryable, page: { status?: string | und
 }
 
 /**
- * The telephony side reports the attempt named answered (in progress) or completed. Only that
- * attempt of a call still dialing or in progress changes; false when it changed meanwhile.
+ * The calls table has one owner: this file. The scheduler job, the routes and the cleanup job
+ * write a call through the transitions below (test/architecture/table-owners.test.ts).
  */
-export async function recordAnsweredAttempt(
+
+/** A due call starts its next attempt: counted here, placed at `now`. */
+export async function markDialing(db: Queryable, id: string, now: Date): Promise<void> {
+  await db.query(
+    `UPDATE calls SET status = 'dialing', attempts = attempts + 1, placed_at = $2, next_attempt_at = NULL,
+            ended_at = NULL, updated_at = now() WHERE id = $1`,
+    [id, now],
+  );
+}
+
+/** A due call that may not ring now waits until `until`; `error` says why when no slot is known. */
+export async function deferCall(db: Queryable, id: string, until: Date, error: string | null): Promise<void> {
+  await db.query(`UPDATE calls SET next_attempt_at = $2, last_error = $3, updated_at = now() WHERE id = $1`, [id, until, error]);
+}
+
+/** The telephony side's own id for a placed call, for its later outcome reports. */
+export async function recordProviderCallId(db: Queryable, id: string, providerCallId: string): Promise<void> {
+  await db.query('UPDATE calls SET provider_call_id = $2, updated_at = now() WHERE id = $1', [id, providerCallId]);
+}
+
+/**
+ * A reported answer ('in-progress') or completion of the named attempt. Only a call still
+ * dialing or in progress on that attempt changes; returns whether it did.
+ */
+export async function recordCallAnswered(
   db: Queryable,
   call: { id: string; attempt: number },
   report: { status: 'in-progress' | 'completed'; outcome: string; providerCallId: string | null },
@@ -190,7 +214,7 @@ export async function recordAnsweredAttempt(
   return updated.rowCount > 0;
 }
 
-/** Withdraws a call still waiting; false when it is not queued (one already ringing reports its own outcome). */
+/** Withdraws a call still waiting; one already ringing reports its own outcome. Returns whether it was cancelled. */
 export async function cancelQueuedCall(db: Queryable, id: string): Promise<boolean> {
   const cancelled = await db.query(
     `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, updated_at = now()
@@ -198,4 +222,18 @@ export async function cancelQueuedCall(db: Queryable, id: string): Promise<boole
     [id],
   );
   return cancelled.rowCount > 0;
+}
+
+/** Removes up to `limit` finished calls older than `retentionDays`, oldest first; returns how many. */
+export async function deleteFinishedCalls(db: Queryable, retentionDays: number, limit: number): Promise<number> {
+  const batch = await db.query(
+    `DELETE FROM calls
+      WHERE id IN (SELECT id FROM calls
+                    WHERE status IN ('completed', 'no-answer', 'busy', 'failed', 'cancelled')
+                      AND created_at < now() - make_interval(days => $1::int)
+                    ORDER BY created_at
+                    LIMIT $2)`,
+    [retentionDays, limit],
+  );
+  return batch.rowCount;
 }

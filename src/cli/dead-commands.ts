@@ -1,9 +1,7 @@
 import type { Queryable } from '../db/database';
 import { redactText } from '../logging/redact';
+import { redriveMessages } from '../delivery/outbox/recovery';
 import { CliError, type CliIo } from './cli-io';
-
-/** The dispatchers' wake-up channel (delivery's contract): a redriven message goes out promptly. */
-const WAKEUP_CHANNEL = 'crm_delivery_wakeup';
 
 async function requireOutbox(db: Queryable): Promise<void> {
   const found = await db.query<{ present: boolean }>(`SELECT to_regclass('scheduled_messages') IS NOT NULL AS present`);
@@ -65,24 +63,13 @@ export async function listDead(db: Queryable, options: { limit: number; tenant?:
 export async function redriveDead(db: Queryable, id: string, operator: string, reason: string | undefined, io: CliIo): Promise<number> {
   if (!/^\d+$/.test(id)) throw new CliError(`dead redrive: id must be a message id (digits), got "${id}"`, 2);
   await requireOutbox(db);
-  const note = `redriven by ${operator}${reason ? `: ${reason}` : ''}`;
-  const updated = await db.query<{ id: string }>(
-    `UPDATE scheduled_messages
-        SET status = 'scheduled', due_at = now(), attempts = 0,
-            claimed_by = NULL, lease_expires_at = NULL, updated_at = now(),
-            resolution = concat_ws(E'\\n', resolution,
-                                   to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z" ') || $2 ||
-                                   COALESCE('; last error: ' || last_error, ''))
-      WHERE id = $1::bigint AND status = 'dead'
-      RETURNING id::text AS id`,
-    [id, note],
-  );
-  if (updated.rowCount === 0) {
+  // The delivery outbox's own redrive: the same transition (and wake-up) as POST /api/delivery/redrive.
+  const redriven = await redriveMessages(db, { status: 'dead', ids: [id], by: operator, reason });
+  if (redriven.length === 0) {
     const current = await db.query<{ status: string }>('SELECT status FROM scheduled_messages WHERE id = $1::bigint', [id]);
     if (current.rows.length === 0) throw new CliError(`dead redrive: no message ${id}`, 1);
     throw new CliError(`dead redrive: message ${id} is ${current.rows[0]!.status}, not dead; left unchanged`, 1);
   }
-  await db.query(`SELECT pg_notify($1, floor(extract(epoch FROM now()) * 1000)::bigint::text)`, [WAKEUP_CHANNEL]);
   io.out(`message ${id} redriven: scheduled now`);
   return 0;
 }

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../metrics/metrics';
 import type { Database } from '../db/database';
 import { withDeadline } from '../util/deadline';
-import type { NextOccurrences } from './claims';
+import type { NextOccurrences } from './outbox/recurrence';
 import { MESSAGE_STATUSES } from './outbox';
 
 /** A scrape must answer even while the database hangs: the row counts give up after this long. */

@@ -1,9 +1,7 @@
 import type { Database, Queryable } from '../db/database';
-import { scheduleNextOccurrences } from './claims';
 import { countMissedOccurrences, type DeliveryMetrics } from './delivery-metrics';
 import {
   MESSAGE_STATUSES,
-  WAKEUP_CHANNEL,
   assertKeysUnambiguous,
   cancelMessages,
   rescheduleMessage,
@@ -12,40 +10,18 @@ import {
   type ScheduleRequest,
   type ScheduleResult,
 } from './outbox';
+import { scheduleNextOccurrences } from './outbox/recurrence';
+import { redriveMessages, resolveUnknownOutcome } from './outbox/recovery';
+import { recordMessageResponse } from './outbox/responses';
+import { markSentByKey } from './outbox/sent';
 import { reservedKeyProblem } from './idempotency-keys';
 import { recordReply } from './replies';
 import { putSuppression, type SuppressionKey } from './suppression-store';
 import { ValidationError } from './validation-error';
+import { toView, VIEW_COLUMNS, type MessageView, type Row } from './message-view';
 import type { ValidationOptions } from './schedule-request';
 
-/** A scheduled message as the API shows it. */
-export interface MessageView {
-  id: string;
-  tenantId: string;
-  contactId: string | null;
-  leadId: string | null;
-  channel: string;
-  recipient: string;
-  type: string;
-  status: MessageStatus;
-  skipReason: string | null;
-  scheduledAt: string;
-  dueAt: string;
-  attempts: number;
-  lastError: string | null;
-  sentAt: string | null;
-  sentBy: string | null;
-  idempotencyKey: string;
-  responseReceivedAt: string | null;
-  responseText: string | null;
-  recurrenceIntervalSeconds: number | null;
-  nextOccurrenceId: string | null;
-  resolution: string | null;
-}
-
-const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, recipient, type, status, skip_reason,
-  scheduled_at, due_at, attempts, last_error, sent_at, sent_by, idempotency_key, response_received_at, response_text,
-  recurrence_interval_seconds, next_occurrence_id::text AS next_occurrence_id, resolution`;
+export type { MessageView } from './message-view';
 
 /**
  * The follow-up API the CRM application imports (and that /api exposes over HTTP): schedule,
@@ -141,10 +117,7 @@ export class FollowUpService {
     const message = await this.get(input);
     if (!message) throw new ValidationError([{ field: input.id !== undefined ? 'id' : 'idempotencyKey', message: 'no such message' }]);
     await this.db.transaction(async (tx) => {
-      await tx.query(
-        `UPDATE scheduled_messages SET response_received_at = $2, response_text = $3, updated_at = now() WHERE id = $1`,
-        [message.id, receivedAt.toISOString(), input.text],
-      );
+      await recordMessageResponse(tx, { id: message.id, receivedAt, text: input.text });
       await recordReply(tx, {
         tenantId: message.tenantId,
         contactId: message.contactId,
@@ -167,14 +140,7 @@ export class FollowUpService {
     requireText('idempotencyKey', input.idempotencyKey);
     await assertKeysUnambiguous(this.db, [input.idempotencyKey], input.tenantId);
     const outcome = await this.db.transaction(async (tx) => {
-      const marked = await tx.query<{ id: string }>(
-        `UPDATE scheduled_messages
-            SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()
-          WHERE idempotency_key = $1 AND ($3::text IS NULL OR tenant_id = $3) AND status IN ('scheduled', 'claimed', 'unknown')
-          RETURNING id::text AS id`,
-        [input.idempotencyKey, input.sentBy ?? 'api', input.tenantId ?? null],
-      );
-      const id = marked.rows[0]?.id;
+      const id = await markSentByKey(tx, { idempotencyKey: input.idempotencyKey, sentBy: input.sentBy ?? 'api', tenantId: input.tenantId });
       if (!id) return { marked: false, nextOccurrenceId: null, next: undefined };
       const next = await scheduleNextOccurrences(tx, [id]);
       const linked = await tx.query<{ next: string | null }>(
@@ -194,20 +160,8 @@ export class FollowUpService {
     if (input.ids !== undefined && (!Array.isArray(input.ids) || input.ids.some((id) => !/^\d{1,18}$/.test(String(id))))) {
       throw new ValidationError([{ field: 'ids', message: 'must be a list of message ids' }]);
     }
-    const result = await this.db.query<{ n: string | number }>(
-      `WITH redriven AS (
-         UPDATE scheduled_messages
-            SET status = 'scheduled', due_at = now(), attempts = 0, claimed_by = NULL, skip_reason = NULL,
-                resolution = 'redriven after ' || status || ': ' || coalesce(last_error, ''), updated_at = now()
-          WHERE status = $1 AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[])) AND ($3::text IS NULL OR tenant_id = $3)
-          RETURNING id
-       ), woken AS (
-         SELECT pg_notify('${WAKEUP_CHANNEL}', '0') FROM redriven HAVING count(*) > 0
-       )
-       SELECT (SELECT count(*) FROM redriven) AS n, (SELECT count(*) FROM woken) AS woken`,
-      [status, input.ids ?? null, input.tenantId ?? null],
-    );
-    return Number(result.rows[0]?.n ?? 0);
+    const redriven = await redriveMessages(this.db, { status, ids: input.ids, tenantId: input.tenantId, by: 'api' });
+    return redriven.length;
   }
 
   /**
@@ -220,20 +174,8 @@ export class FollowUpService {
       throw new ValidationError([{ field: 'outcome', message: 'must be sent, failed or resend' }]);
     }
     const verdict = await this.db.transaction(async (tx) => {
-      const result = await tx.query<{ id: string }>(
-        `UPDATE scheduled_messages
-            SET status = CASE $2::text WHEN 'resend' THEN 'scheduled' ELSE $2::text END,
-                due_at = CASE $2::text WHEN 'resend' THEN now() ELSE due_at END,
-                sent_at = CASE $2::text WHEN 'sent' THEN coalesce(sent_at, now()) ELSE sent_at END,
-                sent_by = CASE $2::text WHEN 'sent' THEN coalesce(sent_by, 'operator') ELSE sent_by END,
-                claimed_by = NULL, resolution = 'operator: ' || $2::text, updated_at = now()
-          WHERE id = $1 AND status = 'unknown'
-          RETURNING id::text AS id`,
-        [id, outcome],
-      );
-      if (result.rowCount === 0) return { resolved: false, next: undefined };
+      if (!(await resolveUnknownOutcome(tx, id, outcome))) return { resolved: false, next: undefined };
       const next = outcome === 'sent' ? await scheduleNextOccurrences(tx, [id]) : undefined;
-      if (outcome === 'resend') await tx.query(`SELECT pg_notify('${WAKEUP_CHANNEL}', '0')`);
       return { resolved: true, next };
     });
     if (verdict.next) countMissedOccurrences(this.options.metrics, verdict.next);
@@ -306,27 +248,6 @@ export interface MessagePageOptions {
   idempotencyKey?: string;
 }
 
-type Row = {
-  id: string; tenant_id: string; contact_id: string | null; lead_id: string | null; channel: string; recipient: string;
-  type: string; status: MessageStatus; skip_reason: string | null; scheduled_at: Date; due_at: Date; attempts: number;
-  last_error: string | null; sent_at: Date | null; sent_by: string | null; idempotency_key: string;
-  response_received_at: Date | null; response_text: string | null; recurrence_interval_seconds: number | null;
-  next_occurrence_id: string | null; resolution: string | null;
-};
-
-function iso(value: Date | string | null): string | null {
-  return value === null ? null : new Date(value).toISOString();
-}
-
-function toView(r: Row): MessageView {
-  return {
-    id: r.id, tenantId: r.tenant_id, contactId: r.contact_id, leadId: r.lead_id, channel: r.channel, recipient: r.recipient,
-    type: r.type, status: r.status, skipReason: r.skip_reason, scheduledAt: iso(r.scheduled_at)!, dueAt: iso(r.due_at)!,
-    attempts: Number(r.attempts), lastError: r.last_error, sentAt: iso(r.sent_at), sentBy: r.sent_by,
-    idempotencyKey: r.idempotency_key, responseReceivedAt: iso(r.response_received_at), responseText: r.response_text,
-    recurrenceIntervalSeconds: r.recurrence_interval_seconds, nextOccurrenceId: r.next_occurrence_id, resolution: r.resolution,
-  };
-}
 
 function requireText(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '') throw new ValidationError([{ field, message: 'required' }]);

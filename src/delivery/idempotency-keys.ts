@@ -20,7 +20,7 @@ export const SYSTEM_KEY_PREFIXES = [
   'crm-worker:', // kept free for keys of modules yet to come
 ] as const;
 
-/** claims.ts derives a next occurrence's key as <first key>@r<epoch seconds>. */
+/** outbox/recurrence.ts derives a next occurrence's key as <first key>@r<epoch seconds>. */
 const OCCURRENCE_SUFFIX = /@r[0-9]+$/;
 
 /** Why a caller may not use this key, or undefined when it may. */

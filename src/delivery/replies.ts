@@ -21,7 +21,7 @@ export interface IncomingReply {
  * POST /api/contacts/:id/replies, a follow-up's recorded response (FollowUpService.recordResponse,
  * POST /api/followups/responses), inbound messages later — calls this, and it writes the one
  * record every check reads: contact_replies. Read by the dispatcher's send-time check of
- * stop-on-reply messages (claims.ts), the nurture-sequences job and the lead-reminder-scheduler.
+ * stop-on-reply messages (outbox/claim.ts), the nurture-sequences job and the lead-reminder-scheduler.
  * This module and the SQL function it calls are the only writer of contact_replies. Runs in the
  * caller's transaction.
  */

@@ -19,10 +19,10 @@ const optionalId = z.string().trim().min(1).max(200).nullish();
  * for one recipient; anything that must happen more often is not a message to a person.
  */
 export const MIN_RECURRENCE_INTERVAL_SECONDS = 60;
-/** The suffix of the keys crm-worker gives a series' later occurrences (claims.ts scheduleNextOccurrences). */
+/** The suffix of the keys crm-worker gives a series' later occurrences (outbox/recurrence.ts scheduleNextOccurrences). */
 const OCCURRENCE_KEY_SUFFIX = /@r[0-9]+$/;
 
-/** Shape of one ScheduleRequest (see outbox.ts); recipient and template are checked per channel below. */
+/** Shape of one ScheduleRequest (see outbox/schedule.ts); recipient and template are checked per channel below. */
 export const scheduleRequestSchema = z.object({
   tenantId: z.string().trim().min(1, 'required').max(200),
   contactId: optionalId,

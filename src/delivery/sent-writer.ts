@@ -1,7 +1,8 @@
 import type { Database } from '../db/database';
 import type { Logger } from '../logging/logger';
 import { monotonicMs } from '../util/deadline';
-import { markClaimedSent, scheduleNextOccurrences, type NextOccurrences, type SentRecord } from './claims';
+import { scheduleNextOccurrences, type NextOccurrences } from './outbox/recurrence';
+import { markClaimedSent, type SentRecord } from './outbox/sent';
 import { countMissedOccurrences, type DeliveryMetrics } from './delivery-metrics';
 
 interface Pending {

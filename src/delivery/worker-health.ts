@@ -29,3 +29,12 @@ export async function workerHealth(db: Queryable, staleMs: number): Promise<Work
     checked_at: checkedAt.toISOString(),
   };
 }
+
+/** This dispatcher's last tick, shared through the database so any process can answer /api/worker/health. */
+export async function recordHeartbeat(db: Queryable, instance: string): Promise<void> {
+  await db.query(
+    `INSERT INTO delivery_heartbeats (instance, last_tick) VALUES ($1, now())
+     ON CONFLICT (instance) DO UPDATE SET last_tick = now()`,
+    [instance],
+  );
+}

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database';
-import { WAKEUP_CHANNEL } from '../../delivery/outbox';
+import { insertOutboxRows, wakeUpAfter } from '../../delivery/outbox';
 
 export interface BatchOutcome {
   /** Contacts read from the audience in this batch (0 means the campaign is not expanding). */
@@ -44,9 +44,9 @@ const SEGMENT_WINDOW = `
  * Nothing is loaded into Node but the counts: a 1,000,000-recipient campaign costs the same
  * memory as a 100-recipient one.
  *
- * Rows go into the delivery engine's scheduled_messages with the columns of its contract and
- * its wake-up NOTIFY. Campaigns bypass scheduleMessages() (which takes rows from Node) for bulk
- * INSERT ... SELECT; what it would check per request is checked here in SQL (address shape,
+ * Rows go into the delivery engine's scheduled_messages through the outbox's own insert
+ * (insertOutboxRows, its column list) and wake-up NOTIFY. Campaigns bypass scheduleMessages()
+ * (which takes rows from Node) for bulk INSERT ... SELECT; what it would check per request is checked here in SQL (address shape,
  * suppressions) and once per campaign at creation (the template, see campaign-template.ts).
  * Exactly-once holds twice over: campaign_recipients (campaign_id, contact_id) and the outbox's
  * unique idempotency key. A paused or cancelled campaign reads no rows: the FOR UPDATE on the
@@ -100,25 +100,26 @@ export async function expandCampaignBatch(
        RETURNING contact_id, status
      ),
      outbox AS (
-       INSERT INTO scheduled_messages
-         (tenant_id, contact_id, channel, recipient, scheduled_at, due_at, template, subject, variables, type, status, idempotency_key)
-       SELECT camp.tenant_id, k.contact_id, camp.channel, btrim(k.address), camp.send_at, camp.send_at, camp.template, camp.subject,
-              jsonb_build_object(
+       ${insertOutboxRows({
+         values: {
+           tenant_id: 'camp.tenant_id', contact_id: 'k.contact_id', channel: 'camp.channel', recipient: 'btrim(k.address)',
+           scheduled_at: 'camp.send_at', due_at: 'camp.send_at', template: 'camp.template', subject: 'camp.subject',
+           variables: `jsonb_build_object(
                 'contact', jsonb_build_object('id', k.contact_id, 'name', k.name, 'email', k.email, 'phone', k.phone)
                            || coalesce(k.attributes, '{}'::jsonb),
-                'campaign', jsonb_build_object('id', camp.id, 'name', camp.name)),
-              'campaign', 'scheduled', 'campaign:' || camp.id || ':' || k.contact_id
-         FROM recorded r
+                'campaign', jsonb_build_object('id', camp.id, 'name', camp.name))`,
+           type: `'campaign'`, status: `'scheduled'`, idempotency_key: `'campaign:' || camp.id || ':' || k.contact_id`,
+         },
+         from: `recorded r
          JOIN classified k ON k.contact_id = r.contact_id
          CROSS JOIN camp
-        WHERE r.status = 'queued'
-       ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-       RETURNING due_at
+        WHERE r.status = 'queued'`,
+         returning: 'due_at',
+       })}
      ),
      -- Wakes the delivery dispatchers in the same statement, as scheduleMessages() does.
      woken AS (
-       SELECT pg_notify('${WAKEUP_CHANNEL}', floor(extract(epoch FROM min(due_at)) * 1000)::bigint::text)
-         FROM outbox HAVING count(*) > 0
+       ${wakeUpAfter('outbox', 'earliest-due')}
      ),
      counts AS MATERIALIZED (
        SELECT (SELECT count(*) FROM keyset)::int AS read,
