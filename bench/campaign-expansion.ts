@@ -91,7 +91,10 @@ async function main(): Promise<void> {
     );
     clearInterval(sampler);
     const final = memoryKb(pid);
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ');
     const outbox = await client.query<{ rows: number; keys: number }>(
       `SELECT count(*)::int AS rows, count(DISTINCT idempotency_key)::int AS keys FROM scheduled_messages WHERE type = 'campaign'`,
     );
@@ -103,9 +106,9 @@ async function main(): Promise<void> {
       machineDescription(),
       '',
       `One worker process (node dist/main.js, PostgreSQL + Redis on loopback), CAMPAIGN_BATCH_SIZE=${BATCH_SIZE},`,
-      'CAMPAIGN_BATCH_DELAY=0, a list audience with 1 in 1,000 contacts opted out. Time is the campaign row\'s',
+      "CAMPAIGN_BATCH_DELAY=0, a list audience with 1 in 1,000 contacts opted out. Time is the campaign row's",
       'expanded_at − started_at (database clock: from the tick that started it to the commit of its last batch).',
-      'Memory is the worker\'s resident set: VmHWM (kernel high-water mark over the process\'s life) and RSS',
+      "Memory is the worker's resident set: VmHWM (kernel high-water mark over the process's life) and RSS",
       `sampled every 100 ms. Seeding the ${RECIPIENTS.toLocaleString('en-US')} contacts took ${seedSeconds.toFixed(1)} s (not counted).`,
       'The delivery dispatcher is off (DELIVERY_ENABLED=false), so no messages were sent meanwhile.',
       '',

@@ -41,7 +41,8 @@ function* body(format: 'ndjson' | 'csv'): Generator<string> {
     const phone = `+1415${String(i).padStart(7, '0')}`;
     if (line === BAD_LINE) yield format === 'csv' ? `${id},bench,too,many,cells,in,this,line\n` : `{"id": "${id}", "tenantId": \n`;
     else if (format === 'csv') yield `${id},bench,Contact ${i},${id}@bench.test,${phone},lead;import,true\n`;
-    else yield `${JSON.stringify({ id, tenantId: 'bench', name: `Contact ${i}`, email: `${id}@bench.test`, phone, tags: ['lead', 'import'], consent: { email: true } })}\n`;
+    else
+      yield `${JSON.stringify({ id, tenantId: 'bench', name: `Contact ${i}`, email: `${id}@bench.test`, phone, tags: ['lead', 'import'], consent: { email: true } })}\n`;
   }
 }
 
@@ -50,12 +51,18 @@ function upload(port: number, format: 'ndjson' | 'csv'): Promise<{ status: numbe
     let bytes = 0;
     const req = http.request(
       {
-        host: '127.0.0.1', port, method: 'POST', path: '/api/v1/contacts/import',
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/v1/contacts/import',
         headers: { 'content-type': format === 'csv' ? 'text/csv' : 'application/x-ndjson', 'x-api-key': API_KEY },
       },
       (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, report: JSON.parse(text), bytes }));
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (text += c))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, report: JSON.parse(text), bytes }));
       },
     );
     req.on('error', reject);
@@ -74,7 +81,13 @@ async function runOnce(format: 'ndjson' | 'csv') {
     await client.connect();
     await client.query(`INSERT INTO tenants (id, name, status) VALUES ('bench', 'Bench', 'active')`);
     worker = spawnWorker(`bench-import-${format}`, {
-      DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keys.prefix, API_KEY, JOBS_ENABLED: 'false', DELIVERY_ENABLED: 'false', LOG_LEVEL: 'info',
+      DATABASE_URL: db.url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: keys.prefix,
+      API_KEY,
+      JOBS_ENABLED: 'false',
+      DELIVERY_ENABLED: 'false',
+      LOG_LEVEL: 'info',
       ...(WORKER_NODE_OPTIONS ? { NODE_OPTIONS: WORKER_NODE_OPTIONS } : {}),
     });
     await waitUntilStarted(worker);
@@ -89,8 +102,19 @@ async function runOnce(format: 'ndjson' | 'csv') {
     const final = memoryKb(pid);
     const stored = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM contacts WHERE tenant_id = 'bench'`)).rows[0]!.n);
     return {
-      format, status, report, bytes, seconds, stored, idleKb: idle.rssKb, peakKb: Math.max(final.hwmKb, peakSampledKb), finalKb: final.rssKb,
-      load: os.loadavg().map((l) => l.toFixed(2)).join(', '),
+      format,
+      status,
+      report,
+      bytes,
+      seconds,
+      stored,
+      idleKb: idle.rssKb,
+      peakKb: Math.max(final.hwmKb, peakSampledKb),
+      finalKb: final.rssKb,
+      load: os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', '),
     };
   } finally {
     worker?.kill('SIGKILL');
@@ -113,8 +137,8 @@ async function main(): Promise<void> {
     `One worker process per format (node dist/main.js${WORKER_NODE_OPTIONS ? ` with NODE_OPTIONS=${WORKER_NODE_OPTIONS}` : ''}, JOBS_ENABLED=false, DELIVERY_ENABLED=false, PostgreSQL +`,
     'Redis on loopback), an empty contacts table. The bench streams the body as it generates it (chunked',
     'transfer, never held whole); the worker reads it line by line and upserts 1,000 rows per INSERT. Time is',
-    'wall time from the first byte sent to the report received. Memory is the worker\'s resident set: VmHWM',
-    '(the kernel\'s high-water mark over the process\'s life) and RSS sampled every 100 ms. Each body has one',
+    "wall time from the first byte sent to the report received. Memory is the worker's resident set: VmHWM",
+    "(the kernel's high-water mark over the process's life) and RSS sampled every 100 ms. Each body has one",
     `malformed line, number ${BAD_LINE.toLocaleString('en-US')} (NDJSON: cut-off JSON; CSV: a record with 8 cells under a 7-column header).`,
     '',
     '| measure | ' + runs.map((r) => r.format).join(' | ') + ' |',

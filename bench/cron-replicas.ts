@@ -165,24 +165,20 @@ async function main(): Promise<void> {
     `Three replicas of each system on one Redis 7 (and PostgreSQL 15 for crm-worker), a job every second,`,
     `counted over a ${WINDOW_MS / 1000} s window after a ${WARMUP_MS / 1000} s warm-up. The handler does no work.`,
     'A fire time with 0 runs was skipped; more than 1 is a duplicate run.',
-    sequential
-      ? 'The systems ran one after another.'
-      : 'All systems ran at the same time, each on its own Redis keys (and database), sharing the machine.',
+    sequential ? 'The systems ran one after another.' : 'All systems ran at the same time, each on its own Redis keys (and database), sharing the machine.',
     '',
     '| system / setting | fire times | 0 runs | 1 run | >1 runs | total runs |',
     '|---|---|---|---|---|---|',
     ...results.map((r) => `| ${r.system} | ${r.fireTimes} | ${r.zero} | ${r.one} | ${r.duplicated} | ${r.runs} |`),
     '',
     `crm-worker: ${crm.duplicated} duplicated and ${crm.zero} skipped fire times.`,
-    ...results
-      .slice(1)
-      .map((r) => `- vs ${r.system}: duplicates ${crm.duplicated} vs ${r.duplicated}, skipped ${crm.zero} vs ${r.zero}.`),
+    ...results.slice(1).map((r) => `- vs ${r.system}: duplicates ${crm.duplicated} vs ${r.duplicated}, skipped ${crm.zero} vs ${r.zero}.`),
     '',
     'Examples of skipped or duplicated fire times (fire time: replica, job or execution id, when it ran):',
     ...results.flatMap((r) => r.examples.map((e) => `- ${r.system} — ${e}`)),
     '',
     'Notes: the node-cron default designates one runner by environment variable, so it cannot',
-    'duplicate, but nothing runs when that replica is down. The Redis coordinators follow node-cron\'s',
+    "duplicate, but nothing runs when that replica is down. The Redis coordinators follow node-cron's",
     'RunCoordinator contract (shouldRun(key, ttlMs) / onComplete(key)) with SET NX PX.',
     '',
   ];

@@ -241,8 +241,14 @@ async function runCrm(config: Config, scenario: Scenario, run: string): Promise<
       txPerMessage = ((await committedTransactions(pool, db.name)) - txBefore) / sink.report.handled;
     }
     return {
-      config, scenario, report: { ...sink.report, lags: [...sink.report.lags], cpuMs }, enqueueMs, enqueueLate, peakRss,
-      duplicates: sink.duplicates(), txPerMessage,
+      config,
+      scenario,
+      report: { ...sink.report, lags: [...sink.report.lags], cpuMs },
+      enqueueMs,
+      enqueueLate,
+      peakRss,
+      duplicates: sink.duplicates(),
+      txPerMessage,
     };
   } finally {
     // A profiled worker writes its profile only when it exits by itself.
@@ -305,7 +311,7 @@ function lagTable(outcomes: Outcome[]): string[] {
     '',
     'Lag = handler start − due time, in ms. A run that had not handled every message',
     `${LAG_DRAIN_CAP_MS / 1000} s after the last due time is cut off: its p99 and max are then at least that (shown as ">").`,
-    'Ratio columns: this row\'s p99 ÷ crm-worker\'s p99 (above 1: crm-worker\'s p99 is that many times lower).',
+    "Ratio columns: this row's p99 ÷ crm-worker's p99 (above 1: crm-worker's p99 is that many times lower).",
     '',
     `| system / settings | handled | p50 | p99 | max | early (< 0 ms) | peak RSS |${crms.map((c) => ` p99 ÷ ${shortLabel(c)} |`).join('')}`,
     `|---|---|---|---|---|---|---|${crms.map(() => '---|').join('')}`,
@@ -346,9 +352,9 @@ function burstTable(outcomes: Outcome[]): string[] {
     '',
     'All messages are enqueued (due) before the consumer process starts; messages a second are counted',
     `between the first and the last handler start. A run still going after ${BURST_CAP_MS / 1000} s is cut off and its rate is over`,
-    'what it handled. Peak RSS and CPU are the consumer process\'s only, start-up included (Redis and',
-    'PostgreSQL are not counted); CPU well below the run\'s length means the consumer waited (on I/O).',
-    'Ratio columns: crm-worker\'s messages a second ÷ this row\'s (above 1: crm-worker is that many times faster).',
+    "what it handled. Peak RSS and CPU are the consumer process's only, start-up included (Redis and",
+    "PostgreSQL are not counted); CPU well below the run's length means the consumer waited (on I/O).",
+    "Ratio columns: crm-worker's messages a second ÷ this row's (above 1: crm-worker is that many times faster).",
     '',
     `| system / settings | handled | messages / s | peak RSS | consumer CPU | DB transactions / message | enqueue time |${crms.map((c) => ` ${shortLabel(c)} ÷ this |`).join('')}`,
     `|---|---|---|---|---|---|---|${crms.map(() => '---|').join('')}`,
@@ -376,26 +382,35 @@ function targetLines(results: Partial<Record<Scenario, Outcome[]>>): string[] {
   const lag = results.lag;
   if (lag) {
     const p99Of = (o: Outcome | undefined) => (o ? (lagStats(o).complete ? lagStats(o).p99 : Infinity) : NaN);
-    const peersBest = Math.min(...(['bullmq', 'pgboss'] as const).flatMap((sys) => [p99Of(find(lag, sys, 'defaults')), p99Of(find(lag, sys, 'best'))]).filter((n) => !Number.isNaN(n)));
+    const peersBest = Math.min(
+      ...(['bullmq', 'pgboss'] as const).flatMap((sys) => [p99Of(find(lag, sys, 'defaults')), p99Of(find(lag, sys, 'best'))]).filter((n) => !Number.isNaN(n)),
+    );
     for (const settings of ['defaults', 'best'] as const) {
       const crm = find(lag, 'crm', settings);
       if (!crm) continue;
       const p99 = p99Of(crm);
       const name = settings === 'defaults' ? 'crm-worker defaults' : 'crm-worker tuned (for information)';
       const shown = Number.isFinite(p99) ? `${ms(p99)} ms` : `> ${LAG_DRAIN_CAP_MS / 1000} s`;
-      if (Number.isFinite(peersBest)) lines.push(`- lag p99 below every peer row's p99 (best peer p99 ${ms(peersBest)} ms): ${name} ${shown} — ${verdict(p99 < peersBest)}`);
+      if (Number.isFinite(peersBest))
+        lines.push(`- lag p99 below every peer row's p99 (best peer p99 ${ms(peersBest)} ms): ${name} ${shown} — ${verdict(p99 < peersBest)}`);
       lines.push(`- lag p99 under 100 ms (issue 3): ${name} ${shown} — ${verdict(p99 < 100)}`);
     }
   }
   const burst = results.burst;
   if (burst) {
-    const bullmq = Math.max(...(['defaults', 'best'] as const).map((st) => find(burst, 'bullmq', st)).filter((o): o is Outcome => !!o).map((o) => burstStats(o).rate));
+    const bullmq = Math.max(
+      ...(['defaults', 'best'] as const)
+        .map((st) => find(burst, 'bullmq', st))
+        .filter((o): o is Outcome => !!o)
+        .map((o) => burstStats(o).rate),
+    );
     for (const settings of ['defaults', 'best'] as const) {
       const crm = find(burst, 'crm', settings);
       if (!crm) continue;
       const rate = burstStats(crm).rate;
       const name = settings === 'defaults' ? 'crm-worker defaults' : 'crm-worker tuned (for information)';
-      if (Number.isFinite(bullmq)) lines.push(`- burst throughput at least BullMQ's (${Math.round(bullmq)} msg/s): ${name} ${Math.round(rate)} msg/s — ${verdict(rate >= bullmq)}`);
+      if (Number.isFinite(bullmq))
+        lines.push(`- burst throughput at least BullMQ's (${Math.round(bullmq)} msg/s): ${name} ${Math.round(rate)} msg/s — ${verdict(rate >= bullmq)}`);
       lines.push(`- at least 5,000 msg/s on a 100,000 backlog (issue 3): ${name} ${Math.round(rate)} msg/s — ${verdict(rate >= 5_000)}`);
     }
   }
@@ -408,8 +423,8 @@ function targetLines(results: Partial<Record<Scenario, Outcome[]>>): string[] {
     '',
     'What limits crm-worker here: every message is a real send — a share of a claim (UPDATE … FOR UPDATE',
     'SKIP LOCKED) and of the send-time check, an HTTP POST to the sink, and a share of a batched "sent"',
-    'UPDATE — where the peers\' handlers do nothing. With the default DELIVERY_CONCURRENCY of 5 sends in',
-    'flight, throughput is 5 ÷ the time one message spends in flight (Little\'s law), and the worker\'s',
+    "UPDATE — where the peers' handlers do nothing. With the default DELIVERY_CONCURRENCY of 5 sends in",
+    "flight, throughput is 5 ÷ the time one message spends in flight (Little's law), and the worker's",
     'CPU column shows it mostly waiting on those round trips; the lag at defaults is the backlog that builds',
     'when 1,000 messages a second arrive. The due-time wake-up itself is not the limit: the tuned row',
     '(same engine, more in flight) starts on time. The bench process also runs the sink, and the machine',
@@ -420,7 +435,9 @@ function targetLines(results: Partial<Record<Scenario, Outcome[]>>): string[] {
     .map((o) => {
       const rate = burstStats(o).rate;
       const inFlight = o.config.settings === 'defaults' ? 5 : Number(CRM_BEST_ENV.DELIVERY_CONCURRENCY);
-      return Number.isFinite(rate) ? `${shortLabel(o)}: ${inFlight} in flight at ${Math.round(rate)} msg/s ≈ ${((inFlight / rate) * 1000).toFixed(1)} ms per message in flight` : '';
+      return Number.isFinite(rate)
+        ? `${shortLabel(o)}: ${inFlight} in flight at ${Math.round(rate)} msg/s ≈ ${((inFlight / rate) * 1000).toFixed(1)} ms per message in flight`
+        : '';
     })
     .filter(Boolean);
   if (littles.length) lines.push(`(${littles.join('; ')}.)`);

@@ -36,12 +36,7 @@ async function main(): Promise<void> {
     const hangingP99: number[] = [];
     const paced = heyInstalled();
     const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
-    const run = async (
-      generator: 'hey' | 'autocannon',
-      label: string,
-      pathname: string,
-      headers?: Record<string, string>,
-    ): Promise<LoadResult> => {
+    const run = async (generator: 'hey' | 'autocannon', label: string, pathname: string, headers?: Record<string, string>): Promise<LoadResult> => {
       const cpuBefore = cpuSeconds(pid);
       const r =
         generator === 'hey'
@@ -105,7 +100,7 @@ async function main(): Promise<void> {
       'No peer is named for this measurement in the issue, so there is no ratio to quote.',
       '/metrics was scraped before the hang (as Prometheus does every 15 s or so): during the hang it answers',
       'with the last rendered text while one refresh waits on the database. A worker whose very first',
-      'Prometheus scrape comes during a hang has no text yet and waits for the outbox-rows gauge\'s query',
+      "Prometheus scrape comes during a hang has no text yet and waits for the outbox-rows gauge's query",
       '(crm_worker_delivery_messages collects with a database query, which gives up after 1 s and keeps its last values).',
       'Other work on this shared 2-core machine (see the load average above) adds scheduling delay to',
       'every row: compare the load average above before comparing runs.',

@@ -120,7 +120,15 @@ async function buildModules(
   const stoppingController = new AbortController();
   const templates = createTemplateEngine(config.delivery.templateLimits);
   const context: ModuleContext = {
-    config, db: pools.api, deliveryDb: pools.dispatcher, locks, metrics, logger, redis, shutdownSignal: shutdownController.signal, templates,
+    config,
+    db: pools.api,
+    deliveryDb: pools.dispatcher,
+    locks,
+    metrics,
+    logger,
+    redis,
+    shutdownSignal: shutdownController.signal,
+    templates,
   };
   const modules = await buildWorkerModules(context);
 
@@ -139,9 +147,7 @@ async function buildModules(
   await health.start();
   shutdown.register('health monitor', async () => health.stop());
 
-  const jobs = config.scheduler.jobsEnabled
-    ? [...modules.flatMap((m) => m.jobs?.() ?? []), ...(deps.extraJobs?.({ config }) ?? [])]
-    : [];
+  const jobs = config.scheduler.jobsEnabled ? [...modules.flatMap((m) => m.jobs?.() ?? []), ...(deps.extraJobs?.({ config }) ?? [])] : [];
   const scheduler = new Scheduler(
     {
       db: pools.jobs,

@@ -35,7 +35,18 @@ export async function openWorkerPools(config: Config, logger: Logger) {
   const dispatcher = open('dispatcher', config.database.dispatcherPoolMax, 4, config.database.acquireTimeoutMs);
   const jobs = open('jobs', config.database.jobsPoolMax, 1, config.database.acquireTimeoutMs);
   const health = open('health', 1, 1, config.database.acquireTimeoutMs);
-  return { api, dispatcher, jobs, health, distinct: new Map([['api', api], ['dispatcher', dispatcher], ['jobs', jobs], ['health', health]]) };
+  return {
+    api,
+    dispatcher,
+    jobs,
+    health,
+    distinct: new Map([
+      ['api', api],
+      ['dispatcher', dispatcher],
+      ['jobs', jobs],
+      ['health', health],
+    ]),
+  };
 }
 
 /** Workers often start before their database: retry for a while, then fail for the supervisor. */

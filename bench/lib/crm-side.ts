@@ -26,10 +26,7 @@ export const SINK_TARGET = 'sink';
  */
 export async function scheduleThroughOutbox(pool: Pool, run: string, dues: number[]): Promise<void> {
   const db = poolQueryable(pool);
-  await pool.query(
-    `INSERT INTO tenants (id, name, status, followup_enabled) VALUES ($1, 'bench', 'active', true) ON CONFLICT (id) DO NOTHING`,
-    [BENCH_TENANT],
-  );
+  await pool.query(`INSERT INTO tenants (id, name, status, followup_enabled) VALUES ($1, 'bench', 'active', true) ON CONFLICT (id) DO NOTHING`, [BENCH_TENANT]);
   const SLICE = 2_000;
   for (let start = 0; start < dues.length; start += SLICE) {
     const requests = dues.slice(start, start + SLICE).map((due, k): ScheduleRequest => ({

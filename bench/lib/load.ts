@@ -20,10 +20,7 @@ export interface LoadResult {
  * load generator's CPU is not counted against the server's latency (an in-process autocannon
  * shares the bench's event loop and made earlier figures look worse than the worker is).
  */
-export function runLoad(
-  url: string,
-  options: { rate: number; seconds: number; connections?: number; headers?: Record<string, string> },
-): Promise<LoadResult> {
+export function runLoad(url: string, options: { rate: number; seconds: number; connections?: number; headers?: Record<string, string> }): Promise<LoadResult> {
   const args = [
     AUTOCANNON_CLI,
     '--json',
@@ -81,10 +78,7 @@ export function heyInstalled(): boolean {
  * measures queueing behind the burst rather than the endpoint. Per-request times come from
  * hey's CSV output, with 0.1 ms resolution.
  */
-export function runHey(
-  url: string,
-  options: { rate: number; seconds: number; workers?: number; headers?: Record<string, string> },
-): Promise<LoadResult> {
+export function runHey(url: string, options: { rate: number; seconds: number; workers?: number; headers?: Record<string, string> }): Promise<LoadResult> {
   const workers = options.workers ?? 10;
   const args = ['-z', `${options.seconds}s`, '-c', String(workers), '-q', String(options.rate / workers), '-o', 'csv'];
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push('-H', `${k}: ${v}`);

@@ -18,9 +18,7 @@ async function main(): Promise<void> {
       async shouldRun(key, ttlMs) {
         return (await redis.set(`${runsKey}:lock:${key}`, replica, { NX: true, PX: ttlMs })) === 'OK';
       },
-      ...(mode === 'redis-release'
-        ? { onComplete: async (key: string) => void (await redis.del(`${runsKey}:lock:${key}`)) }
-        : {}),
+      ...(mode === 'redis-release' ? { onComplete: async (key: string) => void (await redis.del(`${runsKey}:lock:${key}`)) } : {}),
     });
   }
   const task = cron.schedule(

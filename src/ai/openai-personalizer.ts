@@ -18,7 +18,10 @@ const MAX_GROWTH = 3;
 const MAX_EXTRA_CHARS = 300;
 
 class Fallback extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -64,10 +64,7 @@ export function nextOpenSlot(after: Date, hours: BusinessHours, zone: string): D
     if (hours.holidays.has(date.toISODate()!)) continue;
     const intervals = hours.weekly.get(date.weekday) ?? [];
     if (intervals.length === 0) continue;
-    const candidates = [
-      ...intervals.flatMap((interval) => instantsAtOrPastWallTime(date, interval.opensMinute, zone)),
-      ...offsetTransitionsOn(date, zone),
-    ]
+    const candidates = [...intervals.flatMap((interval) => instantsAtOrPastWallTime(date, interval.opensMinute, zone)), ...offsetTransitionsOn(date, zone)]
       .filter((t) => t.getTime() > after.getTime())
       .sort((a, b) => a.getTime() - b.getTime());
     // An interval lying wholly in a skipped hour does not exist that day.
@@ -111,9 +108,7 @@ function instantsAtOrPastWallTime(date: DateTime, minute: number, zone: string):
   const wanted = wallKey(date.year, date.month, date.day, minute);
   // Wall time read as if it were UTC; subtracting each offset in force around it gives candidates.
   const wallAsUtc = Date.UTC(date.year, date.month - 1, date.day, Math.floor(minute / 60), minute % 60);
-  const offsets = new Set(
-    [-36, -12, 0, 12, 36].map((hours) => DateTime.fromMillis(wallAsUtc + hours * 3_600_000, { zone }).offset),
-  );
+  const offsets = new Set([-36, -12, 0, 12, 36].map((hours) => DateTime.fromMillis(wallAsUtc + hours * 3_600_000, { zone }).offset));
   const candidates = [...offsets].map((offset) => wallAsUtc - offset * 60_000);
   const exact = [...new Set(candidates.filter((t) => localKey(t, zone) === wanted))].sort((a, b) => a - b);
   if (exact.length > 0) return exact.map((t) => new Date(t));

@@ -71,14 +71,18 @@ export function createCallSchedulerJob(options: CallSchedulerOptions): JobDefini
             continue;
           }
           options.metrics?.callsPlaced.inc({ result: result.retryable ? 'error' : 'rejected' });
-          const ended = await endUnansweredAttempt(db, { id: call.callId, attempt: call.attempt }, {
-            status: 'failed',
-            outcome: 'webhook-error',
-            error: result.error,
-            retry: result.retryable,
-            now,
-            defaultSpacingSeconds: options.retrySpacingSeconds,
-          });
+          const ended = await endUnansweredAttempt(
+            db,
+            { id: call.callId, attempt: call.attempt },
+            {
+              status: 'failed',
+              outcome: 'webhook-error',
+              error: result.error,
+              retry: result.retryable,
+              now,
+              defaultSpacingSeconds: options.retrySpacingSeconds,
+            },
+          );
           logger.warn('placing a call failed', { callId: call.callId, attempt: call.attempt, error: result.error, then: ended });
         }
         if (claimed < options.batchSize) break;
@@ -88,11 +92,7 @@ export function createCallSchedulerJob(options: CallSchedulerOptions): JobDefini
   };
 }
 
-async function claimDueCalls(
-  db: FencedQueryable,
-  now: Date,
-  batchSize: number,
-): Promise<{ claimed: number; toPlace: PlaceCallRequest[]; deferred: number }> {
+async function claimDueCalls(db: FencedQueryable, now: Date, batchSize: number): Promise<{ claimed: number; toPlace: PlaceCallRequest[]; deferred: number }> {
   return db.transaction(async (tx) => {
     // Suspended or cancelled tenants' calls stay queued, untouched, until the tenant is active.
     const due = await tx.query<DueCall>(
@@ -129,7 +129,12 @@ async function claimDueCalls(
       }
       deferred++;
       const slot = nextOpenSlot(now, tenantHours, call.zone);
-      await deferCall(tx, call.id, slot ?? new Date(now.getTime() + NO_SLOT_RECHECK_MS), slot ? null : 'the tenant has no open calling hours in the coming year');
+      await deferCall(
+        tx,
+        call.id,
+        slot ?? new Date(now.getTime() + NO_SLOT_RECHECK_MS),
+        slot ? null : 'the tenant has no open calling hours in the coming year',
+      );
     }
     return { claimed: due.rows.length, toPlace, deferred };
   });
@@ -144,14 +149,18 @@ async function expireSilentAttempts(db: FencedQueryable, now: Date, options: Cal
     [now, options.outcomeTimeoutSeconds],
   );
   for (const call of silent.rows) {
-    await endUnansweredAttempt(db, { id: call.id, attempt: call.attempts }, {
-      status: 'no-answer',
-      outcome: 'no-outcome',
-      error: `no outcome reported within ${options.outcomeTimeoutSeconds} s`,
-      retry: true,
-      now,
-      defaultSpacingSeconds: options.retrySpacingSeconds,
-    });
+    await endUnansweredAttempt(
+      db,
+      { id: call.id, attempt: call.attempts },
+      {
+        status: 'no-answer',
+        outcome: 'no-outcome',
+        error: `no outcome reported within ${options.outcomeTimeoutSeconds} s`,
+        retry: true,
+        now,
+        defaultSpacingSeconds: options.retrySpacingSeconds,
+      },
+    );
   }
   return silent.rowCount;
 }

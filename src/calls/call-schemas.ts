@@ -50,44 +50,32 @@ const wallTime = z.string({ message: 'must be a time HH:mm' }).refine((t) => par
   message: 'must be a time HH:mm between 00:00 and 24:00',
 });
 
-const interval = z
-  .strictObject({ opens: wallTime, closes: wallTime })
-  .refine((i) => (parseWallTime(i.opens) ?? 0) < (parseWallTime(i.closes) ?? 0), {
-    message: 'opens must be before closes (split hours past midnight over two days)',
-    path: ['closes'],
-  });
+const interval = z.strictObject({ opens: wallTime, closes: wallTime }).refine((i) => (parseWallTime(i.opens) ?? 0) < (parseWallTime(i.closes) ?? 0), {
+  message: 'opens must be before closes (split hours past midnight over two days)',
+  path: ['closes'],
+});
 
 export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'] as const;
 
 /** A tenant's calling hours and retry policy; PUT replaces all of it at once. */
 export const callSettingsBody = z.strictObject({
-  hours: z
-    .partialRecord(z.enum(WEEKDAYS, { message: `keys must be ${WEEKDAYS.join(', ')}` }), z.array(interval).max(12))
-    .superRefine((hours, ctx) => {
-      for (const [day, list] of Object.entries(hours)) {
-        const sorted = [...(list ?? [])].sort((a, b) => parseWallTime(a.opens)! - parseWallTime(b.opens)!);
-        for (let i = 1; i < sorted.length; i++) {
-          if (parseWallTime(sorted[i]!.opens)! < parseWallTime(sorted[i - 1]!.closes)!) {
-            ctx.addIssue({ code: 'custom', path: [day], message: 'intervals must not overlap' });
-          }
+  hours: z.partialRecord(z.enum(WEEKDAYS, { message: `keys must be ${WEEKDAYS.join(', ')}` }), z.array(interval).max(12)).superRefine((hours, ctx) => {
+    for (const [day, list] of Object.entries(hours)) {
+      const sorted = [...(list ?? [])].sort((a, b) => parseWallTime(a.opens)! - parseWallTime(b.opens)!);
+      for (let i = 1; i < sorted.length; i++) {
+        if (parseWallTime(sorted[i]!.opens)! < parseWallTime(sorted[i - 1]!.closes)!) {
+          ctx.addIssue({ code: 'custom', path: [day], message: 'intervals must not overlap' });
         }
       }
-    }),
+    }
+  }),
   holidays: z.array(calendarDate).max(1000).default([]),
   maxAttempts: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(1).max(20).nullable().default(null),
-  retrySpacingSeconds: z
-    .number({ message: 'must be a number' })
-    .int({ message: 'must be a whole number' })
-    .min(1)
-    .max(604_800)
-    .nullable()
-    .default(null),
+  retrySpacingSeconds: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number' }).min(1).max(604_800).nullable().default(null),
 });
 export type CallSettingsBody = z.infer<typeof callSettingsBody>;
 
 /** "field.path: message" for every issue, so a 400 names what to fix. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`)
-    .join('; ');
+  return error.issues.map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`).join('; ');
 }

@@ -161,7 +161,10 @@ export async function endUnansweredAttempt(
 }
 
 /** One page of calls in id order after `afterId`, optionally of one tenant and status (the caller reads one more than it shows). */
-export async function listCallsPage(db: Queryable, page: { status?: string | undefined; tenantId?: string | undefined; afterId?: string | undefined; limit: number }): Promise<CallRow[]> {
+export async function listCallsPage(
+  db: Queryable,
+  page: { status?: string | undefined; tenantId?: string | undefined; afterId?: string | undefined; limit: number },
+): Promise<CallRow[]> {
   const result = await db.query<CallRow>(
     `SELECT ${CALL_COLUMNS} FROM calls
       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3::bigint IS NULL OR id > $3::bigint)

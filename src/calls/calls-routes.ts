@@ -84,5 +84,3 @@ function parse<S extends z.ZodType>(schema: S, input: unknown, res: Response): z
 function badRequest(res: Response, error: string): void {
   res.status(400).json({ error });
 }
-
-

@@ -4,7 +4,10 @@ import { createLogger, type Logger } from '../logging/logger';
 
 /** A command's failure with the exit code to use; the message is printed as is. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }

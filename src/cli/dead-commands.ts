@@ -49,7 +49,9 @@ export async function listDead(db: Queryable, options: { limit: number; tenant?:
         redactText(r.recipient),
         String(r.attempts),
         new Date(r.updated_at).toISOString(),
-        redactText(r.last_error ?? '').replace(/\s+/g, ' ').slice(0, 160),
+        redactText(r.last_error ?? '')
+          .replace(/\s+/g, ' ')
+          .slice(0, 160),
       ].join('\t'),
     );
   }

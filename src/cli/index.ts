@@ -129,7 +129,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         const db = await needDatabase();
         if (sub === 'list') {
           const limit = values.limit === undefined ? 50 : Number(values.limit);
-          if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError(`dead list: --limit must be a whole number 1-10000, got "${values.limit}"`, 2);
+          if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+            throw new CliError(`dead list: --limit must be a whole number 1-10000, got "${values.limit}"`, 2);
           return await listDead(db, { limit, ...(values.tenant ? { tenant: values.tenant } : {}) }, io);
         }
         if (sub === 'redrive') return await redriveDead(db, arg(1, 'id'), `${os.userInfo().username}@${os.hostname()}`, values.reason, io);

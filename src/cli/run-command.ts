@@ -34,6 +34,8 @@ export async function runJobOnce(ctx: ModuleContext, jobName: string, fireTime: 
     io.out(`${jobName}: not run: ${result.reason}${held}${result.error ? `: ${result.error}` : ''}`);
     return 3;
   }
-  io.out(`${jobName}: ${result.outcome}, ${result.items} items (run ${result.runId}, fire time ${fireTime.toISOString()})${result.error ? `: ${result.error}` : ''}`);
+  io.out(
+    `${jobName}: ${result.outcome}, ${result.items} items (run ${result.runId}, fire time ${fireTime.toISOString()})${result.error ? `: ${result.error}` : ''}`,
+  );
   return result.outcome === 'succeeded' ? 0 : 1;
 }

@@ -4,12 +4,7 @@ import { channelProblems, deliveryProblems, envSchema, jobsEnabledOf, schedulePr
 import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
 
 /** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
-export type ScheduledJobName =
-  | 'campaign-scheduler'
-  | 'lead-reminder-scheduler'
-  | 'call-scheduler'
-  | 'trial-expiration'
-  | 'call-cleanup';
+export type ScheduledJobName = 'campaign-scheduler' | 'lead-reminder-scheduler' | 'call-scheduler' | 'trial-expiration' | 'call-cleanup';
 
 export interface Config {
   readonly nodeEnv: string;

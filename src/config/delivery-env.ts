@@ -15,7 +15,10 @@ export function parseDurationSeconds(text: string): number | undefined {
 
 /** "30m,2h" → [1800, 7200]; an empty list is allowed (no automatic follow-ups). */
 export function parseSchedules(text: string): { value: number[] } | { problem: string } {
-  const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   const value: number[] = [];
   for (const entry of entries) {
     const seconds = parseDurationSeconds(entry);
@@ -34,7 +37,10 @@ export interface RateLimit {
 export function parseRateLimits(text: string, channels: readonly string[]): { value: Record<string, RateLimit> } | { problem: string } {
   const value: Record<string, RateLimit> = {};
   if (text.trim() === '' || text.trim() === 'none') return { value };
-  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const match = /^([a-z]+)\s*=\s*(\d+)\s*\/\s*(\S+)$/i.exec(entry);
     const seconds = match ? parseDurationSeconds(/^\d/.test(match[3]!) ? match[3]! : `1${match[3]}`) : undefined;
     if (!match || seconds === undefined || Number(match[2]) < 1) {
@@ -54,7 +60,10 @@ export interface RetryPolicy {
 /** "campaign=5:60s,dunning=3:5m" → retry policy per message type (attempts : first backoff). */
 export function parseRetryPolicies(text: string): { value: Record<string, RetryPolicy> } | { problem: string } {
   const value: Record<string, RetryPolicy> = {};
-  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const match = /^([a-z0-9_-]+)\s*=\s*(\d+)\s*:\s*(\S+)$/i.exec(entry);
     const seconds = match ? parseDurationSeconds(match[3]!) : undefined;
     const attempts = match ? Number(match[2]) : 0;
@@ -69,7 +78,10 @@ export function parseRetryPolicies(text: string): { value: Record<string, RetryP
 /** "n8n=https://n8n.example/webhook/x,crm=https://..." → target name → URL. */
 export function parseWebhookTargets(text: string): { value: Record<string, string> } | { problem: string } {
   const value: Record<string, string> = {};
-  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+  for (const entry of text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '')) {
     const eq = entry.indexOf('=');
     const name = entry.slice(0, eq).trim();
     const target = entry.slice(eq + 1).trim();

@@ -284,10 +284,12 @@ export function workerModeProblems(env: Env): Array<{ variable: string; message:
  */
 export function deliveryProblems(env: Env): Array<{ variable: string; message: string }> {
   if (env.DELIVERY_LEASE_MS >= env.DELIVERY_SEND_TIMEOUT_MS * 2) return [];
-  return [{
-    variable: 'DELIVERY_LEASE_MS',
-    message: `must be at least twice DELIVERY_SEND_TIMEOUT_MS (${env.DELIVERY_SEND_TIMEOUT_MS}), so that a send ends while its lease holds (got "${env.DELIVERY_LEASE_MS}")`,
-  }];
+  return [
+    {
+      variable: 'DELIVERY_LEASE_MS',
+      message: `must be at least twice DELIVERY_SEND_TIMEOUT_MS (${env.DELIVERY_SEND_TIMEOUT_MS}), so that a send ends while its lease holds (got "${env.DELIVERY_LEASE_MS}")`,
+    },
+  ];
 }
 
 /** Derived schedules: an explicit *_CRON wins; otherwise the design's interval variables apply. */

@@ -32,12 +32,22 @@ export function upsertAndGetSpecs(entity: {
   if (entity.conflict) putResponses[409] = { description: entity.conflict, problem: true };
   return [
     {
-      method: 'put', path, operationId: `upsert${entity.name}`, tag: entity.plural, summary: entity.putSummary,
-      params: { id: entityId }, body: { 'application/json': entity.body },
+      method: 'put',
+      path,
+      operationId: `upsert${entity.name}`,
+      tag: entity.plural,
+      summary: entity.putSummary,
+      params: { id: entityId },
+      body: { 'application/json': entity.body },
       responses: putResponses,
     },
     {
-      method: 'get', path, operationId: `get${entity.name}`, tag: entity.plural, summary: entity.getSummary, params: { id: entityId },
+      method: 'get',
+      path,
+      operationId: `get${entity.name}`,
+      tag: entity.plural,
+      summary: entity.getSummary,
+      params: { id: entityId },
       responses: {
         200: { description: `the ${entity.name.toLowerCase()}`, schema: entity.view },
         400: invalid,

@@ -4,7 +4,11 @@ import path from 'node:path';
 
 /** Thrown when another live process holds the embedded data folder. */
 export class DataDirInUseError extends Error {
-  constructor(readonly dataDir: string, readonly holderPid: number, readonly lockFile: string) {
+  constructor(
+    readonly dataDir: string,
+    readonly holderPid: number,
+    readonly lockFile: string,
+  ) {
     super(
       `the embedded database folder ${dataDir} is in use by process ${holderPid} (lock file ${lockFile}); ` +
         'PGlite serves one process only: stop that process, give this one its own PGLITE_DATA_DIR, or set DATABASE_URL',

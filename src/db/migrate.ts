@@ -55,9 +55,7 @@ export async function migrate(db: Database, logger: Logger, dir = MIGRATIONS_DIR
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const applied = new Set(
-      (await tx.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => Number(r.id)),
-    );
+    const applied = new Set((await tx.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => Number(r.id)));
     const newlyApplied: number[] = [];
     for (const migration of migrations) {
       if (applied.has(migration.id)) continue;

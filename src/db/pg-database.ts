@@ -40,8 +40,7 @@ const CLIENT_DEADLINE_GRACE_MS = 2_000;
 export function createPgDatabase(options: PgDatabaseOptions): Database {
   const poolName = options.poolName ?? 'main';
   const minIdle = Math.min(options.minIdle ?? MIN_IDLE_CONNECTIONS, options.poolMax);
-  const busy = (err: unknown): unknown =>
-    err instanceof Error && ACQUIRE_TIMEOUT_MESSAGES.has(err.message) ? new DatabaseBusyError(poolName) : err;
+  const busy = (err: unknown): unknown => (err instanceof Error && ACQUIRE_TIMEOUT_MESSAGES.has(err.message) ? new DatabaseBusyError(poolName) : err);
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const pool = new Pool({
     // pg lets the URL's parameters override the config's: `options` is taken out and merged.
@@ -118,9 +117,7 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
     },
     async warm() {
       // Held together, so each is a connection of its own; released at once, they stay open.
-      const clients = await Promise.allSettled(
-        Array.from({ length: minIdle }, () => pool.connect()),
-      );
+      const clients = await Promise.allSettled(Array.from({ length: minIdle }, () => pool.connect()));
       for (const c of clients) if (c.status === 'fulfilled') c.value.release();
     },
     async listen(channel, onNotify) {

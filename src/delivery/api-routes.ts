@@ -72,114 +72,159 @@ export function deliveryRoutes(deps: {
   };
   const limitOf = (raw: string | undefined): number | undefined => (raw === undefined ? undefined : Number(raw));
 
-  router.post(FOLLOWUPS_PATH, route(async (req, res) => {
-    const requests = scheduleRequestsFromBody(req.body, {
-      webhookTargets: deps.webhookTargets,
-      templates: deps.templates,
-      privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
-    });
-    res.status(201).json(await service.schedule(requests));
-  }));
+  router.post(
+    FOLLOWUPS_PATH,
+    route(async (req, res) => {
+      const requests = scheduleRequestsFromBody(req.body, {
+        webhookTargets: deps.webhookTargets,
+        templates: deps.templates,
+        privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
+      });
+      res.status(201).json(await service.schedule(requests));
+    }),
+  );
 
-  router.post('/followups/cancel', route(async (req, res) => {
-    const b = body(req, cancelBody);
-    res.json({ cancelled: await service.cancel(b.idempotencyKeys, undefined, b.tenantId) });
-  }));
+  router.post(
+    '/followups/cancel',
+    route(async (req, res) => {
+      const b = body(req, cancelBody);
+      res.json({ cancelled: await service.cancel(b.idempotencyKeys, undefined, b.tenantId) });
+    }),
+  );
 
-  router.post('/followups/reschedule', route(async (req, res) => {
-    const b = body(req, rescheduleBody);
-    const time = parseHttpTime(b.scheduledAt, b.timezone, 'scheduledAt');
-    if ('issue' in time) throw new ValidationError([time.issue]);
-    res.json({ moved: await service.reschedule(b.idempotencyKey, time.value, undefined, b.tenantId) });
-  }));
-
-  router.get('/followups/pending', route(async (req, res) => {
-    const q = queryOf(req, pendingQuery);
-    res.json({ messages: await service.listPending({ tenantId: q.tenantId, limit: limitOf(q.limit) }) });
-  }));
-
-  router.get('/followups/contact/:contactId', route(async (req, res) => {
-    const q = queryOf(req, byContactQuery);
-    if (!q.tenantId) throw new ValidationError([{ field: 'tenantId', message: 'required' }]);
-    res.json({ messages: await service.listByContact(q.tenantId, String(req.params['contactId']), limitOf(q.limit) ?? 100) });
-  }));
-
-  router.get('/followups/:id', route(async (req, res) => {
-    const message = await service.get({ id: String(req.params['id']) });
-    if (!message) res.status(404).json({ error: 'no such message' });
-    else res.json(message);
-  }));
-
-  router.post('/followups/responses', route(async (req, res) => {
-    const b = body(req, responseBody);
-    let receivedAt: Date | undefined;
-    if (b.receivedAt !== undefined) {
-      const time = parseHttpTime(b.receivedAt, undefined, 'receivedAt');
+  router.post(
+    '/followups/reschedule',
+    route(async (req, res) => {
+      const b = body(req, rescheduleBody);
+      const time = parseHttpTime(b.scheduledAt, b.timezone, 'scheduledAt');
       if ('issue' in time) throw new ValidationError([time.issue]);
-      receivedAt = time.value;
-    }
-    const target = b.id !== undefined ? { id: b.id } : { idempotencyKey: b.idempotencyKey, tenantId: b.tenantId };
-    if (target.id === undefined && typeof target.idempotencyKey !== 'string') {
-      throw new ValidationError([{ field: 'idempotencyKey', message: 'required (or id)' }]);
-    }
-    res.json(await service.recordResponse({ ...target, text: b.text, receivedAt }));
-  }));
+      res.json({ moved: await service.reschedule(b.idempotencyKey, time.value, undefined, b.tenantId) });
+    }),
+  );
 
-  router.post('/followups/mark-sent', route(async (req, res) => {
-    const b = body(req, markSentBody);
-    res.json(await service.markSent({ idempotencyKey: b.idempotencyKey, sentBy: b.sentBy, tenantId: b.tenantId }));
-  }));
+  router.get(
+    '/followups/pending',
+    route(async (req, res) => {
+      const q = queryOf(req, pendingQuery);
+      res.json({ messages: await service.listPending({ tenantId: q.tenantId, limit: limitOf(q.limit) }) });
+    }),
+  );
 
-  router.post('/followups/auto', route(async (req, res) => {
-    res.json(await applyAutoFollowUpRule(service, config, body(req, autoFollowUpBody) as never));
-  }));
+  router.get(
+    '/followups/contact/:contactId',
+    route(async (req, res) => {
+      const q = queryOf(req, byContactQuery);
+      if (!q.tenantId) throw new ValidationError([{ field: 'tenantId', message: 'required' }]);
+      res.json({ messages: await service.listByContact(q.tenantId, String(req.params['contactId']), limitOf(q.limit) ?? 100) });
+    }),
+  );
 
-  router.get('/delivery/messages', route(async (req, res) => {
-    const q = queryOf(req, byStatusQuery);
-    const status = (q.status ?? 'dead') as MessageStatus;
-    res.json({ messages: await service.listByStatus(status, { tenantId: q.tenantId, limit: limitOf(q.limit) }) });
-  }));
+  router.get(
+    '/followups/:id',
+    route(async (req, res) => {
+      const message = await service.get({ id: String(req.params['id']) });
+      if (!message) res.status(404).json({ error: 'no such message' });
+      else res.json(message);
+    }),
+  );
 
-  router.post('/delivery/redrive', route(async (req, res) => {
-    const b = body(req, redriveBody);
-    res.json({
-      redriven: await service.redrive({
-        ids: b.ids,
-        status: b.status as 'dead' | 'failed' | undefined,
-        tenantId: b.tenantId,
-      }),
-    });
-  }));
+  router.post(
+    '/followups/responses',
+    route(async (req, res) => {
+      const b = body(req, responseBody);
+      let receivedAt: Date | undefined;
+      if (b.receivedAt !== undefined) {
+        const time = parseHttpTime(b.receivedAt, undefined, 'receivedAt');
+        if ('issue' in time) throw new ValidationError([time.issue]);
+        receivedAt = time.value;
+      }
+      const target = b.id !== undefined ? { id: b.id } : { idempotencyKey: b.idempotencyKey, tenantId: b.tenantId };
+      if (target.id === undefined && typeof target.idempotencyKey !== 'string') {
+        throw new ValidationError([{ field: 'idempotencyKey', message: 'required (or id)' }]);
+      }
+      res.json(await service.recordResponse({ ...target, text: b.text, receivedAt }));
+    }),
+  );
 
-  router.post('/delivery/unknown/:id/resolve', route(async (req, res) => {
-    const outcome = body(req, resolveBody).outcome as 'sent' | 'failed' | 'resend';
-    const resolved = await service.resolveUnknown(String(req.params['id']), outcome);
-    res.status(resolved ? 200 : 409).json({ resolved });
-  }));
+  router.post(
+    '/followups/mark-sent',
+    route(async (req, res) => {
+      const b = body(req, markSentBody);
+      res.json(await service.markSent({ idempotencyKey: b.idempotencyKey, sentBy: b.sentBy, tenantId: b.tenantId }));
+    }),
+  );
 
-  router.post('/delivery/suppressions', route(async (req, res) => {
-    await service.suppress(body(req, suppressionBody) as never);
-    res.status(201).json({ suppressed: true });
-  }));
+  router.post(
+    '/followups/auto',
+    route(async (req, res) => {
+      res.json(await applyAutoFollowUpRule(service, config, body(req, autoFollowUpBody) as never));
+    }),
+  );
+
+  router.get(
+    '/delivery/messages',
+    route(async (req, res) => {
+      const q = queryOf(req, byStatusQuery);
+      const status = (q.status ?? 'dead') as MessageStatus;
+      res.json({ messages: await service.listByStatus(status, { tenantId: q.tenantId, limit: limitOf(q.limit) }) });
+    }),
+  );
+
+  router.post(
+    '/delivery/redrive',
+    route(async (req, res) => {
+      const b = body(req, redriveBody);
+      res.json({
+        redriven: await service.redrive({
+          ids: b.ids,
+          status: b.status as 'dead' | 'failed' | undefined,
+          tenantId: b.tenantId,
+        }),
+      });
+    }),
+  );
+
+  router.post(
+    '/delivery/unknown/:id/resolve',
+    route(async (req, res) => {
+      const outcome = body(req, resolveBody).outcome as 'sent' | 'failed' | 'resend';
+      const resolved = await service.resolveUnknown(String(req.params['id']), outcome);
+      res.status(resolved ? 200 : 409).json({ resolved });
+    }),
+  );
+
+  router.post(
+    '/delivery/suppressions',
+    route(async (req, res) => {
+      await service.suppress(body(req, suppressionBody) as never);
+      res.status(201).json({ suppressed: true });
+    }),
+  );
 
   // The CRM's /ops/followup/queue view: queued = due now, scheduled = later, plus every status.
-  router.get('/followup/queue', route(async (_req, res) => {
-    const status = await service.queueStatus();
-    res.json({
-      enabled: config.enabled,
-      queue: 'scheduled_messages',
-      jobs: { queued: status.dueNow, scheduled: status.scheduledLater },
-      by_status: status.byStatus,
-    });
-  }));
+  router.get(
+    '/followup/queue',
+    route(async (_req, res) => {
+      const status = await service.queueStatus();
+      res.json({
+        enabled: config.enabled,
+        queue: 'scheduled_messages',
+        jobs: { queued: status.dueNow, scheduled: status.scheduledLater },
+        by_status: status.byStatus,
+      });
+    }),
+  );
 
-  router.get('/worker/health', route(async (_req, res) => {
-    try {
-      res.json(await workerHealth(deps.db, config.healthStaleMs));
-    } catch (err) {
-      res.status(503).json({ ok: false, last_tick: null, status: 'unknown', checked_at: new Date().toISOString(), error: (err as Error).message });
-    }
-  }));
+  router.get(
+    '/worker/health',
+    route(async (_req, res) => {
+      try {
+        res.json(await workerHealth(deps.db, config.healthStaleMs));
+      } catch (err) {
+        res.status(503).json({ ok: false, last_tick: null, status: 'unknown', checked_at: new Date().toISOString(), error: (err as Error).message });
+      }
+    }),
+  );
 
   return router;
 }

@@ -57,7 +57,9 @@ export class DatabaseBackoff {
     metrics.errorBackoff.set(PROBE_EVERY_MS / 1000);
     if (logged) {
       log.warn('dispatcher tick failed and the database does not answer; probing it until it does', {
-        error: err.message, consecutiveErrors: this.consecutiveErrors, probeEveryMs: PROBE_EVERY_MS,
+        error: err.message,
+        consecutiveErrors: this.consecutiveErrors,
+        probeEveryMs: PROBE_EVERY_MS,
       });
     }
     while (!stop.aborted) {

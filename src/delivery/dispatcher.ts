@@ -84,12 +84,25 @@ export class Dispatcher {
     const stopping = () => this.stopping;
     this.queue = new LocalQueue(deps.config, deps.idempotentChannels);
     this.slots = new SendSlots({
-      db: deps.db, queue: this.queue, config: deps.config, rateLimits: deps.rateLimits, log: this.log,
-      deliver: (row, token) => this.sender.deliver(row, token), wakeUp: () => this.wakeUp(), stopping, abortSends: this.abortSends.signal,
+      db: deps.db,
+      queue: this.queue,
+      config: deps.config,
+      rateLimits: deps.rateLimits,
+      log: this.log,
+      deliver: (row, token) => this.sender.deliver(row, token),
+      wakeUp: () => this.wakeUp(),
+      stopping,
+      abortSends: this.abortSends.signal,
     });
     this.sender = new MessageSender({
-      ...deps, log: this.log, queue: this.queue, slots: this.slots, sentWriter: this.sentWriter, strategyOf: this.strategyOf,
-      stopping, abortSends: this.abortSends.signal,
+      ...deps,
+      log: this.log,
+      queue: this.queue,
+      slots: this.slots,
+      sentWriter: this.sentWriter,
+      strategyOf: this.strategyOf,
+      stopping,
+      abortSends: this.abortSends.signal,
     });
     this.listener = new WakeUpListener({ db: deps.db, log: this.log, pingPrefix: this.tokenPrefix, onWakeUp: () => this.wakeUp() });
   }

@@ -74,10 +74,10 @@ export class FollowUpService {
     }
     requireText('idempotencyKey', idOrKey.idempotencyKey);
     await assertKeysUnambiguous(this.db, [idOrKey.idempotencyKey!], idOrKey.tenantId);
-    const r = await this.db.query<Row>(
-      `SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE idempotency_key = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
-      [idOrKey.idempotencyKey, idOrKey.tenantId ?? null],
-    );
+    const r = await this.db.query<Row>(`SELECT ${VIEW_COLUMNS} FROM scheduled_messages WHERE idempotency_key = $1 AND ($2::text IS NULL OR tenant_id = $2)`, [
+      idOrKey.idempotencyKey,
+      idOrKey.tenantId ?? null,
+    ]);
     return r.rows[0] ? toView(r.rows[0]) : undefined;
   }
 
@@ -143,10 +143,7 @@ export class FollowUpService {
       const id = await markSentByKey(tx, { idempotencyKey: input.idempotencyKey, sentBy: input.sentBy ?? 'api', tenantId: input.tenantId });
       if (!id) return { marked: false, nextOccurrenceId: null, next: undefined };
       const next = await scheduleNextOccurrences(tx, [id]);
-      const linked = await tx.query<{ next: string | null }>(
-        'SELECT next_occurrence_id::text AS next FROM scheduled_messages WHERE id = $1',
-        [id],
-      );
+      const linked = await tx.query<{ next: string | null }>('SELECT next_occurrence_id::text AS next FROM scheduled_messages WHERE id = $1', [id]);
       return { marked: true, nextOccurrenceId: linked.rows[0]?.next ?? null, next };
     });
     if (outcome.next) countMissedOccurrences(this.options.metrics, outcome.next);
@@ -247,7 +244,6 @@ export interface MessagePageOptions {
   contactId?: string;
   idempotencyKey?: string;
 }
-
 
 function requireText(field: string, value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '') throw new ValidationError([{ field, message: 'required' }]);

@@ -32,11 +32,27 @@ export const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, cha
 
 /** A row as VIEW_COLUMNS selects it. */
 export type Row = {
-  id: string; tenant_id: string; contact_id: string | null; lead_id: string | null; channel: string; recipient: string;
-  type: string; status: MessageStatus; skip_reason: string | null; scheduled_at: Date; due_at: Date; attempts: number;
-  last_error: string | null; sent_at: Date | null; sent_by: string | null; idempotency_key: string;
-  response_received_at: Date | null; response_text: string | null; recurrence_interval_seconds: number | null;
-  next_occurrence_id: string | null; resolution: string | null;
+  id: string;
+  tenant_id: string;
+  contact_id: string | null;
+  lead_id: string | null;
+  channel: string;
+  recipient: string;
+  type: string;
+  status: MessageStatus;
+  skip_reason: string | null;
+  scheduled_at: Date;
+  due_at: Date;
+  attempts: number;
+  last_error: string | null;
+  sent_at: Date | null;
+  sent_by: string | null;
+  idempotency_key: string;
+  response_received_at: Date | null;
+  response_text: string | null;
+  recurrence_interval_seconds: number | null;
+  next_occurrence_id: string | null;
+  resolution: string | null;
 };
 
 function iso(value: Date | string | null): string | null {
@@ -45,10 +61,26 @@ function iso(value: Date | string | null): string | null {
 
 export function toView(r: Row): MessageView {
   return {
-    id: r.id, tenantId: r.tenant_id, contactId: r.contact_id, leadId: r.lead_id, channel: r.channel, recipient: r.recipient,
-    type: r.type, status: r.status, skipReason: r.skip_reason, scheduledAt: iso(r.scheduled_at)!, dueAt: iso(r.due_at)!,
-    attempts: Number(r.attempts), lastError: r.last_error, sentAt: iso(r.sent_at), sentBy: r.sent_by,
-    idempotencyKey: r.idempotency_key, responseReceivedAt: iso(r.response_received_at), responseText: r.response_text,
-    recurrenceIntervalSeconds: r.recurrence_interval_seconds, nextOccurrenceId: r.next_occurrence_id, resolution: r.resolution,
+    id: r.id,
+    tenantId: r.tenant_id,
+    contactId: r.contact_id,
+    leadId: r.lead_id,
+    channel: r.channel,
+    recipient: r.recipient,
+    type: r.type,
+    status: r.status,
+    skipReason: r.skip_reason,
+    scheduledAt: iso(r.scheduled_at)!,
+    dueAt: iso(r.due_at)!,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+    sentAt: iso(r.sent_at),
+    sentBy: r.sent_by,
+    idempotencyKey: r.idempotency_key,
+    responseReceivedAt: iso(r.response_received_at),
+    responseText: r.response_text,
+    recurrenceIntervalSeconds: r.recurrence_interval_seconds,
+    nextOccurrenceId: r.next_occurrence_id,
+    resolution: r.resolution,
   };
 }

@@ -98,4 +98,3 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
     },
   };
 };
-

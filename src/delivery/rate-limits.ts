@@ -14,10 +14,7 @@ export class ChannelRateLimits {
   /** Destinations (a webhook receiver's origin) paused by their own 429, in this process. */
   private readonly destinationPausedUntil = new Map<string, number>();
 
-  constructor(
-    limits: Readonly<Record<string, { points: number; durationSeconds: number }>>,
-    deps: { redis: RedisClient | undefined; keyPrefix: string },
-  ) {
+  constructor(limits: Readonly<Record<string, { points: number; durationSeconds: number }>>, deps: { redis: RedisClient | undefined; keyPrefix: string }) {
     for (const [channel, limit] of Object.entries(limits)) {
       const options = { points: limit.points, duration: limit.durationSeconds, keyPrefix: `${deps.keyPrefix}delivery:rate` };
       this.limiters.set(

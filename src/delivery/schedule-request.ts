@@ -34,7 +34,13 @@ export const scheduleRequestSchema = z.object({
   subject: z.string().max(998).optional(),
   variables: z.record(z.string(), z.unknown()).optional(),
   tone: z.string().max(100).optional(),
-  type: z.string().trim().min(1).max(64).regex(/^[a-z0-9_-]+$/i, 'letters, digits, - and _ only').optional(),
+  type: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z0-9_-]+$/i, 'letters, digits, - and _ only')
+    .optional(),
   idempotencyKey: z.string().trim().min(1, 'required').max(512),
   skipIfCompleted: z.boolean().optional(),
   actionItemId: optionalId,
@@ -119,13 +125,16 @@ function validateOne(request: unknown, options: ValidationOptions): { request: V
   if (value.recurrenceIntervalSeconds && OCCURRENCE_KEY_SUFFIX.test(value.idempotencyKey)) {
     // The series key is the key without that suffix: cancelling by the key given would then miss
     // the later occurrences.
-    issues.push({ field: 'idempotencyKey', message: 'a recurring message\'s key must not end in @r<digits> (reserved for its occurrences)' });
+    issues.push({ field: 'idempotencyKey', message: "a recurring message's key must not end in @r<digits> (reserved for its occurrences)" });
   }
   if (value.skipIfCompleted && !value.actionItemId) {
     issues.push({ field: 'actionItemId', message: 'required when skipIfCompleted is true' });
   }
   const templates = templatesOf(options);
-  for (const [field, text] of [['template', value.template], ['subject', value.subject]] as const) {
+  for (const [field, text] of [
+    ['template', value.template],
+    ['subject', value.subject],
+  ] as const) {
     if (text === undefined) continue;
     if (options.templateCheck?.limitHit) {
       issues.push({ field, message: 'not checked: an earlier template of this request ran into a template limit' });

@@ -74,7 +74,8 @@ export class SentWriter {
           failures++;
           if (this.closed) {
             this.log.error('could not record sent messages before stopping; their leases will expire to unknown', {
-              error: (err as Error).message, count: this.queue.length,
+              error: (err as Error).message,
+              count: this.queue.length,
             });
             for (const item of this.queue.splice(0)) item.resolve();
             return;

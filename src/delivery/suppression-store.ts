@@ -28,7 +28,10 @@ const COLUMNS = 'tenant_id, channel, recipient, reason, created_at';
  * The one owner of the suppressions table's writes (the dispatcher's claim and the campaign batch
  * only read it). An unknown tenant is a ValidationError naming tenantId, not a foreign-key failure.
  */
-export async function putSuppression(db: Queryable, input: SuppressionKey & { reason?: string | null }): Promise<{ suppression: SuppressionView; created: boolean }> {
+export async function putSuppression(
+  db: Queryable,
+  input: SuppressionKey & { reason?: string | null },
+): Promise<{ suppression: SuppressionView; created: boolean }> {
   try {
     // xmax = 0 only on a freshly inserted row: tells a new opt-out from an updated reason.
     const result = await db.query<Row & { created: boolean }>(
@@ -49,7 +52,11 @@ export async function putSuppression(db: Queryable, input: SuppressionKey & { re
 
 /** Lifts one opt-out; false when there was none. */
 export async function removeSuppression(db: Queryable, key: SuppressionKey): Promise<boolean> {
-  const result = await db.query('DELETE FROM suppressions WHERE tenant_id = $1 AND channel = $2 AND recipient = $3', [key.tenantId, key.channel, key.recipient]);
+  const result = await db.query('DELETE FROM suppressions WHERE tenant_id = $1 AND channel = $2 AND recipient = $3', [
+    key.tenantId,
+    key.channel,
+    key.recipient,
+  ]);
   return result.rowCount > 0;
 }
 

@@ -1,15 +1,7 @@
 import type { Logger } from '../logging/logger';
 import { withDeadline } from '../util/deadline';
 
-export type ServiceStatus =
-  | 'connected'
-  | 'disconnected'
-  | 'read-only'
-  | 'healthy'
-  | 'unhealthy'
-  | 'disabled'
-  | 'in-process'
-  | 'unknown';
+export type ServiceStatus = 'connected' | 'disconnected' | 'read-only' | 'healthy' | 'unhealthy' | 'disabled' | 'in-process' | 'unknown';
 
 /**
  * Thrown by a probe whose dependency answers but is not usable as it should be (a database that

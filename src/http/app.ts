@@ -77,7 +77,10 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   const onError: ErrorRequestHandler = (err, _req, res, _next) => {
     // Overload (no database connection free in time) is shed, not a failure: 503 + Retry-After.
     if (err?.status === 503) {
-      res.set('Retry-After', String(err.retryAfterSeconds ?? SHED_RETRY_AFTER_SECONDS)).status(503).json({ error: err.message });
+      res
+        .set('Retry-After', String(err.retryAfterSeconds ?? SHED_RETRY_AFTER_SECONDS))
+        .status(503)
+        .json({ error: err.message });
       return;
     }
     // The database is down, restarting or cut off: a condition to retry, not a bug. A transaction

@@ -42,13 +42,19 @@ const invalid = { description: 'invalid input: the problem names each field', pr
 /** The scheduler's routes under /api/v1: the HTTP app adds these to the modules' specs. */
 export const jobsApiSpec: RouteSpec[] = [
   {
-    method: 'get', path: '/v1/jobs', operationId: 'listJobs', tag: 'jobs',
+    method: 'get',
+    path: '/v1/jobs',
+    operationId: 'listJobs',
+    tag: 'jobs',
     summary: 'The jobs this process schedules, by name: schedule, lease key, last and next run',
     query: jobsQuery,
     responses: { 200: { description: 'one page', schema: pageSchema(jobViewSchema) }, 400: invalid },
   },
   {
-    method: 'get', path: '/v1/jobs/{name}/runs', operationId: 'listJobRuns', tag: 'jobs',
+    method: 'get',
+    path: '/v1/jobs/{name}/runs',
+    operationId: 'listJobRuns',
+    tag: 'jobs',
     summary: "A job's recorded runs (by every replica), newest fire time first, a page at a time",
     params: { name: jobNameParam },
     query: runsQuery,

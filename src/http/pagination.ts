@@ -64,7 +64,13 @@ export function cursorFor(list: string, keyPattern: RegExp) {
  * The page answer from rows read with `LIMIT limit + 1`: the extra row only says there is more,
  * and the cursor points after the last row shown.
  */
-export function pageFrom<R, T>(rows: readonly R[], limit: number, view: (row: R) => T, keyOf: (row: R) => readonly string[], cursor: { encode(key: readonly string[]): string }): Page<T> {
+export function pageFrom<R, T>(
+  rows: readonly R[],
+  limit: number,
+  view: (row: R) => T,
+  keyOf: (row: R) => readonly string[],
+  cursor: { encode(key: readonly string[]): string },
+): Page<T> {
   const shown = rows.slice(0, limit);
   const last = shown[shown.length - 1];
   return { items: shown.map(view), nextCursor: rows.length > limit && last !== undefined ? cursor.encode(keyOf(last)) : null };

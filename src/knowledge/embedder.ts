@@ -7,13 +7,7 @@ export interface Embedder {
 }
 
 /** Embeddings through the official openai client (OPENAI_BASE_URL points it elsewhere in tests). */
-export function createOpenAiEmbedder(options: {
-  apiKey: string;
-  baseUrl: string | undefined;
-  model: string;
-  dimensions: number;
-  timeoutMs: number;
-}): Embedder {
+export function createOpenAiEmbedder(options: { apiKey: string; baseUrl: string | undefined; model: string; dimensions: number; timeoutMs: number }): Embedder {
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseUrl ? { baseURL: options.baseUrl } : {}),

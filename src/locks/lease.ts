@@ -23,7 +23,10 @@ export interface LockInfo {
 
 /** Raised when the lock store itself failed (as opposed to the lock being held by another). */
 export class LockStoreUnavailableError extends Error {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'LockStoreUnavailableError';
   }

@@ -32,9 +32,7 @@ export function createRedisLeaseLocks(options: RedisLeaseLocksOptions): LeaseLoc
 
   const store: LeaseStore = {
     async extend(key, token, ttlMs) {
-      const result = await call('extend', () =>
-        client.eval(EXTEND_IF_OWNER, { keys: [key], arguments: [token, String(Math.ceil(ttlMs))] }),
-      );
+      const result = await call('extend', () => client.eval(EXTEND_IF_OWNER, { keys: [key], arguments: [token, String(Math.ceil(ttlMs))] }));
       return Number(result) === 1;
     },
     async release(key, token) {

@@ -10,7 +10,10 @@ export interface LeaseStore {
 }
 
 export class LeaseLostError extends Error {
-  constructor(readonly lockName: string, reason: string) {
+  constructor(
+    readonly lockName: string,
+    reason: string,
+  ) {
     super(`lease on ${lockName} lost: ${reason}`);
     this.name = 'LeaseLostError';
   }
@@ -83,10 +86,13 @@ export class RenewingLease implements Lease {
   private armExpiry(): void {
     clearTimeout(this.expiryTimer);
     const remaining = this.validUntil - monotonicMs();
-    this.expiryTimer = setTimeout(() => {
-      if (monotonicMs() >= this.validUntil) this.lose('TTL ran out before a renewal was confirmed');
-      else this.armExpiry();
-    }, Math.max(1, remaining));
+    this.expiryTimer = setTimeout(
+      () => {
+        if (monotonicMs() >= this.validUntil) this.lose('TTL ran out before a renewal was confirmed');
+        else this.armExpiry();
+      },
+      Math.max(1, remaining),
+    );
     this.expiryTimer.unref();
   }
 

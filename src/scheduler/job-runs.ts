@@ -31,7 +31,10 @@ class TickAlreadyClaimed extends Error {}
  * tick, so it is refused; the tick runs when it is due, on whichever replica then holds the lease.
  */
 export class FireTimeAheadOfDatabaseError extends Error {
-  constructor(readonly fireTime: Date, readonly databaseNow: Date) {
+  constructor(
+    readonly fireTime: Date,
+    readonly databaseNow: Date,
+  ) {
     super(`fire time ${fireTime.toISOString()} is ${fireTime.getTime() - databaseNow.getTime()} ms ahead of the database clock (${databaseNow.toISOString()})`);
     this.name = 'FireTimeAheadOfDatabaseError';
   }
@@ -96,15 +99,13 @@ export async function claimTick(
   }
 }
 
-export async function finishRun(
-  db: Queryable,
-  runId: string,
-  result: { outcome: RunOutcome; items: number; error?: string },
-): Promise<void> {
-  await db.query(
-    `UPDATE job_runs SET outcome = $2, items = $3, error = $4, finished_at = now() WHERE run_id = $1`,
-    [runId, result.outcome, result.items, result.error ?? null],
-  );
+export async function finishRun(db: Queryable, runId: string, result: { outcome: RunOutcome; items: number; error?: string }): Promise<void> {
+  await db.query(`UPDATE job_runs SET outcome = $2, items = $3, error = $4, finished_at = now() WHERE run_id = $1`, [
+    runId,
+    result.outcome,
+    result.items,
+    result.error ?? null,
+  ]);
 }
 
 /** Throws LeaseLostError-compatible info when our epoch is no longer current. */
@@ -152,17 +153,16 @@ export async function readDatabaseNow(db: Queryable): Promise<{ databaseNow: Dat
 
 /** Fire times of `job` recorded (run or running, by anyone) in [from, to]: what a catch-up must not repeat. */
 export async function recordedFireTimes(db: Queryable, job: string, from: Date, to: Date): Promise<Set<number>> {
-  const result = await db.query<{ fire_time: Date | string }>(
-    'SELECT fire_time FROM job_runs WHERE job = $1 AND fire_time >= $2 AND fire_time <= $3',
-    [job, from, to],
-  );
+  const result = await db.query<{ fire_time: Date | string }>('SELECT fire_time FROM job_runs WHERE job = $1 AND fire_time >= $2 AND fire_time <= $3', [
+    job,
+    from,
+    to,
+  ]);
   return new Set(result.rows.map((r) => new Date(r.fire_time).getTime()));
 }
 
 /** The newest recorded fire time per job: where missed-tick counting starts after a restart. */
 export async function latestFireTimes(db: Queryable): Promise<Map<string, Date>> {
-  const result = await db.query<{ job: string; latest: Date }>(
-    `SELECT job, max(fire_time) AS latest FROM job_runs WHERE trigger = 'schedule' GROUP BY job`,
-  );
+  const result = await db.query<{ job: string; latest: Date }>(`SELECT job, max(fire_time) AS latest FROM job_runs WHERE trigger = 'schedule' GROUP BY job`);
   return new Map(result.rows.map((r) => [r.job, new Date(r.latest)]));
 }

@@ -129,10 +129,7 @@ export class Scheduler {
   /** After an abort, waits (bounded) for aborted handlers to record their outcome and release. */
   async settle(deadlineMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs))),
-    ]);
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
     clearTimeout(timer);
   }
 

@@ -3,7 +3,6 @@ import type { TemplateLimits } from '../config/config';
 
 export type { TemplateLimits };
 
-
 /** The defaults of TEMPLATE_PARSE_LIMIT, TEMPLATE_RENDER_LIMIT_MS and TEMPLATE_MEMORY_LIMIT (src/config/schema.ts). */
 export const DEFAULT_TEMPLATE_LIMITS: TemplateLimits = Object.freeze({
   parseLimit: 100_000,
@@ -132,7 +131,11 @@ function limitProblem(message: string, limits: TemplateLimits): TemplateProblem 
     return { field: 'template', reason: 'limit', message: `longer than the template parse limit (TEMPLATE_PARSE_LIMIT=${limits.parseLimit} characters)` };
   }
   if (message.includes('template render limit exceeded')) {
-    return { field: 'template', reason: 'limit', message: `rendering took longer than the template render limit (TEMPLATE_RENDER_LIMIT_MS=${limits.renderLimitMs})` };
+    return {
+      field: 'template',
+      reason: 'limit',
+      message: `rendering took longer than the template render limit (TEMPLATE_RENDER_LIMIT_MS=${limits.renderLimitMs})`,
+    };
   }
   if (message.includes('memory alloc limit exceeded')) {
     return { field: 'template', reason: 'limit', message: `rendering needs more than the template memory limit (TEMPLATE_MEMORY_LIMIT=${limits.memoryLimit})` };

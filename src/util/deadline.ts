@@ -1,6 +1,9 @@
 /** Raised when an operation outlives its own deadline; the operation itself may still finish later. */
 export class DeadlineExceededError extends Error {
-  constructor(readonly what: string, readonly ms: number) {
+  constructor(
+    readonly what: string,
+    readonly ms: number,
+  ) {
     super(`${what} did not answer within ${ms} ms`);
     this.name = 'DeadlineExceededError';
   }

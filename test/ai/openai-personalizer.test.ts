@@ -16,9 +16,7 @@ describe('OpenAiPersonalizer against the fake OpenAI API', () => {
   let personalizer: OpenAiPersonalizer;
 
   const fallbacks = async (reason: string) =>
-    (await registry.getSingleMetric('crm_worker_personalization_fallbacks_total')!.get()).values.find(
-      (v) => v.labels.reason === reason,
-    )?.value ?? 0;
+    (await registry.getSingleMetric('crm_worker_personalization_fallbacks_total')!.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
   beforeAll(async () => {
     fake = await startFakeOpenAI();

@@ -8,12 +8,7 @@ const KOLKATA = 'Asia/Kolkata';
 function hours(spec: Record<number, Array<[string, string]>>, holidays: string[] = []): BusinessHours {
   const toMinute = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
   return {
-    weekly: new Map(
-      Object.entries(spec).map(([day, list]) => [
-        Number(day),
-        list.map(([o, c]) => ({ opensMinute: toMinute(o), closesMinute: toMinute(c) })),
-      ]),
-    ),
+    weekly: new Map(Object.entries(spec).map(([day, list]) => [Number(day), list.map(([o, c]) => ({ opensMinute: toMinute(o), closesMinute: toMinute(c) }))])),
     holidays: new Set(holidays),
   };
 }
@@ -86,7 +81,10 @@ describe('business hours in America/New_York across the 2026 daylight-saving cha
 
 describe('business hours in Asia/Kolkata (no daylight saving, +05:30)', () => {
   it('opens at 09:00 IST = 03:30Z every day, whatever New York does', () => {
-    const h = everyDay([['09:00', '13:00'], ['14:00', '18:00']]);
+    const h = everyDay([
+      ['09:00', '13:00'],
+      ['14:00', '18:00'],
+    ]);
     for (const day of ['2026-03-07', '2026-03-08', '2026-03-09', '2026-10-31', '2026-11-01', '2026-11-02']) {
       const slot = nextOpenSlot(new Date(`${day}T00:00:00Z`), h, KOLKATA);
       expect(slot?.toISOString()).toBe(`${day}T03:30:00.000Z`);
@@ -111,7 +109,11 @@ describe('nextOpenSlot where the clock is set back into an interval', () => {
 describe('nextOpenSlot agrees with a minute-by-minute scan', () => {
   const schedules: Record<string, BusinessHours> = {
     nineToFive: everyDay([['09:00', '17:00']]),
-    nights: everyDay([['00:30', '02:45'], ['02:50', '03:10'], ['23:00', '24:00']]),
+    nights: everyDay([
+      ['00:30', '02:45'],
+      ['02:50', '03:10'],
+      ['23:00', '24:00'],
+    ]),
     weekdaysWithHoliday: hours({ 1: [['01:00', '02:30']], 3: [['02:00', '03:00']], 7: [['01:15', '01:45']] }, ['2026-11-02']),
   };
 

@@ -28,7 +28,15 @@ const TENANTS: Record<string, { zone: string; spec: Spec; holidays: string[] }> 
   // Lunch break, and a holiday on the Monday after the spring change and after the autumn one.
   'acme-ny': {
     zone: 'America/New_York',
-    spec: Object.fromEntries([1, 2, 3, 4, 5, 6, 7].map((d) => [d, [[h(9), h(12)], [h(13), h(17)]]])),
+    spec: Object.fromEntries(
+      [1, 2, 3, 4, 5, 6, 7].map((d) => [
+        d,
+        [
+          [h(9), h(12)],
+          [h(13), h(17)],
+        ],
+      ]),
+    ),
     holidays: ['2026-03-09', '2026-11-02'],
   },
   'acme-in': { zone: 'Asia/Kolkata', spec: Object.fromEntries([1, 2, 3, 4, 5, 6].map((d) => [d, [[h(9, 30), h(18)]]])), holidays: [] },
@@ -89,9 +97,7 @@ describe('call-scheduler across the 2026 daylight-saving changes (injected clock
           closes: DateTime.fromObject({ hour: 0 }).plus({ minutes: c }).toFormat('HH:mm'),
         }));
       }
-      await db.transaction((tx) =>
-        replaceCallSettings(tx, id, { hours, holidays: tenant.holidays, maxAttempts: MAX_ATTEMPTS, retrySpacingSeconds: null }),
-      );
+      await db.transaction((tx) => replaceCallSettings(tx, id, { hours, holidays: tenant.holidays, maxAttempts: MAX_ATTEMPTS, retrySpacingSeconds: null }));
     }
   });
   afterAll(async () => {
@@ -146,9 +152,18 @@ describe('call-scheduler across the 2026 daylight-saving changes (injected clock
         if (answer === 'completed') {
           await db.query(`UPDATE calls SET status = 'completed', ended_at = $2 WHERE id = $1`, [call.id, new Date(now)]);
         } else {
-          await endUnansweredAttempt(db, { id: call.id, attempt: request.body.attempt }, {
-            status: 'no-answer', outcome: 'no-answer', error: null, retry: true, now: new Date(now), defaultSpacingSeconds: SPACING_S,
-          });
+          await endUnansweredAttempt(
+            db,
+            { id: call.id, attempt: request.body.attempt },
+            {
+              status: 'no-answer',
+              outcome: 'no-answer',
+              error: null,
+              retry: true,
+              now: new Date(now),
+              defaultSpacingSeconds: SPACING_S,
+            },
+          );
         }
       }
     }
@@ -171,9 +186,7 @@ describe('call-scheduler across the 2026 daylight-saving changes (injected clock
     expect(late).toEqual([]);
 
     // 2. None lost: every call reached its final state with the attempts its policy implies.
-    const final = await db.query<{ id: string; status: string; attempts: number }>(
-      `SELECT id::text AS id, status, attempts FROM calls ORDER BY calls.id`,
-    );
+    const final = await db.query<{ id: string; status: string; attempts: number }>(`SELECT id::text AS id, status, attempts FROM calls ORDER BY calls.id`);
     const expectedFinal = calls.map((c, i) => ({
       id: c.id,
       status: neverAnswers(i) ? 'no-answer' : 'completed',

@@ -118,13 +118,13 @@ describe('call-scheduler in a worker process, through its schedule and the API',
     await waitFor('all 30 rung', () => ids.every((id) => sink.received.some((r) => r.body.callId === id)));
     // A moment more for any second ring to show up, then count every POST, duplicates included.
     const runsNow = (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n;
-    await waitFor('two more ticks', async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= runsNow + 2);
+    await waitFor(
+      'two more ticks',
+      async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= runsNow + 2,
+    );
     const perCall = ids.map((id) => sink.received.filter((r) => r.body.callId === id).length);
     expect(perCall).toEqual(ids.map(() => 1));
-    const statuses = await sql<{ status: string; attempts: number }>(
-      `SELECT DISTINCT status, attempts FROM calls WHERE id = ANY($1::bigint[])`,
-      [ids],
-    );
+    const statuses = await sql<{ status: string; attempts: number }>(`SELECT DISTINCT status, attempts FROM calls WHERE id = ANY($1::bigint[])`, [ids]);
     expect(statuses).toEqual([{ status: 'dialing', attempts: 1 }]);
     second.kill('SIGTERM');
     await second.waitForExit();
@@ -144,11 +144,18 @@ describe('call-scheduler in a worker process, through its schedule and the API',
       return call.next_attempt_at !== json.call.next_attempt_at ? call : undefined;
     });
     expect(held).toEqual(
-      expect.objectContaining({ status: 'queued', attempts: 0, next_attempt_at: opensOn.set({ hour: 10 }).toISO({ suppressMilliseconds: false }).replace('+00:00', 'Z') }),
+      expect.objectContaining({
+        status: 'queued',
+        attempts: 0,
+        next_attempt_at: opensOn.set({ hour: 10 }).toISO({ suppressMilliseconds: false }).replace('+00:00', 'Z'),
+      }),
     );
     // Later ticks leave it alone: it is not due again until then.
     const ranSince = (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n;
-    await waitFor('two more ticks', async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= ranSince + 2);
+    await waitFor(
+      'two more ticks',
+      async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= ranSince + 2,
+    );
     expect(sink.requests.filter((r) => r.body.callId === id)).toEqual([]);
     expect((await api('GET', `/calls/${id}`)).json.call.next_attempt_at).toBe(held.next_attempt_at);
 
@@ -172,7 +179,19 @@ describe('call-scheduler in a worker process, through its schedule and the API',
       ['PUT', '/call-settings/acme', { hours: { monday: [{ opens: '17:00', closes: '09:00' }] } }, /^hours\.monday\.0\.closes: /],
       ['PUT', '/call-settings/acme', { hours: { monday: [{ opens: '25:00', closes: '26:00' }] } }, /^hours\.monday\.0\.opens: /],
       ['PUT', '/call-settings/acme', { hours: { funday: [] } }, /^hours: .*funday/],
-      ['PUT', '/call-settings/acme', { hours: { monday: [{ opens: '09:00', closes: '12:00' }, { opens: '11:00', closes: '13:00' }] } }, /^hours\.monday: .*overlap/],
+      [
+        'PUT',
+        '/call-settings/acme',
+        {
+          hours: {
+            monday: [
+              { opens: '09:00', closes: '12:00' },
+              { opens: '11:00', closes: '13:00' },
+            ],
+          },
+        },
+        /^hours\.monday: .*overlap/,
+      ],
       ['PUT', '/call-settings/acme', { hours: {}, holidays: ['2026-02-30'] }, /^holidays\.0: /],
       ['PUT', '/call-settings/acme', { hours: {}, retrySpacingSeconds: -5 }, /^retrySpacingSeconds: /],
       ['POST', `/calls/${before[0]!.id}/outcome`, { outcome: 'maybe' }, /^outcome: /],

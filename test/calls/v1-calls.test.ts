@@ -6,7 +6,9 @@ import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 
 const API_KEY = 'v1-calls-test-key-0123456789';
-const allDay = Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, [{ opens: '00:00', closes: '24:00' }]]));
+const allDay = Object.fromEntries(
+  ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, [{ opens: '00:00', closes: '24:00' }]]),
+);
 
 /**
  * The call queue under /api/v1 on a real worker process whose call-scheduler rings a telephony
@@ -22,14 +24,19 @@ describe('/api/v1/calls and /api/v1/call-settings', () => {
   beforeAll(async () => {
     sink = await startTelephonySink();
     worker = fixture.spawn('v1-calls', {
-      ...fixture.serviceEnv(), API_KEY, TELEPHONY_WEBHOOK_URL: sink.url, CALL_SCHEDULER_CRON: '* * * * * *', CALL_RETRY_SPACING_SECONDS: '1',
+      ...fixture.serviceEnv(),
+      API_KEY,
+      TELEPHONY_WEBHOOK_URL: sink.url,
+      CALL_SCHEDULER_CRON: '* * * * * *',
+      CALL_RETRY_SPACING_SECONDS: '1',
     });
     await waitUntilStarted(worker);
   });
   afterAll(async () => sink?.close());
 
   const call = v1Client(() => worker, API_KEY);
-  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) => withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
+  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
   const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
 
   it('settings: read, replace, 404 for an unknown tenant, 400 naming the field and nothing changed', async () => {
@@ -93,7 +100,10 @@ describe('/api/v1/calls and /api/v1/call-settings', () => {
     const count = async () => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM calls'))[0]!.n;
     const n = await count();
     expect((await call('POST', '/v1/calls', { tenantId: 'acme', phone: '555' })).body).toMatchObject({ status: 400, errors: [{ field: 'phone' }] });
-    expect((await call('POST', '/v1/calls', { tenantId: 'nobody', phone: '+14155550102' })).body).toMatchObject({ status: 400, errors: [{ field: 'tenantId' }] });
+    expect((await call('POST', '/v1/calls', { tenantId: 'nobody', phone: '+14155550102' })).body).toMatchObject({
+      status: 400,
+      errors: [{ field: 'tenantId' }],
+    });
     expect((await call('POST', '/v1/calls', { tenantId: 'acme', phone: '+14155550102', color: 'red' })).body).toMatchObject({ errors: [{ field: 'color' }] });
     expect(await count()).toBe(n);
   });
@@ -109,7 +119,8 @@ describe('/api/v1/calls and /api/v1/call-settings', () => {
     let pages = 0;
     do {
       const page: { status: number; body: { items: Array<{ id: string; tenantId: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/calls?tenantId=beta&status=queued&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/calls?tenantId=beta&status=queued&limit=3${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(3);

@@ -67,11 +67,7 @@ describe('buildChannels', () => {
 
 describe('channel configuration problems', () => {
   it('reports half-configured channels all at once', () => {
-    expect(problemsOf({ SMTP_HOST: 'mail.example', TWILIO_SMS_FROM: '+15005550006' })).toEqual([
-      'EMAIL_FROM',
-      'TWILIO_ACCOUNT_SID',
-      'TWILIO_AUTH_TOKEN',
-    ]);
+    expect(problemsOf({ SMTP_HOST: 'mail.example', TWILIO_SMS_FROM: '+15005550006' })).toEqual(['EMAIL_FROM', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN']);
     expect(problemsOf({ TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 't' })).toEqual(['TWILIO_SMS_FROM']);
     expect(problemsOf({ EMAIL_FROM: 'crm@crm.example' })).toEqual(['SMTP_HOST']);
     expect(problemsOf({ SMTP_HOST: 'h', EMAIL_FROM: 'crm@crm.example', SMTP_USER: 'u' })).toEqual(['SMTP_PASS']);
@@ -91,12 +87,7 @@ describe('channel configuration problems', () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const text = (err as ConfigError).message;
-      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual([
-        'EMAIL_FROM',
-        'OPENAI_TIMEOUT_MS',
-        'SMTP_URL',
-        'TWILIO_ACCOUNT_SID',
-      ]);
+      expect((err as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['EMAIL_FROM', 'OPENAI_TIMEOUT_MS', 'SMTP_URL', 'TWILIO_ACCOUNT_SID']);
       expect(text).not.toContain('http://mail.example');
     }
   });

@@ -89,17 +89,15 @@ describe('EmailChannel against a real SMTP server', () => {
       { url: undefined, host: '127.0.0.1', port, secure: false, user: undefined, pass: undefined, from: 'a@crm.example' },
       createCapturingLogger().logger,
     );
-    await expect(offline.send(message('dana.lee@customer.example'), options('k-down'))).rejects.toBeInstanceOf(
-      TransientDeliveryError,
-    );
+    await expect(offline.send(message('dana.lee@customer.example'), options('k-down'))).rejects.toBeInstanceOf(TransientDeliveryError);
   });
 
   it('does not send when the dispatcher has already aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('lease lost'));
-    await expect(
-      channel.send(message('dana.lee@customer.example'), { idempotencyKey: 'k-abort', signal: controller.signal }),
-    ).rejects.toBeInstanceOf(TransientDeliveryError);
+    await expect(channel.send(message('dana.lee@customer.example'), { idempotencyKey: 'k-abort', signal: controller.signal })).rejects.toBeInstanceOf(
+      TransientDeliveryError,
+    );
     expect(sink.received).toHaveLength(0);
   });
 

@@ -48,8 +48,7 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     await keys.removeKeys();
   });
 
-  const holder = (owner: string) =>
-    createRedisLeaseLocks({ client: redis, keyPrefix: keys.prefix, owner, commandTimeoutMs: 2_000, logger: quietLogger });
+  const holder = (owner: string) => createRedisLeaseLocks({ client: redis, keyPrefix: keys.prefix, owner, commandTimeoutMs: 2_000, logger: quietLogger });
 
   test('locks lists lock:* keys with owner and TTL', async () => {
     const lease = await holder('worker-a').acquire('call-cleanup', 60_000);
@@ -184,7 +183,7 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     });
   });
 
-  test('health prints a running worker\'s /health summary; exit 1 when nothing answers', async () => {
+  test("health prints a running worker's /health summary; exit 1 when nothing answers", async () => {
     // The instance shows only to a caller with the API key: the CLI sends API_KEY as the worker reads it.
     const apiKey = 'cli-health-api-key-0123';
     const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false', API_KEY: apiKey });

@@ -157,7 +157,7 @@ describe('supervisord.worker.conf', () => {
     return out;
   };
 
-  test('Qdrant at priority 100, the worker at 200, logs at the design\'s file names under SUPERVISOR_LOG_DIR', () => {
+  test("Qdrant at priority 100, the worker at 200, logs at the design's file names under SUPERVISOR_LOG_DIR", () => {
     const qdrant = section('program:qdrant');
     const worker = section('program:worker');
     expect(qdrant.priority).toBe('100');
@@ -226,7 +226,7 @@ describe('docker/entrypoint.sh', () => {
     );
   };
 
-  test('Qdrant always gets an API key: the operator\'s, or a random one per container', async () => {
+  test("Qdrant always gets an API key: the operator's, or a random one per container", async () => {
     expect((await run({ SUPERVISOR_PASSWORD: 'x', QDRANT_API_KEY: 'operator-key' })).stdout).toMatch(/^qdrant_api_key=operator-key$/m);
     const first = /^qdrant_api_key=([0-9a-f]+)$/m.exec((await run({ SUPERVISOR_PASSWORD: 'x' })).stdout)?.[1];
     const second = /^qdrant_api_key=([0-9a-f]+)$/m.exec((await run({ SUPERVISOR_PASSWORD: 'x' })).stdout)?.[1];

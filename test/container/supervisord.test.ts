@@ -166,7 +166,15 @@ describe('supervisorctl stop worker while a job runs', () => {
       expect(await withRedis((r) => r.exists(`${keys.prefix}lock:probe`))).toBe(0);
 
       const messages = all.map((l) => (l.message === 'shutdown step done' ? `step:${String(l.step)}` : String(l.message)));
-      const order = ['signal received: shutting down', 'job run finished', 'step:scheduler', 'step:http', 'step:redis', 'step:database api', 'shutdown complete'];
+      const order = [
+        'signal received: shutting down',
+        'job run finished',
+        'step:scheduler',
+        'step:http',
+        'step:redis',
+        'step:database api',
+        'shutdown complete',
+      ];
       const signalAt = messages.indexOf(order[0]!);
       const positions = order.map((m, i) => (i === 0 ? signalAt : messages.indexOf(m, signalAt)));
       expect(positions.every((p) => p >= 0)).toBe(true);
@@ -183,10 +191,7 @@ describe('the fatal listener stops supervisord when a program turns FATAL', () =
   test('a worker that cannot start (bad config) goes FATAL and supervisord exits', async () => {
     const sup = startSupervisor({ LOCK_TTL_MS: 'not-a-number', PORT: String(await freePort()) });
     try {
-      const code = await Promise.race([
-        sup.exited(),
-        new Promise<'still running'>((r) => setTimeout(() => r('still running'), 90_000)),
-      ]);
+      const code = await Promise.race([sup.exited(), new Promise<'still running'>((r) => setTimeout(() => r('still running'), 90_000))]);
       expect(code).not.toBe('still running');
       expect(sup.log('supervisord')).toMatch(/gave up: worker entered FATAL state/);
       expect(sup.log('fatal-listener')).toMatch(/program worker is FATAL; stopping supervisord/);

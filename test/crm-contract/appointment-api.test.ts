@@ -26,7 +26,11 @@ describe('data contract: appointments over /api/v1', () => {
     await waitUntilStarted(worker);
     db = await openMigratedDatabase('postgres', fixture.db.url);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
-    for (const [c, t] of [['c1', 't1'], ['c2', 't1'], ['c9', 't2']]) {
+    for (const [c, t] of [
+      ['c1', 't1'],
+      ['c2', 't1'],
+      ['c9', 't2'],
+    ]) {
       expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t, email: `${c}@example.com`, phone: '+14155550100' })).status).toBe(201);
     }
   });
@@ -79,7 +83,9 @@ describe('data contract: appointments over /api/v1', () => {
     expect((await call('GET', '/v1/appointments/a1')).body).toEqual(expect.objectContaining({ status: 'cancelled', channel: 'sms' }));
 
     // Closed: the same state again is unchanged; any other is refused.
-    expect((await call('PUT', '/v1/appointments/a1', { ...visit, startsAt: later.toISOString(), channel: 'sms', status: 'cancelled' })).body.outcome).toBe('unchanged');
+    expect((await call('PUT', '/v1/appointments/a1', { ...visit, startsAt: later.toISOString(), channel: 'sms', status: 'cancelled' })).body.outcome).toBe(
+      'unchanged',
+    );
     const reopen = await call('PUT', '/v1/appointments/a1', { ...visit, startsAt: later.toISOString(), channel: 'sms' });
     expect(reopen.status).toBe(409);
     expect(fieldsOf(reopen.body)).toEqual(['status']);
@@ -96,7 +102,14 @@ describe('data contract: appointments over /api/v1', () => {
 
   it('refuses bad fields with a 400 naming each, unknown ids with 404, and ids of another tenant or contact with 409', async () => {
     const rows = await appointmentRows();
-    const bad = await call('PUT', '/v1/appointments/a9', { tenantId: 't1', contactId: '', startsAt: '2030-02-30T10:00:00Z', channel: 'fax', status: 'done', extra: 1 });
+    const bad = await call('PUT', '/v1/appointments/a9', {
+      tenantId: 't1',
+      contactId: '',
+      startsAt: '2030-02-30T10:00:00Z',
+      channel: 'fax',
+      status: 'done',
+      extra: 1,
+    });
     expect(bad.status).toBe(400);
     expect(bad.type).toMatch(/^application\/problem\+json/);
     expect(fieldsOf(bad.body)).toEqual(['channel', 'contactId', 'extra', 'startsAt', 'status']);

@@ -54,7 +54,9 @@ describe.each(['postgres', 'pglite'] as const)('contact store on %s', (kind) => 
     await migrate(db, quietLogger);
     expect((await db.query(`SELECT ${oldColumns} FROM contacts`)).rows).toEqual(before);
     expect((await db.query('SELECT * FROM tenants ORDER BY id')).rows).toEqual(tenantsBefore);
-    const added = (await db.query<{ timezone: string | null; consent: unknown; same: boolean }>(`SELECT timezone, consent, updated_at = created_at AS same FROM contacts`)).rows;
+    const added = (
+      await db.query<{ timezone: string | null; consent: unknown; same: boolean }>(`SELECT timezone, consent, updated_at = created_at AS same FROM contacts`)
+    ).rows;
     expect(added).toEqual([{ timezone: null, consent: {}, same: true }]);
   });
 
@@ -70,7 +72,13 @@ describe.each(['postgres', 'pglite'] as const)('contact store on %s', (kind) => 
       toContactInput('ghost', { tenantId: 'nobody' }),
       toContactInput('old', { tenantId: 't2', name: 'Moved?' }),
     ]);
-    expect(outcomes).toEqual(new Map([['ann', 'updated'], ['ghost', 'unknown-tenant'], ['old', 'other-tenant']]));
+    expect(outcomes).toEqual(
+      new Map([
+        ['ann', 'updated'],
+        ['ghost', 'unknown-tenant'],
+        ['old', 'other-tenant'],
+      ]),
+    );
     expect((await db.query(`SELECT id, tenant_id, name FROM contacts ORDER BY id`)).rows).toEqual([
       { id: 'ann', tenant_id: 't1', name: 'Ann B.' },
       { id: 'old', tenant_id: 't1', name: 'Old' },
@@ -85,7 +93,13 @@ describe.each(['postgres', 'pglite'] as const)('contact store on %s', (kind) => 
   it('delete cancels the contact’s open messages and stops its recurring series, leaving others alone', async () => {
     const at = new Date(Date.now() + 3_600_000);
     const message = (contactId: string, key: string, recurring = false) => ({
-      tenantId: 't1', contactId, channel: 'log' as const, recipient: contactId, scheduledAt: at, template: 'Hi', idempotencyKey: key,
+      tenantId: 't1',
+      contactId,
+      channel: 'log' as const,
+      recipient: contactId,
+      scheduledAt: at,
+      template: 'Hi',
+      idempotencyKey: key,
       ...(recurring ? { recurrenceIntervalSeconds: 86_400 } : {}),
     });
     await scheduleMessages(db, [message('ann', 'ann-once'), message('ann', 'ann-daily', true), message('ann', 'ann-weekly', true), message('old', 'old-once')]);

@@ -28,7 +28,15 @@ describe('data contract: tenants and contacts over /api/v1', () => {
 
   const call = v1Client(() => worker, API_KEY);
   const contactRows = async () => (await db.query('SELECT * FROM contacts ORDER BY id')).rows;
-  const ann = { tenantId: 't1', name: 'Ann', email: 'ann@example.com', phone: '+14155550100', timezone: 'Europe/Berlin', tags: ['vip'], consent: { email: true, sms: false } };
+  const ann = {
+    tenantId: 't1',
+    name: 'Ann',
+    email: 'ann@example.com',
+    phone: '+14155550100',
+    timezone: 'Europe/Berlin',
+    tags: ['vip'],
+    consent: { email: true, sms: false },
+  };
 
   it('upserts a tenant idempotently and updates a changed field', async () => {
     const body = { name: 'Tenant One', status: 'active', timezone: 'America/New_York' };
@@ -96,7 +104,11 @@ describe('data contract: tenants and contacts over /api/v1', () => {
   });
 
   it('answers 404 problems for unknown ids and 409 for a contact of another tenant', async () => {
-    for (const [method, path] of [['GET', '/v1/contacts/nobody'], ['DELETE', '/v1/contacts/nobody'], ['GET', '/v1/tenants/nobody']] as const) {
+    for (const [method, path] of [
+      ['GET', '/v1/contacts/nobody'],
+      ['DELETE', '/v1/contacts/nobody'],
+      ['GET', '/v1/tenants/nobody'],
+    ] as const) {
       const answer = await call(method, path);
       expect(answer.status).toBe(404);
       expect(answer.body).toEqual(expect.objectContaining({ status: 404, title: 'Not found' }));
@@ -112,9 +124,19 @@ describe('data contract: tenants and contacts over /api/v1', () => {
     await call('PUT', '/v1/contacts/c3', { tenantId: 't1', name: 'Cy', email: 'cy@example.com' });
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const message = (contactId: string, key: string) => ({
-      tenantId: 't1', contactId, channel: 'log', recipient: contactId, scheduledAt: at, template: 'Hi', idempotencyKey: key,
+      tenantId: 't1',
+      contactId,
+      channel: 'log',
+      recipient: contactId,
+      scheduledAt: at,
+      template: 'Hi',
+      idempotencyKey: key,
     });
-    for (const [contact, key] of [['c2', 'bob-1'], ['c2', 'bob-2'], ['c3', 'cy-1']] as const) {
+    for (const [contact, key] of [
+      ['c2', 'bob-1'],
+      ['c2', 'bob-2'],
+      ['c3', 'cy-1'],
+    ] as const) {
       expect((await call('POST', '/followups', message(contact, key))).status).toBe(201);
     }
     const deleted = await call('DELETE', '/v1/contacts/c2');

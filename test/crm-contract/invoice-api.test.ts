@@ -27,7 +27,12 @@ describe('data contract: invoices over /api/v1', () => {
     await waitUntilStarted(worker);
     db = await openMigratedDatabase('postgres', fixture.db.url);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
-    for (const [c, t] of [['c1', 't1'], ['c2', 't1'], ['c9', 't2']]) expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t, email: `${c}@example.com` })).status).toBe(201);
+    for (const [c, t] of [
+      ['c1', 't1'],
+      ['c2', 't1'],
+      ['c9', 't2'],
+    ])
+      expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t, email: `${c}@example.com` })).status).toBe(201);
   });
   afterAll(async () => {
     await db?.close();
@@ -49,7 +54,9 @@ describe('data contract: invoices over /api/v1', () => {
   it('creates an open invoice with its dunning reminders; the same PUT twice changes nothing', async () => {
     const first = await call('PUT', '/v1/invoices/i1', bill);
     expect(first.status).toBe(201);
-    expect(first.body).toEqual(expect.objectContaining({ id: 'i1', amountCents: 12_500, currency: 'USD', channel: 'email', status: 'open', paidAt: null, outcome: 'created' }));
+    expect(first.body).toEqual(
+      expect.objectContaining({ id: 'i1', amountCents: 12_500, currency: 'USD', channel: 'email', status: 'open', paidAt: null, outcome: 'created' }),
+    );
     expect(first.body.dunningScheduledAt).toEqual(expect.any(String));
     expect(await reminders('i1')).toEqual([
       ['dunning:i1:1', 'scheduled', after(1)],
@@ -73,7 +80,9 @@ describe('data contract: invoices over /api/v1', () => {
   it('paid ends the dunning (paidAt as given); a paid invoice does not change any more', async () => {
     const paidAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000).toISOString();
     const paid = await call('PUT', '/v1/invoices/i1', { ...bill, status: 'paid', paidAt });
-    expect(paid.body).toEqual(expect.objectContaining({ outcome: 'updated', status: 'paid', paidAt, dunningClosedAt: expect.any(String), recoveredByDunning: false }));
+    expect(paid.body).toEqual(
+      expect.objectContaining({ outcome: 'updated', status: 'paid', paidAt, dunningClosedAt: expect.any(String), recoveredByDunning: false }),
+    );
     expect((await reminders('i1')).map((r) => r[1])).toEqual(['cancelled', 'cancelled']);
     expect((await call('PUT', '/v1/invoices/i1', { ...bill, status: 'paid' })).body.outcome).toBe('unchanged');
     expect((await call('PUT', '/v1/invoices/i1', { ...bill, status: 'paid', paidAt })).body.outcome).toBe('unchanged');
@@ -96,7 +105,14 @@ describe('data contract: invoices over /api/v1', () => {
   it('refuses bad fields with a 400 naming each, unknown ids with 404, and ids of another tenant or contact with 409', async () => {
     const rows = await invoiceRows();
     const bad = await call('PUT', '/v1/invoices/i9', {
-      tenantId: 't1', contactId: 'c1', amountCents: 1.5, currency: 'usd', dueAt: 'tomorrow', paymentLink: 'ftp://x', status: 'open', paidAt: tomorrow,
+      tenantId: 't1',
+      contactId: 'c1',
+      amountCents: 1.5,
+      currency: 'usd',
+      dueAt: 'tomorrow',
+      paymentLink: 'ftp://x',
+      status: 'open',
+      paidAt: tomorrow,
     });
     expect(bad.status).toBe(400);
     expect(bad.type).toMatch(/^application\/problem\+json/);
@@ -123,6 +139,8 @@ describe('data contract: invoices over /api/v1', () => {
     const created = await call('POST', '/invoices', older);
     expect(created.status).toBe(201);
     expect(await reminders(created.body.id)).toHaveLength(2);
-    expect((await call('GET', `/v1/invoices/${created.body.id}`)).body).toEqual(expect.objectContaining({ id: created.body.id, status: 'open', amountCents: 12_500 }));
+    expect((await call('GET', `/v1/invoices/${created.body.id}`)).body).toEqual(
+      expect.objectContaining({ id: created.body.id, status: 'open', amountCents: 12_500 }),
+    );
   });
 });

@@ -24,7 +24,12 @@ describe('data contract: leads over /api/v1', () => {
     await waitUntilStarted(worker);
     db = await openMigratedDatabase('postgres', fixture.db.url);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
-    for (const [c, t] of [['c1', 't1'], ['c2', 't1'], ['c9', 't2']]) expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t })).status).toBe(201);
+    for (const [c, t] of [
+      ['c1', 't1'],
+      ['c2', 't1'],
+      ['c9', 't2'],
+    ])
+      expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t })).status).toBe(201);
   });
   afterAll(async () => {
     await db?.close();

@@ -27,7 +27,12 @@ describe('data contract: lists and segments over /api/v1', () => {
     db = await openMigratedDatabase('postgres', fixture.db.url);
     redis = await connectTestRedis(TEST_REDIS_URL);
     for (const t of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${t}`, { name: t, status: 'active' })).status).toBe(201);
-    for (const [c, t, tags] of [['c1', 't1', ['vip', 'de']], ['c2', 't1', ['vip']], ['c3', 't1', ['de']], ['c9', 't2', ['vip', 'de']]] as const) {
+    for (const [c, t, tags] of [
+      ['c1', 't1', ['vip', 'de']],
+      ['c2', 't1', ['vip']],
+      ['c3', 't1', ['de']],
+      ['c9', 't2', ['vip', 'de']],
+    ] as const) {
       expect((await call('PUT', `/v1/contacts/${c}`, { tenantId: t, email: `${c}@example.com`, tags })).status).toBe(201);
     }
   });
@@ -52,7 +57,13 @@ describe('data contract: lists and segments over /api/v1', () => {
   };
   const campaign = async (audience: { listId: string } | { segmentId: string }) => {
     const created = await call('POST', '/campaigns', {
-      tenantId: 't1', name: 'News', channel: 'email', subject: 'News', template: 'Hello', sendAt: new Date(Date.now() - 1_000).toISOString(), ...audience,
+      tenantId: 't1',
+      name: 'News',
+      channel: 'email',
+      subject: 'News',
+      template: 'Hello',
+      sendAt: new Date(Date.now() - 1_000).toISOString(),
+      ...audience,
     });
     expect(created.status).toBe(201);
     return created.body.id as string;
@@ -115,7 +126,11 @@ describe('data contract: lists and segments over /api/v1', () => {
   });
 
   it('answers 404 for unknown lists and segments, 409 for an id of another tenant', async () => {
-    for (const [method, path, body] of [['GET', '/v1/lists/nobody'], ['PUT', '/v1/lists/nobody/members', { contactIds: [] }], ['GET', '/v1/segments/nobody']] as const) {
+    for (const [method, path, body] of [
+      ['GET', '/v1/lists/nobody'],
+      ['PUT', '/v1/lists/nobody/members', { contactIds: [] }],
+      ['GET', '/v1/segments/nobody'],
+    ] as const) {
       const answer = await call(method, path, body);
       expect(answer.status).toBe(404);
       expect(answer.body).toEqual(expect.objectContaining({ status: 404, title: 'Not found' }));
@@ -133,7 +148,13 @@ describe('data contract: lists and segments over /api/v1', () => {
   });
 
   it('an empty membership empties the list', async () => {
-    expect((await call('PUT', '/v1/lists/l1/members', { contactIds: [] })).body).toEqual({ listId: 'l1', outcome: 'updated', added: 0, removed: 2, members: 0 });
+    expect((await call('PUT', '/v1/lists/l1/members', { contactIds: [] })).body).toEqual({
+      listId: 'l1',
+      outcome: 'updated',
+      added: 0,
+      removed: 2,
+      members: 0,
+    });
     expect((await db.query(`SELECT * FROM contact_list_members WHERE list_id = 'l1'`)).rows).toEqual([]);
   });
 

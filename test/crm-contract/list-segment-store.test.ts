@@ -27,7 +27,10 @@ describe('list and segment stores on PGlite', () => {
     db = await createPgliteDatabase(dir);
     await migrate(db, quietLogger);
     for (const t of ['t1', 't2']) await upsertTenant(db, toTenantInput(t, { name: t, status: 'active' }));
-    await upsertContacts(db, ['c1', 'c2', 'c3'].map((id) => toContactInput(id, { tenantId: 't1' })));
+    await upsertContacts(
+      db,
+      ['c1', 'c2', 'c3'].map((id) => toContactInput(id, { tenantId: 't1' })),
+    );
     await upsertContacts(db, [toContactInput('x9', { tenantId: 't2' })]);
   });
   afterAll(async () => {

@@ -23,10 +23,12 @@ describe('/api/v1 actions and nurture enrolments', () => {
   });
 
   const call = v1Client(() => worker, API_KEY);
-  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) => withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
+  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
   const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
   const waiting = async (prefix: string) =>
-    (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM scheduled_messages WHERE idempotency_key LIKE $1 AND status = 'scheduled'`, [`${prefix}%`]))[0]!.n;
+    (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM scheduled_messages WHERE idempotency_key LIKE $1 AND status = 'scheduled'`, [`${prefix}%`]))[0]!
+      .n;
 
   it('appointments: cancel (again changes nothing), outcome once, 400/404/409', async () => {
     const appointment = { tenantId: 't1', contactId: 'c1', startsAt: inDays(2), status: 'scheduled' };
@@ -92,17 +94,32 @@ describe('/api/v1 actions and nurture enrolments', () => {
     await sql(`INSERT INTO nurture_steps (sequence_id, step_no, delay_minutes, template) VALUES ('seq', 1, 60, 'Hi'), ('seq', 2, 120, 'Again')`);
     const count = async () => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM nurture_enrollments'))[0]!.n;
 
-    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'nope' })).body).toMatchObject({ status: 404, errors: [{ field: 'contactId' }] });
-    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'nope', contactId: 'c2' })).body).toMatchObject({ status: 404, errors: [{ field: 'sequenceId' }] });
-    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'c2', leadId: 'nope' })).body).toMatchObject({ status: 404, errors: [{ field: 'leadId' }] });
-    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: '' })).body).toMatchObject({ status: 400, errors: [{ field: 'contactId' }] });
+    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'nope' })).body).toMatchObject({
+      status: 404,
+      errors: [{ field: 'contactId' }],
+    });
+    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'nope', contactId: 'c2' })).body).toMatchObject({
+      status: 404,
+      errors: [{ field: 'sequenceId' }],
+    });
+    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'c2', leadId: 'nope' })).body).toMatchObject({
+      status: 404,
+      errors: [{ field: 'leadId' }],
+    });
+    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: '' })).body).toMatchObject({
+      status: 400,
+      errors: [{ field: 'contactId' }],
+    });
     expect(await count()).toBe(0);
 
     const enrolled = await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'c2' });
     expect(enrolled).toMatchObject({ status: 201, body: { tenantId: 't1', sequenceId: 'seq', contactId: 'c2', status: 'active', steps: 2, stoppedAt: null } });
     const id: string = enrolled.body.id;
     expect(await waiting(`nurture:${id}:`)).toBe(2);
-    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'c2' })).body).toMatchObject({ status: 409, errors: [{ field: 'contactId' }] });
+    expect((await call('POST', '/v1/nurture-enrollments', { sequenceId: 'seq', contactId: 'c2' })).body).toMatchObject({
+      status: 409,
+      errors: [{ field: 'contactId' }],
+    });
     expect(await count()).toBe(1);
     expect((await call('GET', `/v1/nurture-enrollments/${id}`)).body).toEqual(enrolled.body);
 

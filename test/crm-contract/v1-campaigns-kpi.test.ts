@@ -21,10 +21,18 @@ describe('/api/v1/campaigns and /api/v1/kpi-snapshots', () => {
   });
 
   const call = v1Client(() => worker, API_KEY);
-  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) => withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
+  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
   const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
   const campaign = (overrides: Record<string, unknown> = {}) => ({
-    tenantId: 't1', name: 'Spring', channel: 'email', subject: 'Hi {{ contact.name }}', template: 'Hello {{ contact.name }}', sendAt: inAnHour(), listId: 'l1', ...overrides,
+    tenantId: 't1',
+    name: 'Spring',
+    channel: 'email',
+    subject: 'Hi {{ contact.name }}',
+    template: 'Hello {{ contact.name }}',
+    sendAt: inAnHour(),
+    listId: 'l1',
+    ...overrides,
   });
 
   beforeAll(async () => {
@@ -66,11 +74,17 @@ describe('/api/v1/campaigns and /api/v1/kpi-snapshots', () => {
     expect(both).toMatchObject({ status: 400, type: expect.stringContaining('application/problem+json'), body: { errors: [{ field: 'listId' }] } });
     expect((await call('POST', '/v1/campaigns', campaign({ subject: undefined }))).body).toMatchObject({ errors: [{ field: 'subject' }] });
     expect((await call('POST', '/v1/campaigns', campaign({ sendAt: '2031-01-01 09:00' }))).body).toMatchObject({ errors: [{ field: 'sendAt' }] });
-    expect((await call('POST', '/v1/campaigns', campaign({ template: 'Hello {{ contact.name ' }))).body).toMatchObject({ status: 400, errors: [{ field: 'template' }] });
+    expect((await call('POST', '/v1/campaigns', campaign({ template: 'Hello {{ contact.name ' }))).body).toMatchObject({
+      status: 400,
+      errors: [{ field: 'template' }],
+    });
     expect((await call('POST', '/v1/campaigns', campaign({ audience: 'all' }))).body).toMatchObject({ errors: [{ field: 'audience' }] });
     // Another tenant's list, or none, is not an audience: 404 naming the field.
     expect((await call('POST', '/v1/campaigns', campaign({ listId: 'l2' }))).body).toMatchObject({ status: 404, errors: [{ field: 'listId' }] });
-    expect((await call('POST', '/v1/campaigns', campaign({ listId: undefined, segmentId: 'nope' }))).body).toMatchObject({ status: 404, errors: [{ field: 'segmentId' }] });
+    expect((await call('POST', '/v1/campaigns', campaign({ listId: undefined, segmentId: 'nope' }))).body).toMatchObject({
+      status: 404,
+      errors: [{ field: 'segmentId' }],
+    });
     expect(await count()).toBe(n);
   });
 
@@ -82,7 +96,8 @@ describe('/api/v1/campaigns and /api/v1/kpi-snapshots', () => {
     let pages = 0;
     do {
       const page: { status: number; body: { items: Array<{ id: string; tenantId: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/campaigns?tenantId=t2&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/campaigns?tenantId=t2&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.every((c) => c.tenantId === 't2')).toBe(true);
@@ -101,14 +116,19 @@ describe('/api/v1/campaigns and /api/v1/kpi-snapshots', () => {
 
   it('recomputes KPI snapshots and lists them by date range, page by page', async () => {
     const first = await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 't1', date: '2031-03-01' });
-    expect(first).toMatchObject({ status: 200, body: { tenantId: 't1', date: '2031-03-01', timezone: 'Europe/Berlin', leadsCreated: 0, paymentsRecoveredCents: 0, messagesSent: {} } });
-    for (const day of ['02', '03', '04', '05']) expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 't1', date: `2031-03-${day}` })).status).toBe(200);
+    expect(first).toMatchObject({
+      status: 200,
+      body: { tenantId: 't1', date: '2031-03-01', timezone: 'Europe/Berlin', leadsCreated: 0, paymentsRecoveredCents: 0, messagesSent: {} },
+    });
+    for (const day of ['02', '03', '04', '05'])
+      expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 't1', date: `2031-03-${day}` })).status).toBe(200);
 
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const page: { body: { items: Array<{ date: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/kpi-snapshots?tenantId=t1&from=2031-03-02&to=2031-03-05&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/kpi-snapshots?tenantId=t1&from=2031-03-02&to=2031-03-05&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.items.map((s) => s.date));
@@ -120,8 +140,14 @@ describe('/api/v1/campaigns and /api/v1/kpi-snapshots', () => {
 
     const count = async () => (await sql<{ n: number }>('SELECT count(*)::int AS n FROM kpi_snapshots'))[0]!.n;
     const n = await count();
-    expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 'nobody', date: '2031-03-01' })).body).toMatchObject({ status: 404, errors: [{ field: 'tenantId' }] });
-    expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 't1', date: '2031-02-30' })).body).toMatchObject({ status: 400, errors: [{ field: 'date' }] });
+    expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 'nobody', date: '2031-03-01' })).body).toMatchObject({
+      status: 404,
+      errors: [{ field: 'tenantId' }],
+    });
+    expect((await call('POST', '/v1/kpi-snapshots/recompute', { tenantId: 't1', date: '2031-02-30' })).body).toMatchObject({
+      status: 400,
+      errors: [{ field: 'date' }],
+    });
     expect(await count()).toBe(n);
     expect((await call('GET', '/v1/kpi-snapshots?tenantId=t1&from=2031-03-05&to=2031-03-01')).body).toMatchObject({ errors: [{ field: 'to' }] });
     expect((await call('GET', '/v1/kpi-snapshots?tenantId=t1&from=yesterday')).body).toMatchObject({ errors: [{ field: 'from' }] });

@@ -36,9 +36,7 @@ describe('appointment reminders: scheduled at exact times when an appointment is
       { key: `appt:${appointment.id}:24h`, status: 'scheduled', at: new Date(startsAt.getTime() - 24 * HOUR).toISOString(), starts: startsAt.toISOString() },
       { key: `appt:${appointment.id}:3h`, status: 'scheduled', at: new Date(startsAt.getTime() - 3 * HOUR).toISOString(), starts: startsAt.toISOString() },
     ]);
-    const message = await db.query(`SELECT recipient, channel, subject FROM scheduled_messages WHERE idempotency_key = $1`, [
-      `appt:${appointment.id}:24h`,
-    ]);
+    const message = await db.query(`SELECT recipient, channel, subject FROM scheduled_messages WHERE idempotency_key = $1`, [`appt:${appointment.id}:24h`]);
     expect(message.rows).toEqual([{ recipient: 'user1@clinic.test', channel: 'email', subject: 'Reminder: {{ appointment.title }} tomorrow' }]);
   });
 
@@ -79,7 +77,9 @@ describe('appointment reminders: scheduled at exact times when an appointment is
     const soon = new Date(Math.floor(Date.now() / 1000) * 1000 + 10 * HOUR);
     await moveAppointment(db, appointment.id, soon);
     const live = (await reminders(appointment.id)).filter((r) => r.status === 'scheduled');
-    expect(live).toEqual([{ key: `appt:${appointment.id}:v2:3h`, status: 'scheduled', at: new Date(soon.getTime() - 3 * HOUR).toISOString(), starts: soon.toISOString() }]);
+    expect(live).toEqual([
+      { key: `appt:${appointment.id}:v2:3h`, status: 'scheduled', at: new Date(soon.getTime() - 3 * HOUR).toISOString(), starts: soon.toISOString() },
+    ]);
   });
 
   it('cancelling an appointment removes its pending reminders; a reminder already sent stays sent', async () => {
@@ -100,9 +100,9 @@ describe('appointment reminders: scheduled at exact times when an appointment is
   });
 
   it('refuses an unknown contact without writing anything, and records outcomes', async () => {
-    await expect(
-      createAppointment(db, { tenantId: 'clinic', contactId: 'nobody', startsAt: new Date(Date.now() + 48 * HOUR) }),
-    ).rejects.toThrow('contactId: contact nobody not found');
+    await expect(createAppointment(db, { tenantId: 'clinic', contactId: 'nobody', startsAt: new Date(Date.now() + 48 * HOUR) })).rejects.toThrow(
+      'contactId: contact nobody not found',
+    );
     const kept = await createAppointment(db, { tenantId: 'clinic', contactId: contactId('clinic', 1), startsAt: new Date(Date.now() + HOUR) });
     expect(await reminders(kept.id)).toEqual([]); // both reminder times already passed
     expect((await setAppointmentOutcome(db, kept.id, 'completed')).status).toBe('completed');

@@ -191,7 +191,9 @@ describe('campaign-scheduler (called directly through runTick: lease, fence, his
     const job = createCampaignSchedulerJob({ schedule: '0 * * * * *', batchSize: 5, batchDelayMs: 0 });
     await runTick(deps(), job, fireTime());
     expect((await getCampaign(db, 'finish'))?.status).toBe('sending');
-    await db.query(`UPDATE scheduled_messages SET status = 'sent', sent_at = now() WHERE idempotency_key LIKE 'campaign:finish:%' AND recipient <> 'user5@eps.test'`);
+    await db.query(
+      `UPDATE scheduled_messages SET status = 'sent', sent_at = now() WHERE idempotency_key LIKE 'campaign:finish:%' AND recipient <> 'user5@eps.test'`,
+    );
     await db.query(`UPDATE scheduled_messages SET status = 'failed' WHERE idempotency_key = $1`, [`campaign:finish:${contactId('eps', 5)}`]);
     await runTick(deps(), job, fireTime());
     const done = await getCampaign(db, 'finish');

@@ -30,10 +30,11 @@ export async function addContacts(
   );
   if (options.listId) {
     await db.query(`INSERT INTO contact_lists (id, tenant_id, name) VALUES ($1, $2, $1) ON CONFLICT DO NOTHING`, [options.listId, tenantId]);
-    await db.query(
-      `INSERT INTO contact_list_members (list_id, contact_id) SELECT $1, id FROM contacts WHERE tenant_id = $2 AND id LIKE $3 || '%'`,
-      [options.listId, tenantId, prefix],
-    );
+    await db.query(`INSERT INTO contact_list_members (list_id, contact_id) SELECT $1, id FROM contacts WHERE tenant_id = $2 AND id LIKE $3 || '%'`, [
+      options.listId,
+      tenantId,
+      prefix,
+    ]);
   }
 }
 

@@ -52,8 +52,12 @@ describe('CRM jobs on the embedded PGlite database', () => {
 
   it('lead reminders, nurture, dunning and KPI snapshots run', async () => {
     await db.query(`INSERT INTO lead_reminder_settings (tenant_id, no_reply_minutes, template) VALUES ('emb', 60, 'Hi {{ contact.name }}')`);
-    await db.query(`INSERT INTO leads (id, tenant_id, contact_id, created_at) VALUES ('emb-lead', 'emb', $1, now() - interval '2 hours')`, [contactId('emb', 1)]);
-    expect(await runTick(deps, createLeadReminderJob({ schedule: '0 0 * * * *' }), fire())).toEqual(expect.objectContaining({ outcome: 'succeeded', items: 1 }));
+    await db.query(`INSERT INTO leads (id, tenant_id, contact_id, created_at) VALUES ('emb-lead', 'emb', $1, now() - interval '2 hours')`, [
+      contactId('emb', 1),
+    ]);
+    expect(await runTick(deps, createLeadReminderJob({ schedule: '0 0 * * * *' }), fire())).toEqual(
+      expect.objectContaining({ outcome: 'succeeded', items: 1 }),
+    );
 
     await db.query(`INSERT INTO nurture_sequences (id, tenant_id, name, channel) VALUES ('emb-seq', 'emb', 'S', 'email')`);
     await db.query(`INSERT INTO nurture_steps (sequence_id, step_no, delay_minutes, template) VALUES ('emb-seq', 1, 10, 'Hi')`);
@@ -61,10 +65,17 @@ describe('CRM jobs on the embedded PGlite database', () => {
     await db.query(`UPDATE leads SET status = 'converted' WHERE id = 'emb-lead'`);
     expect(await runTick(deps, createNurtureJob({ schedule: '0 * * * * *' }), fire())).toEqual(expect.objectContaining({ outcome: 'succeeded', items: 1 }));
 
-    await db.query(`INSERT INTO invoices (id, tenant_id, contact_id, amount_cents, due_at, payment_link) VALUES ('emb-inv', 'emb', $1, 100, now(), 'https://pay.example/e')`, [contactId('emb', 3)]);
-    expect(await runTick(deps, createDunningJob({ schedule: '0 * * * * *', days: [1, 2] }), fire())).toEqual(expect.objectContaining({ outcome: 'succeeded', items: 1 }));
+    await db.query(
+      `INSERT INTO invoices (id, tenant_id, contact_id, amount_cents, due_at, payment_link) VALUES ('emb-inv', 'emb', $1, 100, now(), 'https://pay.example/e')`,
+      [contactId('emb', 3)],
+    );
+    expect(await runTick(deps, createDunningJob({ schedule: '0 * * * * *', days: [1, 2] }), fire())).toEqual(
+      expect.objectContaining({ outcome: 'succeeded', items: 1 }),
+    );
 
-    expect(await runTick(deps, createKpiSnapshotJob({ schedule: '0 */15 * * * *' }), fire())).toEqual(expect.objectContaining({ outcome: 'succeeded', items: 1 }));
+    expect(await runTick(deps, createKpiSnapshotJob({ schedule: '0 */15 * * * *' }), fire())).toEqual(
+      expect.objectContaining({ outcome: 'succeeded', items: 1 }),
+    );
     expect((await computeKpiSnapshot(db, 'emb', '2026-03-08')).timezone).toBe('America/New_York');
   });
 

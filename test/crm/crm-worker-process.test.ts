@@ -51,7 +51,9 @@ describe('CRM jobs in a running worker process', () => {
     await sql(`INSERT INTO nurture_steps (sequence_id, step_no, delay_minutes, template) VALUES ('seq', 1, 60, 'Hi')`);
     const enrolled = await api('POST', '/nurture/enrollments', { sequenceId: 'seq', contactId: 'c003' });
     expect(enrolled.status).toBe(201);
-    await sql(`INSERT INTO contact_replies (tenant_id, contact_id, channel, body, received_at) VALUES ('t1', 'c003', 'email', 'no thanks', now() + interval '1 second')`);
+    await sql(
+      `INSERT INTO contact_replies (tenant_id, contact_id, channel, body, received_at) VALUES ('t1', 'c003', 'email', 'no thanks', now() + interval '1 second')`,
+    );
     const created = await api('POST', '/campaigns', {
       tenantId: 't1',
       name: 'Launch',
@@ -64,19 +66,25 @@ describe('CRM jobs in a running worker process', () => {
     expect(created.status).toBe(201);
 
     await waitFor('a scheduled, succeeded run of every CRM job', async () => {
-      const runs = await sql<{ job: string }>(
-        `SELECT DISTINCT job FROM job_runs WHERE trigger = 'schedule' AND outcome = 'succeeded' AND job = ANY($1)`,
-        [CRM_JOBS],
-      );
+      const runs = await sql<{ job: string }>(`SELECT DISTINCT job FROM job_runs WHERE trigger = 'schedule' AND outcome = 'succeeded' AND job = ANY($1)`, [
+        CRM_JOBS,
+      ]);
       return runs.length === CRM_JOBS.length;
     });
     // Their effects.
     await waitFor('the campaign to be expanded', async () => (await api('GET', `/campaigns/${created.body.id}`)).body.queued === 30);
-    expect(await sql(`SELECT count(*)::int AS n FROM scheduled_messages WHERE idempotency_key LIKE $1`, [`campaign:${created.body.id}:%`])).toEqual([{ n: 30 }]);
-    await waitFor('a lead reminder', async () => (await sql(`SELECT 1 FROM scheduled_messages WHERE type = 'lead-reminder' AND lead_id = 'lead-1'`)).length === 1);
+    expect(await sql(`SELECT count(*)::int AS n FROM scheduled_messages WHERE idempotency_key LIKE $1`, [`campaign:${created.body.id}:%`])).toEqual([
+      { n: 30 },
+    ]);
+    await waitFor(
+      'a lead reminder',
+      async () => (await sql(`SELECT 1 FROM scheduled_messages WHERE type = 'lead-reminder' AND lead_id = 'lead-1'`)).length === 1,
+    );
     await waitFor('dunning scheduled', async () => (await sql(`SELECT 1 FROM invoices WHERE id = 'inv-1' AND dunning_scheduled_at IS NOT NULL`)).length === 1);
-    await waitFor('the nurture enrolment stopped by the reply', async () =>
-      (await sql(`SELECT 1 FROM nurture_enrollments WHERE id = $1 AND status = 'stopped' AND stop_reason = 'reply'`, [enrolled.body.id])).length === 1,
+    await waitFor(
+      'the nurture enrolment stopped by the reply',
+      async () =>
+        (await sql(`SELECT 1 FROM nurture_enrollments WHERE id = $1 AND status = 'stopped' AND stop_reason = 'reply'`, [enrolled.body.id])).length === 1,
     );
     await waitFor('a KPI snapshot', async () => (await sql(`SELECT 1 FROM kpi_snapshots WHERE tenant_id = 't1'`)).length === 1);
 
@@ -125,14 +133,39 @@ describe('CRM jobs in a running worker process', () => {
     const before = await sql(`SELECT (SELECT count(*) FROM campaigns) AS campaigns, (SELECT count(*) FROM appointments) AS appointments`);
     const cases: Array<[string, string, unknown, RegExp]> = [
       ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'fax', template: 'x', sendAt: 'now', listId: 'all' }, /channel: must be email or whatsapp/],
-      ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'Hi {{ nope }}', sendAt: new Date().toISOString(), listId: 'all' }, /template \(variables\.nope\)/],
-      ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'Hi {% if %}', sendAt: new Date().toISOString(), listId: 'all' }, /template: not a valid Liquid template/],
-      ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString() }, /listId: give exactly one of listId or segmentId/],
-      ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString(), listId: 'nosuch' }, /listId: list nosuch not found/],
+      [
+        'POST',
+        '/campaigns',
+        { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'Hi {{ nope }}', sendAt: new Date().toISOString(), listId: 'all' },
+        /template \(variables\.nope\)/,
+      ],
+      [
+        'POST',
+        '/campaigns',
+        { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'Hi {% if %}', sendAt: new Date().toISOString(), listId: 'all' },
+        /template: not a valid Liquid template/,
+      ],
+      [
+        'POST',
+        '/campaigns',
+        { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString() },
+        /listId: give exactly one of listId or segmentId/,
+      ],
+      [
+        'POST',
+        '/campaigns',
+        { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: new Date().toISOString(), listId: 'nosuch' },
+        /listId: list nosuch not found/,
+      ],
       ['POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: 'tomorrow' }, /startsAt: must be an ISO 8601 time/],
       ['POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: new Date().toISOString(), extra: 1 }, /body: unknown field\(s\) extra/],
       ['PATCH', '/appointments/none', { startsAt: new Date().toISOString() }, /appointment none not found/],
-      ['POST', '/invoices', { tenantId: 't1', contactId: 'c001', amountCents: -5, dueAt: new Date().toISOString(), paymentLink: 'ftp://x' }, /amountCents: must be positive.*paymentLink/],
+      [
+        'POST',
+        '/invoices',
+        { tenantId: 't1', contactId: 'c001', amountCents: -5, dueAt: new Date().toISOString(), paymentLink: 'ftp://x' },
+        /amountCents: must be positive.*paymentLink/,
+      ],
     ];
     for (const [method, path, body, error] of cases) {
       const response = await api(method, path, body);

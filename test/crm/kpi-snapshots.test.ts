@@ -50,9 +50,12 @@ describe('kpi-snapshots', () => {
   it('counts one local day across the 2026 spring-forward in New York (23 hours) and in Kolkata (no DST)', async () => {
     // 2026-03-08 in New York runs 05:00Z .. 04:00Z next day (EST then EDT).
     const ny = contactId('ny', 1);
-    await db.query(`INSERT INTO leads (tenant_id, contact_id, created_at) VALUES
+    await db.query(
+      `INSERT INTO leads (tenant_id, contact_id, created_at) VALUES
       ('ny', $1, '2026-03-08T04:30:00Z'), ('ny', $1, '2026-03-08T05:30:00Z'),
-      ('ny', $1, '2026-03-09T03:30:00Z'), ('ny', $1, '2026-03-09T04:30:00Z')`, [ny]);
+      ('ny', $1, '2026-03-09T03:30:00Z'), ('ny', $1, '2026-03-09T04:30:00Z')`,
+      [ny],
+    );
     await message('ny', 'email', 'sent', '2026-03-08T06:00:00Z');
     await message('ny', 'email', 'sent', '2026-03-09T03:59:00Z');
     await message('ny', 'sms', 'sent', '2026-03-08T12:00:00Z');
@@ -61,11 +64,17 @@ describe('kpi-snapshots', () => {
     await message('ny', 'email', 'sent', '2026-03-09T04:00:00Z'); // 00:00 EDT on the 9th: next day
     await db.query(`INSERT INTO calls (tenant_id, status, placed_at) VALUES
       ('ny', 'completed', '2026-03-08T15:00:00Z'), ('ny', 'no-answer', '2026-03-08T16:00:00Z'), ('ny', 'completed', '2026-03-07T15:00:00Z')`);
-    await db.query(`INSERT INTO appointments (tenant_id, contact_id, starts_at, status) VALUES
-      ('ny', $1, '2026-03-08T15:00:00Z', 'completed'), ('ny', $1, '2026-03-08T16:00:00Z', 'no-show'), ('ny', $1, '2026-03-08T17:00:00Z', 'cancelled')`, [ny]);
-    await db.query(`INSERT INTO invoices (tenant_id, contact_id, amount_cents, due_at, payment_link, status, paid_at, recovered_by_dunning) VALUES
+    await db.query(
+      `INSERT INTO appointments (tenant_id, contact_id, starts_at, status) VALUES
+      ('ny', $1, '2026-03-08T15:00:00Z', 'completed'), ('ny', $1, '2026-03-08T16:00:00Z', 'no-show'), ('ny', $1, '2026-03-08T17:00:00Z', 'cancelled')`,
+      [ny],
+    );
+    await db.query(
+      `INSERT INTO invoices (tenant_id, contact_id, amount_cents, due_at, payment_link, status, paid_at, recovered_by_dunning) VALUES
       ('ny', $1, 5000, '2026-03-01T00:00:00Z', 'https://pay.example/a', 'paid', '2026-03-08T20:00:00Z', true),
-      ('ny', $1, 7000, '2026-03-01T00:00:00Z', 'https://pay.example/b', 'paid', '2026-03-08T21:00:00Z', false)`, [ny]);
+      ('ny', $1, 7000, '2026-03-01T00:00:00Z', 'https://pay.example/b', 'paid', '2026-03-08T21:00:00Z', false)`,
+      [ny],
+    );
 
     const snapshot = await computeKpiSnapshot(db, 'ny', '2026-03-08');
     expect(snapshot).toEqual(
@@ -86,8 +95,11 @@ describe('kpi-snapshots', () => {
 
     // Kolkata, UTC+05:30 all year: 2026-03-08 runs 2026-03-07T18:30Z .. 2026-03-08T18:30Z.
     const kol = contactId('kol', 1);
-    await db.query(`INSERT INTO leads (tenant_id, contact_id, created_at) VALUES
-      ('kol', $1, '2026-03-07T18:29:59Z'), ('kol', $1, '2026-03-07T18:30:00Z'), ('kol', $1, '2026-03-08T18:29:59Z'), ('kol', $1, '2026-03-08T18:30:00Z')`, [kol]);
+    await db.query(
+      `INSERT INTO leads (tenant_id, contact_id, created_at) VALUES
+      ('kol', $1, '2026-03-07T18:29:59Z'), ('kol', $1, '2026-03-07T18:30:00Z'), ('kol', $1, '2026-03-08T18:29:59Z'), ('kol', $1, '2026-03-08T18:30:00Z')`,
+      [kol],
+    );
     expect((await computeKpiSnapshot(db, 'kol', '2026-03-08')).leads_created).toBe(2);
   });
 

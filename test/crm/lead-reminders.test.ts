@@ -17,8 +17,12 @@ describe('lead-reminder-scheduler (called directly through runTick)', () => {
   const run = () => runTick(replica('reminders-test', db, redis, keys.prefix), job, new Date(Date.UTC(2026, 0, 1, 0, tick++)));
   /** Moves every recorded time back, as if `minutes` had passed. */
   const letTimePass = async (minutes: number) => {
-    await db.query(`UPDATE leads SET created_at = created_at - make_interval(mins => $1), last_reply_at = last_reply_at - make_interval(mins => $1)`, [minutes]);
-    await db.query(`UPDATE lead_reminders SET created_at = created_at - make_interval(mins => $1), silent_since = silent_since - make_interval(mins => $1)`, [minutes]);
+    await db.query(`UPDATE leads SET created_at = created_at - make_interval(mins => $1), last_reply_at = last_reply_at - make_interval(mins => $1)`, [
+      minutes,
+    ]);
+    await db.query(`UPDATE lead_reminders SET created_at = created_at - make_interval(mins => $1), silent_since = silent_since - make_interval(mins => $1)`, [
+      minutes,
+    ]);
     // Replies are recorded in contact_replies (the one door for replies, issue 10).
     await db.query(`UPDATE contact_replies SET received_at = received_at - make_interval(mins => $1)`, [minutes]);
   };
@@ -130,9 +134,7 @@ describe('lead-reminder-scheduler (called directly through runTick)', () => {
   it("a tenant's broken template is recorded on its reminder and does not block other tenants", async () => {
     await addTenant(db, 'broken');
     await addContacts(db, 'broken', 1);
-    await db.query(
-      `INSERT INTO lead_reminder_settings (tenant_id, no_reply_minutes, template) VALUES ('broken', 60, 'Hi {{ nosuch.variable }}')`,
-    );
+    await db.query(`INSERT INTO lead_reminder_settings (tenant_id, no_reply_minutes, template) VALUES ('broken', 60, 'Hi {{ nosuch.variable }}')`);
     await db.query(`INSERT INTO leads (id, tenant_id, contact_id, created_at) VALUES ('broken-lead', 'broken', $1, now() - interval '2 hours')`, [
       contactId('broken', 1),
     ]);

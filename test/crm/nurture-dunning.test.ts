@@ -93,9 +93,10 @@ describe('nurture sequences and dunning', () => {
     // The CRM recorded a reply straight in its table; the delivery engine recorded an inbound
     // message from another contact; and one enrolment's last step is past.
     await db.query(`UPDATE leads SET last_reply_at = now() + interval '1 second' WHERE id = 'lead-4'`);
-    await db.query(`INSERT INTO contact_replies (tenant_id, contact_id, channel, body, received_at) VALUES ('shop', $1, 'email', 'stop', now() + interval '1 second')`, [
-      contactId('shop', 6),
-    ]);
+    await db.query(
+      `INSERT INTO contact_replies (tenant_id, contact_id, channel, body, received_at) VALUES ('shop', $1, 'email', 'stop', now() + interval '1 second')`,
+      [contactId('shop', 6)],
+    );
     await db.query(`UPDATE nurture_enrollments SET ends_at = now() - interval '1 minute' WHERE id = $1`, [finished.id]);
     const job = createNurtureJob({ schedule: '0 */5 * * * *' });
     expect(await run(job)).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 3 }));
@@ -145,8 +146,11 @@ describe('nurture sequences and dunning', () => {
   });
 
   it('dunning-scheduler schedules invoices written straight to the table and closes those paid since, without recovery credit when nothing was sent', async () => {
-    await db.query(`INSERT INTO invoices (id, tenant_id, contact_id, amount_cents, due_at, payment_link)
-      VALUES ('inv-direct', 'shop', $1, 990, now() + interval '1 day', 'https://pay.example/direct')`, [contactId('shop', 6)]);
+    await db.query(
+      `INSERT INTO invoices (id, tenant_id, contact_id, amount_cents, due_at, payment_link)
+      VALUES ('inv-direct', 'shop', $1, 990, now() + interval '1 day', 'https://pay.example/direct')`,
+      [contactId('shop', 6)],
+    );
     const job = createDunningJob({ schedule: '0 */5 * * * *', days: [1, 3] });
     expect(await run(job)).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 1 }));
     expect(await statusesOf('dunning:inv-direct:')).toEqual([

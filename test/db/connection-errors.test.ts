@@ -27,7 +27,10 @@ describe('isDatabaseUnavailable: which errors mean "the database cannot be reach
   it('what node-postgres really throws for a port nobody listens on', async () => {
     const port = await freePort();
     const client = new Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
-    const err = await client.connect().then(() => undefined, (e: unknown) => e);
+    const err = await client.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isDatabaseUnavailable(err)).toBe(true);
   });
 
@@ -39,7 +42,10 @@ describe('isDatabaseUnavailable: which errors mean "the database cannot be reach
     victim.on('error', () => undefined);
     try {
       const pid = (await victim.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const running = victim.query('SELECT pg_sleep(30)').then(() => undefined, (e: unknown) => e);
+      const running = victim.query('SELECT pg_sleep(30)').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await admin.query('SELECT pg_terminate_backend($1)', [pid]);
       expect(isDatabaseUnavailable(await running)).toBe(true);
     } finally {

@@ -43,7 +43,9 @@ async function publicFingerprint(url: string): Promise<string[]> {
     const out: string[] = [];
     for (const r of relations.rows) {
       let rows = '';
-      if (r.kind === 'r') rows = (await c.query<{ sum: string }>(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS sum FROM public.${r.name} t`)).rows[0]!.sum;
+      if (r.kind === 'r')
+        rows = (await c.query<{ sum: string }>(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS sum FROM public.${r.name} t`)).rows[0]!
+          .sum;
       out.push(`${r.kind} ${r.name} (${r.columns}) ${rows}`);
     }
     const functions = await c.query<{ f: string }>(
@@ -161,7 +163,9 @@ describe('own schema: PostgreSQL', () => {
   });
 
   it('leaves a CRM’s own schema_migrations table (another tool’s) alone', async () => {
-    await withClient(testDb.url, (c) => c.query(`CREATE TABLE public.schema_migrations (version text PRIMARY KEY); INSERT INTO public.schema_migrations VALUES ('20240101')`));
+    await withClient(testDb.url, (c) =>
+      c.query(`CREATE TABLE public.schema_migrations (version text PRIMARY KEY); INSERT INTO public.schema_migrations VALUES ('20240101')`),
+    );
     const before = await publicFingerprint(testDb.url);
     const db = openPg(testDb.url);
     try {

@@ -84,15 +84,48 @@ describe('SQL door', () => {
       nested: { y: 'x', x: { k: [] } },
     };
     const shared = {
-      channel: 'webhook', recipient: 'https://crm.example.com/hook', template: 'Hi {{ name }}', subject: 'S', contextHints: { plan: 'pro' },
-      type: 'nurture', tone: 'warm', personalize: true, skipIfCompleted: true, actionItemId: 'a1', stopOnReply: true, recurrenceIntervalSeconds: 3600,
+      channel: 'webhook',
+      recipient: 'https://crm.example.com/hook',
+      template: 'Hi {{ name }}',
+      subject: 'S',
+      contextHints: { plan: 'pro' },
+      type: 'nurture',
+      tone: 'warm',
+      personalize: true,
+      skipIfCompleted: true,
+      actionItemId: 'a1',
+      stopOnReply: true,
+      recurrenceIntervalSeconds: 3600,
     };
-    const request: ScheduleRequest = { tenantId: 't1', contactId: 'c1', leadId: 'l1', scheduledAt: at, variables, idempotencyKey: 'parity-ts', ...shared } as ScheduleRequest;
+    const request: ScheduleRequest = {
+      tenantId: 't1',
+      contactId: 'c1',
+      leadId: 'l1',
+      scheduledAt: at,
+      variables,
+      idempotencyKey: 'parity-ts',
+      ...shared,
+    } as ScheduleRequest;
     await scheduleMessages(db, [request], { webhookTargets: new Set<string>() });
     await schedule({
-      tenant_id: 't1', contact_id: 'c1', lead_id: 'l1', channel: 'webhook', recipient: 'https://crm.example.com/hook', scheduled_at: at,
-      template: 'Hi {{ name }}', subject: 'S', variables, context_hints: { plan: 'pro' }, type: 'nurture', tone: 'warm', personalize: true,
-      skip_if_completed: true, action_item_id: 'a1', stop_on_reply: true, recurrence_interval_seconds: 3600, idempotency_key: 'parity-sql',
+      tenant_id: 't1',
+      contact_id: 'c1',
+      lead_id: 'l1',
+      channel: 'webhook',
+      recipient: 'https://crm.example.com/hook',
+      scheduled_at: at,
+      template: 'Hi {{ name }}',
+      subject: 'S',
+      variables,
+      context_hints: { plan: 'pro' },
+      type: 'nurture',
+      tone: 'warm',
+      personalize: true,
+      skip_if_completed: true,
+      action_item_id: 'a1',
+      stop_on_reply: true,
+      recurrence_interval_seconds: 3600,
+      idempotency_key: 'parity-sql',
     });
     const rows = (await db.query(`SELECT * FROM scheduled_messages WHERE idempotency_key IN ('parity-ts', 'parity-sql') ORDER BY idempotency_key DESC`)).rows;
     expect(rows).toHaveLength(2);
@@ -140,7 +173,10 @@ describe('SQL door', () => {
 
   it('reserves the same key prefixes as the TypeScript door', async () => {
     const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, '0009_sql_api.sql'), 'utf8');
-    const listed = /unnest\(ARRAY\[([^\]]+)\]\)/.exec(sql)![1]!.split(',').map((s) => s.trim().replace(/^'|'$/g, ''));
+    const listed = /unnest\(ARRAY\[([^\]]+)\]\)/
+      .exec(sql)![1]!
+      .split(',')
+      .map((s) => s.trim().replace(/^'|'$/g, ''));
     expect(listed).toEqual([...SYSTEM_KEY_PREFIXES]);
     for (const prefix of SYSTEM_KEY_PREFIXES) {
       expect((await app.query(`SELECT crm_worker.reserved_key_problem($1) AS p`, [`${prefix}x`])).rows[0].p).toContain(prefix);
@@ -191,14 +227,30 @@ describe('SQL door', () => {
     ]);
     expect(await errorOf(app.query(upsert, ['t2', 'Cy']))).toMatchObject({ code: '23505', column: 'id' });
     for (const [args, field] of [
-      [`phone => '555'`, 'phone'], [`email => 'nope'`, 'email'], [`timezone => 'Mars/Olympus'`, 'timezone'],
-      [`consent => '{"fax": true}'`, 'consent'], [`tags => ARRAY['']`, 'tags'], [`attributes => '[1]'`, 'attributes'],
+      [`phone => '555'`, 'phone'],
+      [`email => 'nope'`, 'email'],
+      [`timezone => 'Mars/Olympus'`, 'timezone'],
+      [`consent => '{"fax": true}'`, 'consent'],
+      [`tags => ARRAY['']`, 'tags'],
+      [`attributes => '[1]'`, 'attributes'],
     ] as const) {
-      expect(await errorOf(app.query(`SELECT crm_worker.upsert_contact(id => 'c10', tenant_id => 't1', ${args})`))).toMatchObject({ code: '22023', column: field });
+      expect(await errorOf(app.query(`SELECT crm_worker.upsert_contact(id => 'c10', tenant_id => 't1', ${args})`))).toMatchObject({
+        code: '22023',
+        column: field,
+      });
     }
     // The same contact through the SQL door and through the contacts module's store: the same row.
-    const fields = { tenantId: 't1', name: 'Dee', email: 'dee@example.com', phone: '+14155550199', whatsapp: null, timezone: 'Asia/Tokyo',
-      tags: ['a', 'b'], attributes: { plan: 'pro', seats: 3 }, consent: { sms: false } };
+    const fields = {
+      tenantId: 't1',
+      name: 'Dee',
+      email: 'dee@example.com',
+      phone: '+14155550199',
+      whatsapp: null,
+      timezone: 'Asia/Tokyo',
+      tags: ['a', 'b'],
+      attributes: { plan: 'pro', seats: 3 },
+      consent: { sms: false },
+    };
     await upsertContacts(db, [{ id: 'via-ts', ...fields }]);
     await app.query(
       `SELECT crm_worker.upsert_contact(id => 'via-sql', tenant_id => 't1', name => 'Dee', email => 'dee@example.com', phone => '+14155550199',
@@ -210,11 +262,22 @@ describe('SQL door', () => {
     expect(comparable(pair[1]!)).toEqual(comparable(pair[0]!));
 
     const at = new Date(Date.now() - 60_000);
-    expect((await app.query(`SELECT crm_worker.record_reply(tenant_id => 't1', contact_id => 'c9', lead_ids => ARRAY['l1', 'l2', 'l1'], channel => 'sms', body => 'yes', received_at => $1) AS n`, [at])).rows[0].n).toBe(2);
+    expect(
+      (
+        await app.query(
+          `SELECT crm_worker.record_reply(tenant_id => 't1', contact_id => 'c9', lead_ids => ARRAY['l1', 'l2', 'l1'], channel => 'sms', body => 'yes', received_at => $1) AS n`,
+          [at],
+        )
+      ).rows[0].n,
+    ).toBe(2);
     // The TypeScript door goes through the same function.
     expect(await recordReply(db, { tenantId: 't1', contactId: 'c9', receivedAt: at, body: 'again' })).toEqual({ recorded: 1 });
     const replies = (await db.query(`SELECT lead_id, body FROM contact_replies WHERE contact_id = 'c9' ORDER BY body, lead_id`)).rows;
-    expect(replies).toEqual([{ lead_id: null, body: 'again' }, { lead_id: 'l1', body: 'yes' }, { lead_id: 'l2', body: 'yes' }]);
+    expect(replies).toEqual([
+      { lead_id: null, body: 'again' },
+      { lead_id: 'l1', body: 'yes' },
+      { lead_id: 'l2', body: 'yes' },
+    ]);
   });
 });
 

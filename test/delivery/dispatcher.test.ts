@@ -15,10 +15,7 @@ describe.each(['postgres', 'pglite'] as const)('dispatcher on %s', (kind) => {
   beforeAll(async () => {
     ({ db, close: closeDb } = await openDeliveryDatabase(kind));
     sink = await startWebhookSink({ secret: 'test-secret' });
-    running = startDispatcher(
-      db,
-      deliveryConfig({ WEBHOOK_TARGETS: `sink=${sink.url}`, WEBHOOK_SECRET: 'test-secret', DELIVERY_RETRY_BASE_MS: '50' }),
-    );
+    running = startDispatcher(db, deliveryConfig({ WEBHOOK_TARGETS: `sink=${sink.url}`, WEBHOOK_SECRET: 'test-secret', DELIVERY_RETRY_BASE_MS: '50' }));
   });
   afterAll(async () => {
     await running.stop();
@@ -38,10 +35,14 @@ describe.each(['postgres', 'pglite'] as const)('dispatcher on %s', (kind) => {
     ...overrides,
   });
   const finalStatus = (key: string, statuses = ['sent', 'failed', 'dead', 'skipped', 'cancelled']) =>
-    waitFor(`${key} final`, async () => {
-      const row = await statusOf(db, key);
-      return row && statuses.includes(row.status) ? row : undefined;
-    }, { limitMs: 20_000, everyMs: 25 });
+    waitFor(
+      `${key} final`,
+      async () => {
+        const row = await statusOf(db, key);
+        return row && statuses.includes(row.status) ? row : undefined;
+      },
+      { limitMs: 20_000, everyMs: 25 },
+    );
 
   it('sends a message at its time, not before, signed, rendered, with its idempotency key', async () => {
     const req = request({ scheduledAt: new Date(Date.now() + 700) });
@@ -141,12 +142,16 @@ describe.each(['postgres', 'pglite'] as const)('dispatcher on %s', (kind) => {
     const stale = request({ scheduledAt: new Date(Date.now() - 3 * 86_400_000) });
     await scheduleMessages(db, [request({ scheduledAt: new Date(Date.now() + 60_000), contactId: 'c-replied', idempotencyKey: `${kind}-answered` })]);
     await running.service.suppress({ tenantId: 't1', channel: 'webhook', recipient: 'sink-opt', reason: 'test' });
-    await scheduleMessages(db, [disabled, completed, replied, stale, { ...suppressed, recipient: 'sink-opt' }].map((r) => ({ ...r, scheduledAt: r === stale ? r.scheduledAt : new Date(Date.now() + 800) })));
+    await scheduleMessages(
+      db,
+      [disabled, completed, replied, stale, { ...suppressed, recipient: 'sink-opt' }].map((r) => ({
+        ...r,
+        scheduledAt: r === stale ? r.scheduledAt : new Date(Date.now() + 800),
+      })),
+    );
     await db.query(`UPDATE action_items SET completed_at = now() WHERE id = 'ai-1'`);
     await running.service.recordResponse({ idempotencyKey: `${kind}-answered`, text: 'stop please' });
-    const reasons = await Promise.all(
-      [disabled, suppressed, completed, replied, stale].map(async (r) => (await finalStatus(r.idempotencyKey)).skip_reason),
-    );
+    const reasons = await Promise.all([disabled, suppressed, completed, replied, stale].map(async (r) => (await finalStatus(r.idempotencyKey)).skip_reason));
     expect(reasons).toEqual(['followups_disabled', 'suppressed', 'action_item_completed', 'contact_replied', 'stale']);
     for (const r of [disabled, suppressed, completed, replied, stale]) {
       expect(sink.requests.some((q) => q.key === r.idempotencyKey)).toBe(false);
@@ -155,9 +160,7 @@ describe.each(['postgres', 'pglite'] as const)('dispatcher on %s', (kind) => {
 
   it('pauses the channel on 429 with Retry-After and sends after it', async () => {
     const req = request();
-    sink.respond(({ key, attempt }) =>
-      key === req.idempotencyKey && attempt === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 },
-    );
+    sink.respond(({ key, attempt }) => (key === req.idempotencyKey && attempt === 1 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
     await scheduleMessages(db, [req]);
     const row = await finalStatus(req.idempotencyKey);
     expect(row.status).toBe('sent');

@@ -14,10 +14,13 @@ async function startEmailDelivery(env: Record<string, string> = {}) {
   const { db, close: closeDb } = await openDeliveryDatabase('postgres');
   const smtp = await startSmtpSink();
   const channels = new Map<ChannelName, Channel>();
-  channels.set('email', new EmailChannel(
-    { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
-    quietLogger,
-  ));
+  channels.set(
+    'email',
+    new EmailChannel(
+      { url: undefined, host: '127.0.0.1', port: smtp.port, secure: false, user: undefined, pass: undefined, from: 'CRM <crm@example.com>' },
+      quietLogger,
+    ),
+  );
   const running = startDispatcher(db, deliveryConfig(env), { channels });
   return { db, closeDb, smtp, running };
 }
@@ -41,8 +44,16 @@ describe('e-mail through the delivery engine (real SMTP server) and the auto fol
     smtp.rejectRecipients.set('gone@example.com', 550);
     const at = new Date(Date.now() + 300);
     await scheduleMessages(db, [
-      { tenantId: 't1', channel: 'email', recipient: 'ann@example.com', scheduledAt: at, subject: 'Your {{ item }}',
-        template: 'Hi {{ name }}, your {{ item }} is ready.', variables: { name: 'Ann', item: 'quote' }, idempotencyKey: 'mail-1' },
+      {
+        tenantId: 't1',
+        channel: 'email',
+        recipient: 'ann@example.com',
+        scheduledAt: at,
+        subject: 'Your {{ item }}',
+        template: 'Hi {{ name }}, your {{ item }} is ready.',
+        variables: { name: 'Ann', item: 'quote' },
+        idempotencyKey: 'mail-1',
+      },
       { tenantId: 't1', channel: 'email', recipient: 'gone@example.com', scheduledAt: at, template: 'Hello', idempotencyKey: 'mail-2' },
     ]);
     await waitFor('mail sent', async () => (await statusOf(db, 'mail-1'))?.status === 'sent');
@@ -86,7 +97,14 @@ describe('an e-mail whose send times out is unknown, never retried (the SMTP ser
     const release = smtp.hold('slow@example.com');
     try {
       await scheduleMessages(db, [
-        { tenantId: 't1', channel: 'email', recipient: 'slow@example.com', scheduledAt: new Date(Date.now() + 200), template: 'Hello', idempotencyKey: 'mail-slow' },
+        {
+          tenantId: 't1',
+          channel: 'email',
+          recipient: 'slow@example.com',
+          scheduledAt: new Date(Date.now() + 200),
+          template: 'Hello',
+          idempotencyKey: 'mail-slow',
+        },
       ]);
       const unknown = await waitFor('the timed-out e-mail to be unknown', async () => {
         const row = await statusOf(db, 'mail-slow');
@@ -99,7 +117,14 @@ describe('an e-mail whose send times out is unknown, never retried (the SMTP ser
     }
     // The dispatcher goes on: a later e-mail is sent, and the unknown one was never tried again.
     await scheduleMessages(db, [
-      { tenantId: 't1', channel: 'email', recipient: 'next@example.com', scheduledAt: new Date(Date.now() + 200), template: 'Hello', idempotencyKey: 'mail-next' },
+      {
+        tenantId: 't1',
+        channel: 'email',
+        recipient: 'next@example.com',
+        scheduledAt: new Date(Date.now() + 200),
+        template: 'Hello',
+        idempotencyKey: 'mail-next',
+      },
     ]);
     await waitFor('the later e-mail sent', async () => (await statusOf(db, 'mail-next'))?.status === 'sent');
     expect(smtp.recipientsSeen.filter((r) => r === 'slow@example.com')).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { KNOWN_MESSAGE_TYPES, strategyLabeler } from '../../src/delivery/metric-labels';
 
-describe('strategy label (a closed set, never a caller\'s text)', () => {
+describe("strategy label (a closed set, never a caller's text)", () => {
   const label = strategyLabeler([1800, 7200]);
 
   it('keeps the configured follow-up delays and the known types', () => {

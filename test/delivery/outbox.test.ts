@@ -37,8 +37,7 @@ describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) =
     idempotencyKey: key,
     ...overrides,
   });
-  const count = async (where = 'true') =>
-    Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE ${where}`)).rows[0]!.n);
+  const count = async (where = 'true') => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE ${where}`)).rows[0]!.n);
 
   it('schedules once per idempotency key and wakes listeners with the earliest due time', async () => {
     const payloads: string[] = [];
@@ -51,9 +50,7 @@ describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) =
       expect(first).toEqual(expect.objectContaining({ scheduled: 2, duplicates: 1 }));
       const again = await scheduleMessages(db, [request('k2', { scheduledAt: later })]);
       expect(again).toEqual({ scheduled: 0, duplicates: 1, ids: [] });
-      await expect(scheduleMessages(db, [request('k2', { scheduledAt: later, template: 'Other text' })])).rejects.toBeInstanceOf(
-        IdempotencyKeyConflictError,
-      );
+      await expect(scheduleMessages(db, [request('k2', { scheduledAt: later, template: 'Other text' })])).rejects.toBeInstanceOf(IdempotencyKeyConflictError);
       await waitFor('the wake-up notification', () => payloads.length >= 1, { limitMs: 10_000 });
       expect(Number(payloads[0])).toBe(Math.floor(at.getTime()));
       expect(await count(`status = 'scheduled'`)).toBe(2);
@@ -94,9 +91,7 @@ describe.each(['postgres', 'pglite'] as const)('outbox contract on %s', (kind) =
     const later = new Date(Date.now() + 3_600_000);
     expect(await rescheduleMessage(db, 'r1', later)).toBe(1);
     expect(await rescheduleMessage(db, 'c1', later)).toBe(0);
-    const row = await db.query<{ due_at: Date; scheduled_at: Date }>(
-      `SELECT due_at, scheduled_at FROM scheduled_messages WHERE idempotency_key = 'r1'`,
-    );
+    const row = await db.query<{ due_at: Date; scheduled_at: Date }>(`SELECT due_at, scheduled_at FROM scheduled_messages WHERE idempotency_key = 'r1'`);
     expect(new Date(row.rows[0]!.scheduled_at).getTime()).toBe(later.getTime());
     expect(new Date(row.rows[0]!.due_at).getTime()).toBe(later.getTime());
   });

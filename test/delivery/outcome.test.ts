@@ -38,7 +38,12 @@ describe('decideOutcome', () => {
       {},
       { status: 'scheduled', counter: 'retry', retryInMs: 1000, refundAttempt: false, error: 'ECONNRESET' },
     ],
-    ['a transient error on the last attempt: dead', failure(new TransientDeliveryError('HTTP 500')), { attempts: 3 }, { status: 'dead', counter: 'dead', error: 'HTTP 500' }],
+    [
+      'a transient error on the last attempt: dead',
+      failure(new TransientDeliveryError('HTTP 500')),
+      { attempts: 3 },
+      { status: 'dead', counter: 'dead', error: 'HTTP 500' },
+    ],
     ['attempts beyond the limit (limit lowered since): dead', failure(new Error('x')), { attempts: 5, maxAttempts: 2 }, { status: 'dead', counter: 'dead' }],
     [
       'a permanent error fails at once, even on the first attempt',

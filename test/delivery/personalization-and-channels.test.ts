@@ -41,11 +41,20 @@ describe('AI personalization at send time (fake OpenAI through the official clie
   });
 
   const send = async (key: string) => {
-    await scheduleMessages(db, [{
-      tenantId: 't1', channel: 'webhook', recipient: 'sink', scheduledAt: new Date(Date.now() + 100),
-      template: 'Hi {{ name }}, checking in', variables: { name: 'Ann' }, idempotencyKey: key,
-      personalize: true, tone: 'warm', contextHints: { project: 'kitchen' },
-    }]);
+    await scheduleMessages(db, [
+      {
+        tenantId: 't1',
+        channel: 'webhook',
+        recipient: 'sink',
+        scheduledAt: new Date(Date.now() + 100),
+        template: 'Hi {{ name }}, checking in',
+        variables: { name: 'Ann' },
+        idempotencyKey: key,
+        personalize: true,
+        tone: 'warm',
+        contextHints: { project: 'kitchen' },
+      },
+    ]);
     await waitFor(key, async () => (await statusOf(db, key))?.status === 'sent');
     return sink.deliveries.find((d) => d.key === key)!.body['message'];
   };
@@ -76,7 +85,13 @@ describe('webhook channel address guard', () => {
     await sink.close();
   });
   const message = (recipient: string) => ({
-    id: '1', tenantId: 't1', channel: 'webhook' as const, recipient, body: 'x', type: 'followup', metadata: {},
+    id: '1',
+    tenantId: 't1',
+    channel: 'webhook' as const,
+    recipient,
+    body: 'x',
+    type: 'followup',
+    metadata: {},
   });
   const options = { idempotencyKey: 'guard-1', signal: new AbortController().signal };
 

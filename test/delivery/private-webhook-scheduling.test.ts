@@ -30,7 +30,9 @@ describe('a private webhook URL is refused when scheduled', () => {
     const privateWebhookUrls = config.webhook.allowPrivate ? 'allow' : 'refuse';
     const templates = createTemplateEngine(config.templateLimits);
     const service = new FollowUpService(db, { webhookTargets: new Set(), privateWebhookUrls, templates });
-    const app = express().use(express.json()).use('/api', deliveryRoutes({ service, db, config, webhookTargets: new Set(), templates }));
+    const app = express()
+      .use(express.json())
+      .use('/api', deliveryRoutes({ service, db, config, webhookTargets: new Set(), templates }));
     const server = http.createServer(app);
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -42,8 +44,12 @@ describe('a private webhook URL is refused when scheduled', () => {
   }
 
   const request = (key: string, recipient: string) => ({
-    tenantId: 't1', channel: 'webhook', recipient, scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
-    template: 'hello', idempotencyKey: key,
+    tenantId: 't1',
+    channel: 'webhook',
+    recipient,
+    scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+    template: 'hello',
+    idempotencyKey: key,
   });
   const stored = async (prefix: string) =>
     Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE idempotency_key LIKE $1`, [`${prefix}%`])).rows[0]!.n);

@@ -73,10 +73,16 @@ describe('delivery recovery', () => {
     const backoffSeconds = async () => (await running.metrics.errorBackoff.get()).values[0]?.value ?? 0;
     const errors = async () => (await running.metrics.databaseErrors.get()).values[0]?.value ?? 0;
     const sentCount = async (prefix: string) =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE idempotency_key LIKE $1 AND status = 'sent'`, [`${prefix}%`])).rows[0]!.n);
+      Number(
+        (await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE idempotency_key LIKE $1 AND status = 'sent'`, [`${prefix}%`]))
+          .rows[0]!.n,
+      );
     try {
       const load = 400;
-      await scheduleMessages(db, Array.from({ length: load }, (_, i) => request(`load-${i}`, 100 + i * 5)));
+      await scheduleMessages(
+        db,
+        Array.from({ length: load }, (_, i) => request(`load-${i}`, 100 + i * 5)),
+      );
       await waitFor('delivery under way', async () => (await sentCount('load-')) >= 40, { everyMs: 10 });
 
       proxy.setMode('refuse');
@@ -90,9 +96,14 @@ describe('delivery recovery', () => {
       proxy.setMode('pass');
 
       const after = 30;
-      await scheduleMessages(db, Array.from({ length: after }, (_, i) => request(`after-${i}`, 100)));
-      await waitFor('every message sent after the outage', async () =>
-        (await sentCount('after-')) === after && (await sentCount('load-')) === load, { limitMs: 60_000, everyMs: 50 });
+      await scheduleMessages(
+        db,
+        Array.from({ length: after }, (_, i) => request(`after-${i}`, 100)),
+      );
+      await waitFor('every message sent after the outage', async () => (await sentCount('after-')) === after && (await sentCount('load-')) === load, {
+        limitMs: 60_000,
+        everyMs: 50,
+      });
       expect(await backoffSeconds()).toBe(0);
       const delivered = sink.deliveries.filter((d) => d.key.startsWith('load-') || d.key.startsWith('after-')).map((d) => d.key);
       expect(delivered).toHaveLength(load + after);

@@ -43,19 +43,24 @@ describe.each(['postgres', 'pglite'] as const)('recurring messages on %s', (kind
     ...overrides,
   });
   const seriesRows = async (key: string) =>
-    (await db.query<Record<string, any>>(
-      `SELECT id::text AS id, idempotency_key, status, scheduled_at, created_at, next_occurrence_id::text AS next_occurrence_id
+    (
+      await db.query<Record<string, any>>(
+        `SELECT id::text AS id, idempotency_key, status, scheduled_at, created_at, next_occurrence_id::text AS next_occurrence_id
          FROM scheduled_messages WHERE idempotency_key = $1 OR idempotency_key LIKE $2 ORDER BY scheduled_messages.id`,
-      [key, `${key}@r%`],
-    )).rows;
+        [key, `${key}@r%`],
+      )
+    ).rows;
   /** The first occurrence once it is sent and its next occurrence exists (one transaction). */
   const sentWithNext = (key: string) =>
-    waitFor(`${key} sent with its next occurrence`, async () => {
-      const row = await statusOf(db, key);
-      return row?.status === 'sent' && row['next_occurrence_id'] ? row : undefined;
-    }, { limitMs: 20_000, everyMs: 25 });
-  const missedCounted = async () =>
-    (await running.metrics.missedOccurrences.get()).values.find((v) => v.labels['channel'] === 'webhook')?.value ?? 0;
+    waitFor(
+      `${key} sent with its next occurrence`,
+      async () => {
+        const row = await statusOf(db, key);
+        return row?.status === 'sent' && row['next_occurrence_id'] ? row : undefined;
+      },
+      { limitMs: 20_000, everyMs: 25 },
+    );
+  const missedCounted = async () => (await running.metrics.missedOccurrences.get()).values.find((v) => v.labels['channel'] === 'webhook')?.value ?? 0;
 
   it('first time an hour ago every minute: one send now, the next after now, the 60 passed slots counted as missed', async () => {
     const missedBefore = await missedCounted();

@@ -21,7 +21,12 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
   beforeAll(async () => {
     sink = await startWebhookSink();
     worker = fixture.spawn('v1-message-actions', {
-      ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY, LOG_LEVEL: 'info', WEBHOOK_TARGETS: `crm=${sink.url}`, WEBHOOK_ALLOW_PRIVATE: 'true',
+      ...fixture.serviceEnv(),
+      JOBS_ENABLED: 'false',
+      API_KEY,
+      LOG_LEVEL: 'info',
+      WEBHOOK_TARGETS: `crm=${sink.url}`,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     await waitUntilStarted(worker);
     expect((await call('PUT', '/v1/tenants/t1', { name: 'Tenant one', status: 'active' })).status).toBe(201);
@@ -31,7 +36,13 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
   const call = v1Client(() => worker, API_KEY);
   const inHours = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
   const message = (key: string, overrides: Record<string, unknown> = {}) => ({
-    tenantId: 't1', channel: 'webhook', recipient: 'crm', scheduledAt: inHours(1), template: 'Hello', idempotencyKey: key, ...overrides,
+    tenantId: 't1',
+    channel: 'webhook',
+    recipient: 'crm',
+    scheduledAt: inHours(1),
+    template: 'Hello',
+    idempotencyKey: key,
+    ...overrides,
   });
   const schedule = async (...messages: object[]): Promise<string[]> => {
     const created = await call('POST', '/v1/messages', { messages });
@@ -39,13 +50,15 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
     return created.body.ids;
   };
   const stored = async () =>
-    JSON.stringify(await fixture.sql('SELECT * FROM scheduled_messages ORDER BY id')) + JSON.stringify(await fixture.sql('SELECT * FROM contact_replies ORDER BY id'));
+    JSON.stringify(await fixture.sql('SELECT * FROM scheduled_messages ORDER BY id')) +
+    JSON.stringify(await fixture.sql('SELECT * FROM contact_replies ORDER BY id'));
   const keysOfPages = async (query: string, limit: number): Promise<string[]> => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
       const page: { status: number; body: { items: Array<{ idempotencyKey: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/messages?tenantId=t1&${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/messages?tenantId=t1&${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(limit);
@@ -55,7 +68,7 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
     return seen;
   };
 
-  it('lists pending messages, a contact\'s and one key\'s, page by page to the end', async () => {
+  it("lists pending messages, a contact's and one key's, page by page to the end", async () => {
     await schedule(
       ...['p-1', 'p-2', 'p-3', 'p-4', 'p-5'].map((key) => message(key, { contactId: key === 'p-2' || key === 'p-4' ? 'c-ann' : 'c-bob' })),
       message('p-gone', { contactId: 'c-ann' }),
@@ -77,7 +90,12 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
     const later = inHours(5);
     const moved = await call('POST', '/v1/messages/reschedule', { tenantId: 't1', idempotencyKey: 'r-1', scheduledAt: later });
     expect(moved).toMatchObject({ status: 200, body: { id, status: 'scheduled', scheduledAt: later, dueAt: later } });
-    const local = await call('POST', '/v1/messages/reschedule', { tenantId: 't1', idempotencyKey: 'r-1', scheduledAt: '2099-01-15T09:00', timezone: 'Europe/Berlin' });
+    const local = await call('POST', '/v1/messages/reschedule', {
+      tenantId: 't1',
+      idempotencyKey: 'r-1',
+      scheduledAt: '2099-01-15T09:00',
+      timezone: 'Europe/Berlin',
+    });
     expect(local.body.scheduledAt).toBe('2099-01-15T08:00:00.000Z');
     await call('POST', '/v1/messages/cancel', { tenantId: 't1', idempotencyKeys: ['r-done'] });
 
@@ -103,7 +121,9 @@ describe('/api/v1/messages: the steps on scheduled messages', () => {
     const receivedAt = new Date(Date.now() - 60_000).toISOString();
     const response = await call('POST', `/v1/messages/${replied}/response`, { text: 'Yes please', receivedAt });
     expect(response).toMatchObject({ status: 200, body: { id: replied, responseText: 'Yes please', responseReceivedAt: receivedAt } });
-    expect(await fixture.sql('SELECT contact_id, body FROM contact_replies WHERE message_id = $1', [replied])).toEqual([{ contact_id: 'c-cy', body: 'Yes please' }]);
+    expect(await fixture.sql('SELECT contact_id, body FROM contact_replies WHERE message_id = $1', [replied])).toEqual([
+      { contact_id: 'c-cy', body: 'Yes please' },
+    ]);
 
     const sent = await call('POST', `/v1/messages/${marked}/mark-sent`, { sentBy: 'concierge' });
     expect(sent).toMatchObject({ status: 200, body: { id: marked, status: 'sent', sentBy: 'concierge' } });

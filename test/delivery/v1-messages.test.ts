@@ -19,7 +19,12 @@ describe('/api/v1/messages', () => {
   beforeAll(async () => {
     sink = await startWebhookSink();
     worker = fixture.spawn('v1-messages', {
-      ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY, LOG_LEVEL: 'info', WEBHOOK_TARGETS: `crm=${sink.url}`, WEBHOOK_ALLOW_PRIVATE: 'true',
+      ...fixture.serviceEnv(),
+      JOBS_ENABLED: 'false',
+      API_KEY,
+      LOG_LEVEL: 'info',
+      WEBHOOK_TARGETS: `crm=${sink.url}`,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     await waitUntilStarted(worker);
   });
@@ -28,14 +33,22 @@ describe('/api/v1/messages', () => {
   const call = v1Client(() => worker, API_KEY);
   const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
   const message = (key: string, overrides: Record<string, unknown> = {}) => ({
-    tenantId: 't1', channel: 'webhook', recipient: 'crm', scheduledAt: inAnHour,
-    template: 'Hello {{ name }}', variables: { name: 'Ann' }, idempotencyKey: key, ...overrides,
+    tenantId: 't1',
+    channel: 'webhook',
+    recipient: 'crm',
+    scheduledAt: inAnHour,
+    template: 'Hello {{ name }}',
+    variables: { name: 'Ann' },
+    idempotencyKey: key,
+    ...overrides,
   });
 
   it('schedules, reads, pages through and cancels, in problem details when refused', async () => {
     expect((await call('PUT', '/v1/tenants/t1', { name: 'Tenant one', status: 'active' })).status).toBe(201);
 
-    const created = await call('POST', '/v1/messages', { messages: [message('m-1'), message('m-2'), message('m-3'), message('m-due', { scheduledAt: new Date(Date.now() + 500).toISOString() })] });
+    const created = await call('POST', '/v1/messages', {
+      messages: [message('m-1'), message('m-2'), message('m-3'), message('m-due', { scheduledAt: new Date(Date.now() + 500).toISOString() })],
+    });
     expect(created).toMatchObject({ status: 201, body: { scheduled: 4, duplicates: 0 } });
     expect((await call('POST', '/v1/messages', { messages: [message('m-1')] })).body).toMatchObject({ scheduled: 0, duplicates: 1 });
 
@@ -57,7 +70,8 @@ describe('/api/v1/messages', () => {
     let cursor: string | null = null;
     do {
       const page: { status: number; body: { items: Array<{ idempotencyKey: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/messages?tenantId=t1&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/messages?tenantId=t1&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(2);

@@ -21,8 +21,14 @@ describe('/api/v1 suppressions, auto follow-ups, queue and worker', () => {
   beforeAll(async () => {
     sink = await startWebhookSink();
     worker = fixture.spawn('v1-suppressions', {
-      ...fixture.serviceEnv(), JOBS_ENABLED: 'false', API_KEY, LOG_LEVEL: 'info', WEBHOOK_TARGETS: `crm=${sink.url}`, WEBHOOK_ALLOW_PRIVATE: 'true',
-      FOLLOWUP_SCHEDULES: '30m,2h', FOLLOWUP_RULE_TOP_P: '0.8',
+      ...fixture.serviceEnv(),
+      JOBS_ENABLED: 'false',
+      API_KEY,
+      LOG_LEVEL: 'info',
+      WEBHOOK_TARGETS: `crm=${sink.url}`,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      FOLLOWUP_SCHEDULES: '30m,2h',
+      FOLLOWUP_RULE_TOP_P: '0.8',
     });
     await waitUntilStarted(worker);
     for (const id of ['t1', 't2']) expect((await call('PUT', `/v1/tenants/${id}`, { name: id, status: 'active' })).status).toBe(201);
@@ -54,7 +60,8 @@ describe('/api/v1 suppressions, auto follow-ups, queue and worker', () => {
     let firstCursor: string | null = null;
     do {
       const page: { status: number; body: { items: Array<{ tenantId: string; channel: string; recipient: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/suppressions?${q({ tenantId: 't1', limit: '2', ...(cursor ? { cursor } : {}) })}`,
+        'GET',
+        `/v1/suppressions?${q({ tenantId: 't1', limit: '2', ...(cursor ? { cursor } : {}) })}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(2);
@@ -63,7 +70,9 @@ describe('/api/v1 suppressions, auto follow-ups, queue and worker', () => {
       cursor = page.body.nextCursor;
       firstCursor ??= cursor;
     } while (cursor);
-    const expected = (await fixture.sql<{ key: string }>(`SELECT channel || ' ' || recipient AS key FROM suppressions WHERE tenant_id = 't1' ORDER BY channel, recipient`)).map((r) => r.key);
+    const expected = (
+      await fixture.sql<{ key: string }>(`SELECT channel || ' ' || recipient AS key FROM suppressions WHERE tenant_id = 't1' ORDER BY channel, recipient`)
+    ).map((r) => r.key);
     expect(expected).toHaveLength(7);
     expect(seen).toEqual(expected);
     const sms = await call('GET', `/v1/suppressions?${q({ tenantId: 't1', channel: 'sms' })}`);
@@ -100,7 +109,9 @@ describe('/api/v1 suppressions, auto follow-ups, queue and worker', () => {
   it("skips a suppressed recipient's message when it is due", async () => {
     // 'crm' on the webhook channel of t1 was opted out above.
     const created = await call('POST', '/v1/messages', {
-      messages: [{ tenantId: 't1', channel: 'webhook', recipient: 'crm', scheduledAt: new Date(Date.now() + 300).toISOString(), template: 'Hi', idempotencyKey: 's-1' }],
+      messages: [
+        { tenantId: 't1', channel: 'webhook', recipient: 'crm', scheduledAt: new Date(Date.now() + 300).toISOString(), template: 'Hi', idempotencyKey: 's-1' },
+      ],
     });
     expect(created.status).toBe(201);
     const skipped = await waitFor('s-1 skipped', async () => {
@@ -117,7 +128,9 @@ describe('/api/v1 suppressions, auto follow-ups, queue and worker', () => {
     const again = await call('POST', '/v1/auto-follow-ups', { tenantId: 't2', leadId: 'lead-hot', predProb: 0.95 });
     expect(again.body).toMatchObject({ triggered: true, scheduled: 0, duplicates: 2 });
     expect((await call('POST', '/v1/auto-follow-ups', { tenantId: 't2', leadId: 'lead-cold', predProb: 0.2 })).body).toEqual({
-      triggered: false, reason: 'below_threshold', threshold: 0.8,
+      triggered: false,
+      reason: 'below_threshold',
+      threshold: 0.8,
     });
     const messages = await call('GET', '/v1/messages?tenantId=t2');
     expect(messages.body.items.map((m: { idempotencyKey: string; channel: string; recipient: string }) => [m.idempotencyKey, m.channel, m.recipient])).toEqual([

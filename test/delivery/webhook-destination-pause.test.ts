@@ -46,10 +46,14 @@ describe('webhook 429 pauses that destination only', () => {
     await waitFor('the 429 to be recorded', async () => (await statusOf(db, 'to-slow-1'))?.last_error?.includes('429'));
 
     await scheduleMessages(db, [request('other', 'to-other-1'), request('slow', 'to-slow-2')]);
-    const delivered = await waitFor('the other receiver to get its message', async () => {
-      const row = await statusOf(db, 'to-other-1');
-      return row?.status === 'sent' ? row : undefined;
-    }, { limitMs: 20_000 });
+    const delivered = await waitFor(
+      'the other receiver to get its message',
+      async () => {
+        const row = await statusOf(db, 'to-other-1');
+        return row?.status === 'sent' ? row : undefined;
+      },
+      { limitMs: 20_000 },
+    );
     expect(delivered.status).toBe('sent');
     expect(other.deliveries.map((d) => d.key)).toEqual(['to-other-1']);
 

@@ -64,8 +64,7 @@ export async function startFakeOpenAI(options: { apiKey?: string } = {}): Promis
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
       };
-      const error = (status: number, message: string, type: string) =>
-        json(status, { error: { message, type, param: null, code: null } });
+      const error = (status: number, message: string, type: string) => json(status, { error: { message, type, param: null, code: null } });
 
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
         return error(401, 'Incorrect API key provided.', 'invalid_request_error');
@@ -121,8 +120,7 @@ export async function startFakeOpenAI(options: { apiKey?: string } = {}): Promis
           data: inputs.map((text, index) => {
             const vector = embeddingFor(String(text), dimensions);
             // The official client asks for base64 (little-endian float32) unless told otherwise.
-            const embedding =
-              request.encoding_format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector);
+            const embedding = request.encoding_format === 'base64' ? Buffer.from(vector.buffer).toString('base64') : Array.from(vector);
             return { object: 'embedding', index, embedding };
           }),
           usage: { prompt_tokens: inputs.length, total_tokens: inputs.length },

@@ -111,7 +111,10 @@ export async function startWebhookSink(options: { secret?: string } = {}): Promi
           } else {
             delivered.add(key);
             const delivery: SinkDelivery = {
-              key, body, receivedAt, headers: req.headers,
+              key,
+              body,
+              receivedAt,
+              headers: req.headers,
               signatureValid: options.secret ? verify(options.secret, req.headers, raw) : undefined,
             };
             deliveries.push(delivery);

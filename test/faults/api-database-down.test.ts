@@ -75,23 +75,32 @@ describe('fault injection: POST /api/followups while PostgreSQL is down', () => 
     const oldHealth = await get('/worker/health');
     expect({ status: oldHealth.status, body: await oldHealth.json() }).toMatchObject({ status: 503, body: { ok: false, status: 'unknown' } });
     const v1Health = await get('/v1/worker');
-    expect({ status: v1Health.status, type: v1Health.headers.get('content-type'), retryAfter: v1Health.headers.get('retry-after'), body: await v1Health.json() }).toMatchObject({
-      status: 503, type: expect.stringContaining('application/problem+json'), retryAfter: expect.stringMatching(/^[1-9][0-9]*$/),
+    expect({
+      status: v1Health.status,
+      type: v1Health.headers.get('content-type'),
+      retryAfter: v1Health.headers.get('retry-after'),
+      body: await v1Health.json(),
+    }).toMatchObject({
+      status: 503,
+      type: expect.stringContaining('application/problem+json'),
+      retryAfter: expect.stringMatching(/^[1-9][0-9]*$/),
       body: { type: 'urn:crm-worker:problem:database-unavailable', status: 503 },
     });
     expect(worker.logs.filter((l) => l.message === 'http handler failed')).toEqual([]);
 
     await postgres.start();
-    const after = await waitFor('scheduling accepted again', async () => {
-      const r = await post(worker, message('after-start'));
-      return r.status === 503 ? undefined : r;
-    }, { limitMs: 60_000, everyMs: 250 });
+    const after = await waitFor(
+      'scheduling accepted again',
+      async () => {
+        const r = await post(worker, message('after-start'));
+        return r.status === 503 ? undefined : r;
+      },
+      { limitMs: 60_000, everyMs: 250 },
+    );
     expect({ status: after.status, scheduled: after.json().scheduled }).toEqual({ status: 201, scheduled: 1 });
 
     // Nothing of the refused requests was stored; the worker lived through it.
-    const stored = await withClient(postgres.url, (c) =>
-      c.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM scheduled_messages ORDER BY id`),
-    );
+    const stored = await withClient(postgres.url, (c) => c.query<{ idempotency_key: string }>(`SELECT idempotency_key FROM scheduled_messages ORDER BY id`));
     expect(stored.rows.map((r) => r.idempotency_key)).toEqual(['before-stop', 'after-start']);
     expect(worker.child.exitCode).toBeNull();
     worker.kill('SIGTERM');

@@ -22,21 +22,18 @@ function stringsIn(value: unknown): string[] {
 describe('bad environment values and cron expressions (generated)', () => {
   it('any value for any variable: a config, or a ConfigError naming the variable', () => {
     fc.assert(
-      fc.property(
-        fc.dictionary(fc.constantFrom(...VARIABLES), fc.oneof(fc.string(), fc.integer().map(String), fc.constant(''))),
-        (env) => {
-          try {
-            const config = loadConfig(env);
-            expect(Object.isFrozen(config)).toBe(true);
-          } catch (err) {
-            expect(err).toBeInstanceOf(ConfigError);
-            for (const problem of (err as ConfigError).problems) {
-              expect(VARIABLES).toContain(problem.variable);
-              expect(problem.message.length).toBeGreaterThan(0);
-            }
+      fc.property(fc.dictionary(fc.constantFrom(...VARIABLES), fc.oneof(fc.string(), fc.integer().map(String), fc.constant(''))), (env) => {
+        try {
+          const config = loadConfig(env);
+          expect(Object.isFrozen(config)).toBe(true);
+        } catch (err) {
+          expect(err).toBeInstanceOf(ConfigError);
+          for (const problem of (err as ConfigError).problems) {
+            expect(VARIABLES).toContain(problem.variable);
+            expect(problem.message.length).toBeGreaterThan(0);
           }
-        },
-      ),
+        }
+      }),
       { numRuns: 500 },
     );
   });

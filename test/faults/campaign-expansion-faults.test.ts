@@ -58,8 +58,7 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
       )
     )[0]!;
   const outbox = (id: string) => campaignOutboxCounts(fixture.db.url, id);
-  const recipients = async (id: string) =>
-    (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM campaign_recipients WHERE campaign_id = $1`, [id]))[0]!.n;
+  const recipients = async (id: string) => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM campaign_recipients WHERE campaign_id = $1`, [id]))[0]!.n;
 
   beforeAll(async () => {
     // The schema first (workers would migrate it too), so the audience exists before any starts.
@@ -70,12 +69,17 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
     await sql(`INSERT INTO contact_lists (id, tenant_id, name) VALUES ('everyone', 'big', 'Everyone')`);
     await sql(`INSERT INTO contact_list_members (list_id, contact_id) SELECT 'everyone', id FROM contacts`);
     // Every 1000th contact has opted out: 20 skipped.
-    await sql(`INSERT INTO suppressions (tenant_id, channel, recipient) SELECT 'big', 'email', 'c' || g || '@big.test' FROM generate_series(1000, ${CONTACTS}, 1000) g`);
+    await sql(
+      `INSERT INTO suppressions (tenant_id, channel, recipient) SELECT 'big', 'email', 'c' || g || '@big.test' FROM generate_series(1000, ${CONTACTS}, 1000) g`,
+    );
   });
 
   const addCampaign = (id: string) =>
-    sql(`INSERT INTO campaigns (id, tenant_id, name, channel, subject, template, send_at, list_id)
-         VALUES ($1, 'big', $1, 'email', 'News', 'Hello {{ contact.name }}', now(), 'everyone')`, [id]);
+    sql(
+      `INSERT INTO campaigns (id, tenant_id, name, channel, subject, template, send_at, list_id)
+         VALUES ($1, 'big', $1, 'email', 'News', 'Hello {{ contact.name }}', now(), 'everyone')`,
+      [id],
+    );
 
   it('SIGKILL during expansion, then a restart: every recipient gets exactly one outbox row', async () => {
     const first = await start('kill-a');
@@ -189,12 +193,18 @@ describe('campaign expansion and delivery under SIGKILL', () => {
       expect((await campaign('delivered')).expanded).toBe(false);
 
       const second = await start('deliver-b', smtp);
-      await waitFor('the campaign to be expanded and every message to leave scheduled/claimed/sending', async () => {
-        const c = await campaign('delivered');
-        if (!c.expanded) return false;
-        const open = await sql(`SELECT 1 FROM scheduled_messages WHERE idempotency_key LIKE 'campaign:delivered:%' AND status IN ('scheduled', 'claimed', 'sending') LIMIT 1`);
-        return open.length === 0;
-      }, { limitMs: 180_000, everyMs: 250 });
+      await waitFor(
+        'the campaign to be expanded and every message to leave scheduled/claimed/sending',
+        async () => {
+          const c = await campaign('delivered');
+          if (!c.expanded) return false;
+          const open = await sql(
+            `SELECT 1 FROM scheduled_messages WHERE idempotency_key LIKE 'campaign:delivered:%' AND status IN ('scheduled', 'claimed', 'sending') LIMIT 1`,
+          );
+          return open.length === 0;
+        },
+        { limitMs: 180_000, everyMs: 250 },
+      );
 
       const queued = audience;
       expect(await outbox('delivered')).toEqual({ rows: queued, keys: queued, contacts: queued });

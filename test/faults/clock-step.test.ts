@@ -54,11 +54,14 @@ const canStep = steppableClockEnv(path.join(os.tmpdir(), 'crm-worker-probe-faket
     return worker;
   };
 
-  it('recovers a dead peer\'s rows and stamps sent_at on the database clock', async () => {
+  it("recovers a dead peer's rows and stamps sent_at on the database clock", async () => {
     // The peer takes rows, its sends hang at the sink, and it is killed: its leases must expire
     // and be swept by the surviving worker.
     const peer = await spawn('peer');
-    await scheduleMessages(db, Array.from({ length: DEAD_ROWS }, (_, i) => sinkRequest(`dead-${i}`, 100)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: DEAD_ROWS }, (_, i) => sinkRequest(`dead-${i}`, 100)),
+    );
     await waitFor('the peer holds its rows', async () => {
       const rows = await outboxRows(db, 'dead-');
       return rows.length === DEAD_ROWS && rows.every((r) => r.status === 'sending' || r.status === 'claimed');
@@ -76,11 +79,14 @@ const canStep = steppableClockEnv(path.join(os.tmpdir(), 'crm-worker-probe-faket
     stepClock(clockFile, '-1h');
 
     // Rows scheduled after the step are sent by the stepped worker.
-    await scheduleMessages(db, Array.from({ length: LIVE_ROWS }, (_, i) => sinkRequest(`live-${i}`, 200 + i * 20)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: LIVE_ROWS }, (_, i) => sinkRequest(`live-${i}`, 200 + i * 20)),
+    );
 
     // The limit only stops a broken run: several lease lengths, far below the one-hour step.
     await waitFor(
-      'the dead peer\'s rows recovered and every row sent',
+      "the dead peer's rows recovered and every row sent",
       async () => {
         const rows = [...(await outboxRows(db, 'dead-')), ...(await outboxRows(db, 'live-'))];
         return rows.length === DEAD_ROWS + LIVE_ROWS && rows.every((r) => r.status === 'sent');

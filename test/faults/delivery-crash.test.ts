@@ -44,10 +44,14 @@ describe('delivery under SIGKILL and provider faults', () => {
   const request = sinkRequest;
   const rows = (prefix: string) => outboxRows(db, prefix);
   const allFinal = (prefix: string, count: number) =>
-    waitFor(`${prefix} final`, async () => {
-      const r = await rows(prefix);
-      return r.length === count && r.every((x) => ['sent', 'failed', 'dead', 'skipped', 'cancelled'].includes(x.status)) ? r : undefined;
-    }, { limitMs: 90_000, everyMs: 100 });
+    waitFor(
+      `${prefix} final`,
+      async () => {
+        const r = await rows(prefix);
+        return r.length === count && r.every((x) => ['sent', 'failed', 'dead', 'skipped', 'cancelled'].includes(x.status)) ? r : undefined;
+      },
+      { limitMs: 90_000, everyMs: 100 },
+    );
   const deliveriesOf = (key: string) => sink.deliveries.filter((d) => d.key === key).length;
   const noKeyDeliveredTwice = () => {
     const counts = new Map<string, number>();
@@ -62,7 +66,10 @@ describe('delivery under SIGKILL and provider faults', () => {
     db = await openMigratedDatabase('postgres', fixture.db.url);
     await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
     const count = 300;
-    await scheduleMessages(db, Array.from({ length: count }, (_, i) => request(`batch-${i}`, 1_000)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: count }, (_, i) => request(`batch-${i}`, 1_000)),
+    );
     await waitFor('some delivered', () => sink.deliveries.length >= 60, { everyMs: 5 });
     w1.kill('SIGKILL');
     expect((await w1.waitForExit()).signal).toBe('SIGKILL');
@@ -125,7 +132,10 @@ describe('delivery under SIGKILL and provider faults', () => {
     };
     const prefix = `fault-${++seq}-`;
     for (const [name, c] of Object.entries(cases)) replies.set(prefix + name, c.reply);
-    await scheduleMessages(db, Object.keys(cases).map((name) => request(prefix + name)));
+    await scheduleMessages(
+      db,
+      Object.keys(cases).map((name) => request(prefix + name)),
+    );
 
     const final = await allFinal(prefix, 5);
     const statuses = Object.fromEntries(final.map((r) => [r.idempotency_key.slice(prefix.length), r.status]));

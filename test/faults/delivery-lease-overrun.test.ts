@@ -49,14 +49,19 @@ describe('delivery: rows held longer than their lease by a live, busy worker', (
     db = await openMigratedDatabase('postgres', fixture.db.url);
     await db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
     const count = 90;
-    await scheduleMessages(db, Array.from({ length: count }, (_, i) => sinkRequest(`overrun-${i}`, 300)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: count }, (_, i) => sinkRequest(`overrun-${i}`, 300)),
+    );
 
-    const final = await waitFor('every row final', async () => {
-      const rows = await outboxRows(db, 'overrun-');
-      return rows.length === count && rows.every((r) => ['sent', 'failed', 'dead', 'skipped', 'cancelled'].includes(r.status))
-        ? rows
-        : undefined;
-    }, { limitMs: 120_000, everyMs: 200 });
+    const final = await waitFor(
+      'every row final',
+      async () => {
+        const rows = await outboxRows(db, 'overrun-');
+        return rows.length === count && rows.every((r) => ['sent', 'failed', 'dead', 'skipped', 'cancelled'].includes(r.status)) ? rows : undefined;
+      },
+      { limitMs: 120_000, everyMs: 200 },
+    );
 
     // The sink counts a request that arrived while another with its key was still being answered.
     expect(sink.overlaps).toEqual([]);

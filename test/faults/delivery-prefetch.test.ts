@@ -76,7 +76,10 @@ describe('delivery: claimed but not started', () => {
     held.set(`${prefix}gate`, []);
     await scheduleMessages(db, [request(`${prefix}gate`, 300)]);
     await waitFor('the sink holds the gate', () => arrived.has(`${prefix}gate`));
-    await scheduleMessages(db, Array.from({ length: count }, (_, i) => request(`${prefix}q-${i}`, 100)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: count }, (_, i) => request(`${prefix}q-${i}`, 100)),
+    );
     await waitFor('the rows behind the gate are claimed', async () => {
       const queued = await rows(`${prefix}q-`);
       return queued.length === count && queued.every((r) => r.status === 'claimed') ? queued : undefined;
@@ -97,10 +100,14 @@ describe('delivery: claimed but not started', () => {
     expect(await cancelMessages(db, [`${prefix}q-2`])).toBe(1);
     release(`${prefix}gate`);
 
-    await waitFor('the other rows sent', async () => {
-      const r = await rows(prefix);
-      return r.filter((x) => x.status === 'sent').length === 6 ? r : undefined;
-    }, { limitMs: 30_000 });
+    await waitFor(
+      'the other rows sent',
+      async () => {
+        const r = await rows(prefix);
+        return r.filter((x) => x.status === 'sent').length === 6 ? r : undefined;
+      },
+      { limitMs: 30_000 },
+    );
     expect(await statusOf(`${prefix}q-2`)).toBe('cancelled');
     expect(deliveriesOf(`${prefix}q-2`)).toBe(0);
     expect(sink.requests.filter((r) => r.key === `${prefix}q-2`)).toEqual([]);
@@ -126,10 +133,14 @@ describe('delivery: claimed but not started', () => {
     release(`${prefix}gate`);
 
     const heir = await spawn('prefetch-heir');
-    const final = await waitFor('every row sent', async () => {
-      const r = await rows(prefix);
-      return r.every((x) => x.status === 'sent') ? r : undefined;
-    }, { limitMs: 30_000 });
+    const final = await waitFor(
+      'every row sent',
+      async () => {
+        const r = await rows(prefix);
+        return r.every((x) => x.status === 'sent') ? r : undefined;
+      },
+      { limitMs: 30_000 },
+    );
     const byKey = new Map(final.map((r) => [r.idempotency_key, r]));
     // The gate's send had started: its outcome was unknown, resolved by resending under its key.
     expect(byKey.get(`${prefix}gate`)!.resolution).toMatch(/^reconciled/);
@@ -152,7 +163,10 @@ describe('delivery: claimed but not started', () => {
     held.set(`${prefix}gate`, []);
     await scheduleMessages(db, [request(`${prefix}gate`, 300)]);
     await waitFor('the sink holds the gate', () => arrived.has(`${prefix}gate`));
-    await scheduleMessages(db, Array.from({ length: 6 }, (_, i) => request(`${prefix}q-${i}`, 100)));
+    await scheduleMessages(
+      db,
+      Array.from({ length: 6 }, (_, i) => request(`${prefix}q-${i}`, 100)),
+    );
     // The slot is busy: two rows marked ahead ('sending', attempt counted), the rest claimed.
     const atKill = await waitFor('two rows marked ahead, four claimed', async () => {
       const queued = await rows(`${prefix}q-`);
@@ -169,10 +183,14 @@ describe('delivery: claimed but not started', () => {
     release(`${prefix}gate`);
 
     const heir = await spawn('ahead-heir');
-    const final = await waitFor('every row sent', async () => {
-      const r = await rows(prefix);
-      return r.length === 7 && r.every((x) => x.status === 'sent') ? r : undefined;
-    }, { limitMs: 30_000 });
+    const final = await waitFor(
+      'every row sent',
+      async () => {
+        const r = await rows(prefix);
+        return r.length === 7 && r.every((x) => x.status === 'sent') ? r : undefined;
+      },
+      { limitMs: 30_000 },
+    );
     for (const row of final) {
       const wasInFlight = row.idempotency_key === `${prefix}gate` || markedAhead.includes(row.idempotency_key);
       // Marked rows (started or not) are reconciled by resending under their key; claimed ones simply return.
@@ -189,7 +207,11 @@ describe('delivery: claimed but not started', () => {
     const prefix = 'mail-';
     const worker = await spawn('mail-ahead', { DELIVERY_MARK_AHEAD: '4' });
     const email = (key: string, to: string) => ({
-      ...request(key, 100), channel: 'email' as const, recipient: to, subject: 'Hello', template: 'Mail {{ key }}',
+      ...request(key, 100),
+      channel: 'email' as const,
+      recipient: to,
+      subject: 'Hello',
+      template: 'Mail {{ key }}',
     });
     const releaseGate = smtp.hold('gate@example.com');
     await scheduleMessages(db, [email(`${prefix}gate`, 'gate@example.com')]);
@@ -208,10 +230,14 @@ describe('delivery: claimed but not started', () => {
     });
     expect((await rows(`${prefix}q-`)).map((r) => [r.status, r.attempts])).toEqual(Array(4).fill(['claimed', 0]));
     releaseGate();
-    await waitFor('all sent', async () => {
-      const r = await rows(prefix);
-      return r.length === 6 && r.every((x) => x.status === 'sent') ? r : undefined;
-    }, { limitMs: 30_000 });
+    await waitFor(
+      'all sent',
+      async () => {
+        const r = await rows(prefix);
+        return r.length === 6 && r.every((x) => x.status === 'sent') ? r : undefined;
+      },
+      { limitMs: 30_000 },
+    );
     for (let i = 0; i < 4; i++) expect(smtp.received.filter((m) => m.text?.includes(`Mail ${prefix}q-${i}`))).toHaveLength(1);
     worker.kill('SIGTERM');
     expect((await worker.waitForExit()).code).toBe(0);

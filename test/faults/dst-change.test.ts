@@ -65,11 +65,10 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
     // At real speed, start-up would have to take ten real minutes to reach the first fire time.
     if (readyAt >= Date.parse(firstFireUtc)) throw new Error(`${name}: the worker was ready only at ${new Date(readyAt).toISOString()}`);
     // The worker's own clock says when the window is over.
-    await waitFor(
-      `${name}: fake time past ${untilUtc}`,
-      async () => Date.parse((await worker.get('/health')).json().timestamp) > Date.parse(untilUtc),
-      { limitMs: 150_000, everyMs: 200 },
-    );
+    await waitFor(`${name}: fake time past ${untilUtc}`, async () => Date.parse((await worker.get('/health')).json().timestamp) > Date.parse(untilUtc), {
+      limitMs: 150_000,
+      everyMs: 200,
+    });
     worker.kill('SIGKILL');
     await worker.waitForExit();
     return worker;
@@ -100,11 +99,7 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
     expect(await fireTimes('spring-hourly')).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-08T08:00:00.000Z']);
     expect(await fireTimes('spring-daily')).toEqual(['2026-03-08T07:30:00.000Z']);
     // Autumn: 01:00 EDT, 01:00 EST and 02:00 EST are three real hours; the daily 01:30 runs at the first 01:30 only.
-    expect(await fireTimes('autumn-hourly')).toEqual([
-      '2026-11-01T05:00:00.000Z',
-      '2026-11-01T06:00:00.000Z',
-      '2026-11-01T07:00:00.000Z',
-    ]);
+    expect(await fireTimes('autumn-hourly')).toEqual(['2026-11-01T05:00:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T07:00:00.000Z']);
     expect(await fireTimes('autumn-daily')).toEqual(['2026-11-01T05:30:00.000Z']);
     for (const worker of [spring, autumn]) {
       expect(worker.logs.filter((l) => String(l.message).startsWith('tick missed'))).toEqual([]);

@@ -106,7 +106,13 @@ describe('hostile templates in a running worker', () => {
       expect(response.text).not.toContain('use strict');
 
       const campaign = await api('POST', '/campaigns', {
-        tenantId: 't1', name, channel: 'email', subject: 'Hello', template, sendAt: new Date().toISOString(), listId: 'none',
+        tenantId: 't1',
+        name,
+        channel: 'email',
+        subject: 'Hello',
+        template,
+        sendAt: new Date().toISOString(),
+        listId: 'none',
       });
       expect({ name, status: campaign.status }).toEqual({ name, status: 400 });
       expect(campaign.body.error).toMatch(/template/);
@@ -165,15 +171,20 @@ describe('hostile templates in a running worker', () => {
     expect(again.every((r) => r.attempts === 1 && r.status === 'failed')).toBe(true);
   });
 
-  it('a campaign whose template is heavy only with its recipients\' attributes fails message by message and ends failed, not sent', async () => {
+  it("a campaign whose template is heavy only with its recipients' attributes fails message by message and ends failed, not sent", async () => {
     await sql(`INSERT INTO contacts (id, tenant_id, name, email, attributes)
                SELECT 'h' || g, 't1', 'Heavy ' || g, 'h' || g || '@t1.test', '{"loops": 3000}'::jsonb FROM generate_series(1, 3) g`);
     await sql(`INSERT INTO contact_lists (id, tenant_id, name) VALUES ('heavy', 't1', 'Heavy')`);
     await sql(`INSERT INTO contact_list_members (list_id, contact_id) SELECT 'heavy', id FROM contacts WHERE id LIKE 'h%'`);
     // contact.loops is a contact attribute: unknown when the campaign is created, so accepted.
     const created = await api('POST', '/campaigns', {
-      tenantId: 't1', name: 'Heavy later', channel: 'email', subject: 'Hi {{ contact.name }}',
-      template: `Hi {{ contact.name }} ${NESTED('contact.loops')}`, sendAt: new Date().toISOString(), listId: 'heavy',
+      tenantId: 't1',
+      name: 'Heavy later',
+      channel: 'email',
+      subject: 'Hi {{ contact.name }}',
+      template: `Hi {{ contact.name }} ${NESTED('contact.loops')}`,
+      sendAt: new Date().toISOString(),
+      listId: 'heavy',
     });
     expect(created.status).toBe(201);
     const campaign = await waitFor('the campaign to finish', async () => {

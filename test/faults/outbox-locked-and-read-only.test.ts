@@ -180,8 +180,7 @@ describe('fault injection: a locked, a read-only and a slow outbox', () => {
     afterAll(() => fast.kill('SIGKILL'));
 
     /** Whatever a blocked statement does once its lock is gone, it has done when none is running. */
-    const settled = () =>
-      waitFor('no worker statement still waiting', async () => (await waitingBackends()).length === 0);
+    const settled = () => waitFor('no worker statement still waiting', async () => (await waitingBackends()).length === 0);
 
     it('item 8: a statement blocked past the deadline is an error to the caller and is not written after the lock goes', async () => {
       expect((await api(fast, 'POST', '/followups', message('deadline:row', dayAhead()))).status).toBe(201);

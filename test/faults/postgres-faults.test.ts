@@ -50,16 +50,13 @@ describe('fault injection: PostgreSQL', () => {
     };
     workers.push(...[1, 2].map((n) => spawnWorker(`pg-${n}`, env, { script: PROBE_WORKER })));
     await Promise.all(workers.map((w) => waitUntilStarted(w)));
-    const succeeded = () =>
-      workers.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
+    const succeeded = () => workers.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
     await waitFor('runs before the faults', () => succeeded() >= 3);
 
     // Kill every worker backend a few times, at whatever point their transactions are.
     let terminated = 0;
     for (let round = 0; round < 5; round++) {
-      const result = await adminQuery(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'crm-worker%'`,
-      );
+      const result = await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'crm-worker%'`);
       terminated += result.rowCount ?? 0;
       await new Promise((r) => setTimeout(r, 700));
     }

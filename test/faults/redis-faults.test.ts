@@ -42,8 +42,7 @@ describe('fault injection: Redis', () => {
       const workers = [1, 2].map((n) => spawnWorker(`${name}-${n}`, env, { script: PROBE_WORKER }));
       allWorkers.push(...workers);
       await Promise.all(workers.map((w) => waitUntilStarted(w)));
-      const succeeded = () =>
-        workers.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
+      const succeeded = () => workers.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
       await waitFor('runs before the fault', () => succeeded() >= 3);
 
       await inject();

@@ -26,8 +26,7 @@ describe('fault injection: five replicas and a rolling restart', () => {
     };
     let live = [1, 2, 3, 4, 5].map((n) => start(`replica-${n}`));
     await Promise.all(live.map((w) => waitUntilStarted(w)));
-    const succeeded = () =>
-      all.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
+    const succeeded = () => all.flatMap((w) => w.logs).filter((l) => l.message === 'job run finished' && l.outcome === 'succeeded').length;
     await waitFor('ticks with five replicas', () => succeeded() >= 10);
 
     // Rolling restart: stop one (SIGTERM), start its replacement, wait for it, next.

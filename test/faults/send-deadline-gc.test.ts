@@ -61,9 +61,7 @@ describe('fault injection: send deadlines under garbage collection', () => {
     expect(retried).toBe(true);
     const [row] = await outboxRows(db, 'gc-held');
     expect(row!.attempts).toBeGreaterThanOrEqual(2);
-    const lastError = await db.query<{ last_error: string | null }>(
-      `SELECT last_error FROM scheduled_messages WHERE idempotency_key = 'gc-held'`,
-    );
+    const lastError = await db.query<{ last_error: string | null }>(`SELECT last_error FROM scheduled_messages WHERE idempotency_key = 'gc-held'`);
     expect(lastError.rows[0]!.last_error).toMatch(/timed out|did not answer/);
     expect(sink.deliveries).toHaveLength(0);
     worker.kill('SIGTERM');

@@ -22,7 +22,11 @@ describe('database probe on PostgreSQL', () => {
       await c.end();
     }
   };
-  const failureOf = async (check: () => Promise<void>) => check().then(() => undefined, (err: unknown) => err);
+  const failureOf = async (check: () => Promise<void>) =>
+    check().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
 
   beforeAll(async () => {
     scratch = await openScratchDatabase('postgres');

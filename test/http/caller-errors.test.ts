@@ -11,7 +11,11 @@ describe('the /v1 error handler maps the one caller-error hierarchy', () => {
   let base: string;
   let close: () => Promise<void>;
   const thrown: Record<string, () => unknown> = {
-    validation: () => new ValidationError([{ field: 'recipient', message: 'must be an e-mail address' }, { field: 'scheduledAt', message: 'required' }]),
+    validation: () =>
+      new ValidationError([
+        { field: 'recipient', message: 'must be an e-mail address' },
+        { field: 'scheduledAt', message: 'required' },
+      ]),
     'not-found': () => new NotFoundError('campaign 7 not found'),
     conflict: () => new ConflictError('invoice 3 is paid'),
     key: () => new IdempotencyKeyConflictError([{ tenantId: 't1', idempotencyKey: 'k1' }]),
@@ -41,7 +45,15 @@ describe('the /v1 error handler maps the one caller-error hierarchy', () => {
   };
 
   it.each([
-    ['validation', 400, 'urn:crm-worker:problem:invalid-input', [{ field: 'recipient', message: 'must be an e-mail address' }, { field: 'scheduledAt', message: 'required' }]],
+    [
+      'validation',
+      400,
+      'urn:crm-worker:problem:invalid-input',
+      [
+        { field: 'recipient', message: 'must be an e-mail address' },
+        { field: 'scheduledAt', message: 'required' },
+      ],
+    ],
     ['not-found', 404, 'urn:crm-worker:problem:not-found', undefined],
     ['conflict', 409, 'urn:crm-worker:problem:conflict', undefined],
     ['key', 409, 'urn:crm-worker:problem:conflict', [{ field: 'idempotencyKey', message: '"k1" is already used by tenant "t1" for a different message' }]],
@@ -55,7 +67,7 @@ describe('the /v1 error handler maps the one caller-error hierarchy', () => {
     expect(answer.body.errors).toEqual(errors);
   });
 
-  it('leaves an error that is not the caller\'s to the app (a 500, not a problem of the caller)', async () => {
+  it("leaves an error that is not the caller's to the app (a 500, not a problem of the caller)", async () => {
     const answer = await get('bug');
     expect(answer.status).toBe(500);
     expect(answer.body).toEqual({ error: 'internal error' });

@@ -70,13 +70,21 @@ describe('the OpenAPI document of /api/v1', () => {
     // The routers are only walked, never called: no database is needed.
     const routers = [
       dataContractRoutes({ db: {} as Database, dunningReminderDays: [] }),
-      deliveryApiRoutes({ service: {} as FollowUpService, validation: {}, db: {} as Database, config: {} as DeliveryConfig, workerHealth: async () => ({}) as never }),
+      deliveryApiRoutes({
+        service: {} as FollowUpService,
+        validation: {},
+        db: {} as Database,
+        config: {} as DeliveryConfig,
+        workerHealth: async () => ({}) as never,
+      }),
       crmV1Routes({ db: {} as Database, templates: {} as TemplateEngine }),
       v1CallRoutes({ db: {} as Database, defaults: { maxAttempts: 1, retrySpacingSeconds: 1 } }),
       v1JobsRoutes({ scheduler: { jobs: () => [], nextRun: () => null }, lockKeyOf: String, runsPageOf: async () => [] }),
     ];
     const routes = routers.flatMap(routesOf).filter((r) => /^\/v1(\/|$)/.test(r.split(' ')[1]!));
-    const documented = [...dataContractApiSpec, ...deliveryApiSpec, ...crmV1ApiSpec, ...callApiSpec, ...jobsApiSpec].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
+    const documented = [...dataContractApiSpec, ...deliveryApiSpec, ...crmV1ApiSpec, ...callApiSpec, ...jobsApiSpec].map(
+      (s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`,
+    );
     expect(routes.sort()).toEqual(documented.sort());
   });
 
@@ -84,8 +92,18 @@ describe('the OpenAPI document of /api/v1', () => {
     const doc = JSON.parse(JSON.stringify(require('../../src/http/openapi/openapi-document').buildOpenApiDocument([...tenantApiSpec, ...contactApiSpec], '1')));
     const validator = createResponseValidator(doc);
     const contact = {
-      id: 'c1', tenantId: 't1', name: null, email: null, phone: null, whatsapp: null, timezone: null, tags: [], attributes: {}, consent: {},
-      createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+      id: 'c1',
+      tenantId: 't1',
+      name: null,
+      email: null,
+      phone: null,
+      whatsapp: null,
+      timezone: null,
+      tags: [],
+      attributes: {},
+      consent: {},
+      createdAt: '2026-01-01T00:00:00.000Z',
+      updatedAt: '2026-01-01T00:00:00.000Z',
     };
     expect(() => validator.check('GET', '/v1/contacts/c1', 200, 'application/json; charset=utf-8', contact)).not.toThrow();
     expect(() => validator.check('GET', '/v1/contacts/c1', 200, 'application/json', { ...contact, tags: 'vip' })).toThrow(/does not match/);

@@ -25,7 +25,8 @@ describe('/api/v1/jobs', () => {
   afterAll(async () => sink?.close());
 
   const call = v1Client(() => worker, API_KEY);
-  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) => withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
+  const sql = <R extends Record<string, unknown>>(text: string, params: unknown[] = []) =>
+    withClient(fixture.db.url, async (c) => (await c.query<R>(text, params)).rows);
 
   it('lists the jobs by name, a page at a time, with their schedule and lease key', async () => {
     const all = await call('GET', '/v1/jobs?limit=1000');
@@ -34,13 +35,18 @@ describe('/api/v1/jobs', () => {
     expect(names).toContain('call-scheduler');
     expect(names).toEqual([...names].sort());
     expect(all.body.items.find((j: { name: string }) => j.name === 'call-scheduler')).toMatchObject({
-      schedule: '* * * * * *', lockKey: expect.stringMatching(/lock:call-scheduler$/), nextRunAt: expect.any(String),
+      schedule: '* * * * * *',
+      lockKey: expect.stringMatching(/lock:call-scheduler$/),
+      nextRunAt: expect.any(String),
     });
 
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { body: { items: Array<{ name: string }>; nextCursor: string | null } } = await call('GET', `/v1/jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { body: { items: Array<{ name: string }>; nextCursor: string | null } } = await call(
+        'GET',
+        `/v1/jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.body.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.body.items.map((j) => j.name));
       cursor = page.body.nextCursor;
@@ -51,12 +57,16 @@ describe('/api/v1/jobs', () => {
   });
 
   it("walks a job's runs newest first to the end, every run once, while new runs are recorded", async () => {
-    await waitFor('five call-scheduler runs', async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= 5);
+    await waitFor(
+      'five call-scheduler runs',
+      async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM job_runs WHERE job = 'call-scheduler'`))[0]!.n >= 5,
+    );
     const seen: Array<{ id: string; fireTime: string }> = [];
     let cursor: string | null = null;
     do {
       const page: { status: number; body: { items: Array<{ id: string; fireTime: string; job: string }>; nextCursor: string | null } } = await call(
-        'GET', `/v1/jobs/call-scheduler/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+        'GET',
+        `/v1/jobs/call-scheduler/runs?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
       );
       expect(page.status).toBe(200);
       expect(page.body.items.length).toBeLessThanOrEqual(2);
@@ -66,7 +76,8 @@ describe('/api/v1/jobs', () => {
     } while (cursor);
     // Every run recorded up to the newest one of the first page, newest first, none twice.
     const stored = await sql<{ id: string }>(
-      `SELECT id::text AS id FROM job_runs WHERE job = 'call-scheduler' AND fire_time <= $1 ORDER BY fire_time DESC, id DESC`, [seen[0]!.fireTime],
+      `SELECT id::text AS id FROM job_runs WHERE job = 'call-scheduler' AND fire_time <= $1 ORDER BY fire_time DESC, id DESC`,
+      [seen[0]!.fireTime],
     );
     expect(seen.length).toBeGreaterThanOrEqual(5);
     expect(seen.map((r) => r.id)).toEqual(stored.map((r) => r.id));

@@ -45,9 +45,7 @@ describe.each(['postgres', 'pglite'] as const)('trial-expiration and call-cleanu
     const suspendedAt = await db.query('SELECT id, suspended_at FROM tenants WHERE status = $1 ORDER BY id', ['suspended']);
     const second = await runTick(deps, job, nextFireTime());
     expect(second).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 0 }));
-    expect((await db.query('SELECT id, suspended_at FROM tenants WHERE status = $1 ORDER BY id', ['suspended'])).rows).toEqual(
-      suspendedAt.rows,
-    );
+    expect((await db.query('SELECT id, suspended_at FROM tenants WHERE status = $1 ORDER BY id', ['suspended'])).rows).toEqual(suspendedAt.rows);
   });
 
   it('call-cleanup removes finished calls past retention in batches and keeps recent or unfinished ones', async () => {
@@ -64,9 +62,7 @@ describe.each(['postgres', 'pglite'] as const)('trial-expiration and call-cleanu
 
     const result = await runTick(deps, job, nextFireTime());
     expect(result).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 25 }));
-    const left = await db.query<{ status: string; n: number }>(
-      'SELECT status, count(*)::int AS n FROM calls GROUP BY status ORDER BY status',
-    );
+    const left = await db.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM calls GROUP BY status ORDER BY status');
     expect(left.rows).toEqual([
       { status: 'completed', n: 3 },
       { status: 'in-progress', n: 1 },

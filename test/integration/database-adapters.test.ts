@@ -41,10 +41,7 @@ describe('the postgres adapter warms its pool', () => {
 
   it('warm() opens four connections of its own', async () => {
     const open = async () =>
-      Number(
-        (await scratch.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()`))
-          .rows[0]!.n,
-      );
+      Number((await scratch.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()`)).rows[0]!.n);
     expect(await open()).toBeLessThan(4);
     await scratch.db.warm();
     expect(await open()).toBe(4);

@@ -76,9 +76,7 @@ describe('Redis lease locks (SET NX PX + Lua compare-and-set)', () => {
     const a = locksFor('replica-a');
     const lease = (await a.acquire('campaign-scheduler', 5_000))!;
     const listed = await a.list();
-    expect(listed.filter((l) => l.key === lease.key)).toEqual([
-      expect.objectContaining({ owner: 'replica-a', token: lease.token, ttlMs: expect.any(Number) }),
-    ]);
+    expect(listed.filter((l) => l.key === lease.key)).toEqual([expect.objectContaining({ owner: 'replica-a', token: lease.token, ttlMs: expect.any(Number) })]);
     expect(await a.forceRelease('campaign-scheduler', 'replica-a/not-the-token')).toBe(false);
     expect(await redis.exists(lease.key)).toBe(1);
     expect(await a.forceRelease('campaign-scheduler', lease.token)).toBe(true);

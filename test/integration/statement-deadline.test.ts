@@ -28,12 +28,8 @@ describe('a statement past the deadline is cancelled, not committed later', () =
 
   const backendsOf = async (applicationName: string) =>
     Number(
-      (
-        await scratch.db.query<{ n: string }>(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`,
-          [applicationName],
-        )
-      ).rows[0]!.n,
+      (await scratch.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'`, [applicationName]))
+        .rows[0]!.n,
     );
 
   const holdingLock = async (lockSql: string, fn: () => Promise<void>) => {

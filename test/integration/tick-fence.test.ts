@@ -57,10 +57,10 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
     const skewed = await runTick(replica('replica-c-behind', db, redis, keys.prefix), job, new Date(fireTime));
     expect(skewed).toEqual({ ran: false, reason: 'already-ran' });
 
-    const rows = await db.query<{ instance: string; outcome: string }>(
-      'SELECT instance, outcome FROM job_runs WHERE job = $1 AND fire_time = $2',
-      ['fast-job', fireTime],
-    );
+    const rows = await db.query<{ instance: string; outcome: string }>('SELECT instance, outcome FROM job_runs WHERE job = $1 AND fire_time = $2', [
+      'fast-job',
+      fireTime,
+    ]);
     expect(rows.rows).toEqual([{ instance: 'replica-a', outcome: 'succeeded' }]);
   });
 
@@ -103,10 +103,7 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
     const notes = await db.query<{ note: string }>('SELECT note FROM fence_probe ORDER BY note');
     expect(notes.rows.map((r) => r.note)).toEqual(['a-before']);
     // A's run row was marked abandoned by B's claim: the history says what happened.
-    const aRun = await db.query<{ outcome: string }>('SELECT outcome FROM job_runs WHERE instance = $1 AND job = $2', [
-      'replica-a',
-      'fenced-job',
-    ]);
+    const aRun = await db.query<{ outcome: string }>('SELECT outcome FROM job_runs WHERE instance = $1 AND job = $2', ['replica-a', 'fenced-job']);
     expect(aRun.rows).toEqual([{ outcome: 'abandoned' }]);
     await lease.release();
   });
@@ -161,7 +158,7 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
       const a = replica('replica-stepped-forward', db, redis, keys.prefix);
       const result = await runTick(a, job, hoursAhead, 'schedule', timing(now));
       expect(result).toEqual(expect.objectContaining({ ran: false, reason: 'ahead-of-database' }));
-      const future = await db.query('SELECT 1 FROM job_runs WHERE job = $1 AND fire_time > now() + interval \'1 hour\'', [job.name]);
+      const future = await db.query("SELECT 1 FROM job_runs WHERE job = $1 AND fire_time > now() + interval '1 hour'", [job.name]);
       expect(future.rowCount).toBe(0);
       expect(calls).toHaveLength(0);
     });
@@ -181,10 +178,9 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
       await lease.release();
       const result = await runTick(holder, job, own, 'schedule', timing(new Date(second - 3000)));
       expect(result).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
-      const rows = await db.query<{ fire_time: Date; instance: string }>(
-        'SELECT fire_time, instance FROM job_runs WHERE job = $1 ORDER BY fire_time',
-        [job.name],
-      );
+      const rows = await db.query<{ fire_time: Date; instance: string }>('SELECT fire_time, instance FROM job_runs WHERE job = $1 ORDER BY fire_time', [
+        job.name,
+      ]);
       const times = rows.rows.map((r) => new Date(r.fire_time).getTime());
       expect(times).toContain(left.getTime());
       expect(times).toContain(own.getTime());

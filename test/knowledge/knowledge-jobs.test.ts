@@ -142,7 +142,11 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       expect(state.rows).toEqual([{ document_id: 'doc-b' }]);
       // Recorded in the job history like every tick.
       const runs = await pg.query(`SELECT outcome, items FROM job_runs WHERE job = 'knowledge-sync' ORDER BY started_at`);
-      expect(runs.rows.map((r) => [r.outcome, r.items])).toEqual([['succeeded', 3], ['succeeded', 0], ['succeeded', 3]]);
+      expect(runs.rows.map((r) => [r.outcome, r.items])).toEqual([
+        ['succeeded', 3],
+        ['succeeded', 0],
+        ['succeeded', 3],
+      ]);
 
       // The collection disappears (storage wiped): the tick fails, the collection is re-created,
       // and the next tick re-embeds every live document although the sync state said "done".
@@ -150,7 +154,10 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
       const gone = await w.scheduler.runNow('knowledge-sync');
       expect(gone).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
       expect((gone as { error?: string }).error).toMatch(/is gone/);
-      await waitFor('collection re-created', async () => (await client.collectionExists(collection)).exists && (await health(w)).services.knowledgeCollection === 'healthy');
+      await waitFor(
+        'collection re-created',
+        async () => (await client.collectionExists(collection)).exists && (await health(w)).services.knowledgeCollection === 'healthy',
+      );
       const healed = await w.scheduler.runNow('knowledge-sync');
       expect(healed).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded', items: 1 }));
       const back = await client.retrieve(collection, { ids: [pointIdFor('doc-b')], with_payload: true });
@@ -187,9 +194,7 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
     try {
       const w = await start({ ...fullEnv(), QDRANT_URL: loading.url });
       // startWorker returned: the scheduler is running although Qdrant is not ready.
-      expect(w.scheduler.jobs().map((j) => j.definition.name)).toEqual(
-        expect.arrayContaining(['trial-expiration', 'knowledge-sync', 'qdrant-snapshot']),
-      );
+      expect(w.scheduler.jobs().map((j) => j.definition.name)).toEqual(expect.arrayContaining(['trial-expiration', 'knowledge-sync', 'qdrant-snapshot']));
       const core = await w.scheduler.runNow('trial-expiration');
       expect(core).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
       const sync = await w.scheduler.runNow('knowledge-sync');
@@ -209,21 +214,24 @@ describe('knowledge module: collection, knowledge-sync and qdrant-snapshot', () 
     }
   });
 
-  (EXTERNAL_QDRANT ? test.skip : test)('the real Qdrant down at startup and started later: vector jobs fail until it answers, then the collection is made and sync succeeds', async () => {
-    await realQdrant!.kill();
-    try {
-      const w = await start(fullEnv());
-      const sync = await w.scheduler.runNow('knowledge-sync');
-      expect(sync).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
-      expect((await health(w)).services.qdrant).toBe('unhealthy');
-      await realQdrant!.start();
-      await waitFor('collection ready once Qdrant runs', async () => (await health(w)).services.knowledgeCollection === 'healthy');
-      const later = await w.scheduler.runNow('knowledge-sync');
-      expect(later).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
-    } finally {
-      await realQdrant!.start().catch(() => undefined);
-    }
-  });
+  (EXTERNAL_QDRANT ? test.skip : test)(
+    'the real Qdrant down at startup and started later: vector jobs fail until it answers, then the collection is made and sync succeeds',
+    async () => {
+      await realQdrant!.kill();
+      try {
+        const w = await start(fullEnv());
+        const sync = await w.scheduler.runNow('knowledge-sync');
+        expect(sync).toEqual(expect.objectContaining({ ran: true, outcome: 'failed' }));
+        expect((await health(w)).services.qdrant).toBe('unhealthy');
+        await realQdrant!.start();
+        await waitFor('collection ready once Qdrant runs', async () => (await health(w)).services.knowledgeCollection === 'healthy');
+        const later = await w.scheduler.runNow('knowledge-sync');
+        expect(later).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
+      } finally {
+        await realQdrant!.start().catch(() => undefined);
+      }
+    },
+  );
 
   test('without OPENAI_API_KEY knowledge-sync is not registered and /health says disabled', async () => {
     const w = await start({ ...fullEnv(), OPENAI_API_KEY: undefined, OPENAI_BASE_URL: undefined });

@@ -101,7 +101,10 @@ describe('createFollowUpService over the application pool', () => {
     expect(await followUps.cancel(['pool-committed'], undefined, 't1')).toBe(1);
     expect((await followUps.get({ idempotencyKey: 'pool-committed', tenantId: 't1' }))?.status).toBe('cancelled');
     await followUps.schedule([request('pool-sent-elsewhere')]);
-    expect(await followUps.markSent({ idempotencyKey: 'pool-sent-elsewhere', tenantId: 't1', sentBy: 'concierge' })).toEqual({ marked: true, nextOccurrenceId: null });
+    expect(await followUps.markSent({ idempotencyKey: 'pool-sent-elsewhere', tenantId: 't1', sentBy: 'concierge' })).toEqual({
+      marked: true,
+      nextOccurrenceId: null,
+    });
     await expect(followUps.recordResponse({ idempotencyKey: 'pool-missing', tenantId: 't1', text: 'x' })).rejects.toMatchObject({ field: 'idempotencyKey' });
     // Every transaction above gave its connection back: the pool of three still serves four at once.
     const counts = await Promise.all([1, 2, 3, 4].map(() => pool.query('SELECT 1 AS one')));

@@ -6,12 +6,17 @@ import { killAll, REPO_ROOT, spawnWorker, waitUntilStarted, type WorkerProcess }
 
 function npx(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('npx', ['--offline', 'crm-worker', ...args], {
-      cwd: REPO_ROOT,
-      // Only what the command is given: no DATABASE_URL or REDIS_URL of the test run.
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(), ...env },
-      timeout: 60_000,
-    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
+    execFile(
+      'npx',
+      ['--offline', 'crm-worker', ...args],
+      {
+        cwd: REPO_ROOT,
+        // Only what the command is given: no DATABASE_URL or REDIS_URL of the test run.
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(), ...env },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 

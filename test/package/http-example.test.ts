@@ -20,18 +20,23 @@ describe('the HTTP example', () => {
 
   it('schedules an e-mail over HTTP, repeats it as a duplicate, and sees it sent once at its time', async () => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('bash', [SCRIPT], {
-        env: {
-          // A year ahead (scripts/test-year-ahead.sh) the script's `date` keeps the worker's moved clock.
-          ...runClockEnv(),
-          PATH: process.env.PATH ?? '',
-          WORKER_URL: `http://127.0.0.1:${worker.port()}`,
-          API_KEY,
-          TENANT_ID: 'http-example',
-          SEND_IN_SECONDS: '2',
+      execFile(
+        'bash',
+        [SCRIPT],
+        {
+          env: {
+            // A year ahead (scripts/test-year-ahead.sh) the script's `date` keeps the worker's moved clock.
+            ...runClockEnv(),
+            PATH: process.env.PATH ?? '',
+            WORKER_URL: `http://127.0.0.1:${worker.port()}`,
+            API_KEY,
+            TENANT_ID: 'http-example',
+            SEND_IN_SECONDS: '2',
+          },
+          timeout: 120_000,
         },
-        timeout: 120_000,
-      }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }));
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
+      );
     });
     if (result.code !== 0) throw new Error(`the script exited ${result.code}\n${result.stdout}\n${result.stderr}`);
     expect(result.stdout).toMatch(/^tenant: .*"outcome":"created"/m);
@@ -39,9 +44,7 @@ describe('the HTTP example', () => {
     expect(result.stdout).toMatch(/^again: .*"duplicates":1/m);
     expect(result.stdout).toMatch(/^final: .*"status":"sent"/m);
 
-    const rows = await fixture.sql(
-      `SELECT tenant_id, channel, status, attempts, sent_at >= scheduled_at AS on_time FROM scheduled_messages`,
-    );
+    const rows = await fixture.sql(`SELECT tenant_id, channel, status, attempts, sent_at >= scheduled_at AS on_time FROM scheduled_messages`);
     expect(rows).toEqual([{ tenant_id: 'http-example', channel: 'email', status: 'sent', attempts: 1, on_time: true }]);
     // The log channel wrote the rendered e-mail (the address itself is redacted in the log).
     const logged = await worker.waitForLog('the logged e-mail', (l) => JSON.stringify(l).includes('Hi Ann, see you on Monday.'));

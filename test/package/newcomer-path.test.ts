@@ -37,7 +37,12 @@ describe('the README newcomer path', () => {
         WORKER_URL: `http://127.0.0.1:${port}`,
         SEND_IN_SECONDS: '2',
       };
-      const bash = spawn('bash', ['-euo', 'pipefail', '-c', commands], { cwd: path.join(dir, 'crm-worker'), env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const bash = spawn('bash', ['-euo', 'pipefail', '-c', commands], {
+        cwd: path.join(dir, 'crm-worker'),
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       bash.stdout!.on('data', (c: Buffer) => (output += c.toString()));
       bash.stderr!.on('data', (c: Buffer) => (output += c.toString()));

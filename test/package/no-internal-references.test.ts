@@ -33,9 +33,9 @@ describe('documentation and source comments', () => {
 
   it('name behaviour, not internal tracking numbers', () => {
     const found = files.flatMap((file) =>
-      readFileSync(file, 'utf8').split('\n').flatMap((line, i) =>
-        INTERNAL_REFERENCE.test(line) ? [`${path.relative(REPO_ROOT, file)}:${i + 1}: ${line.trim()}`] : [],
-      ),
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (INTERNAL_REFERENCE.test(line) ? [`${path.relative(REPO_ROOT, file)}:${i + 1}: ${line.trim()}`] : [])),
     );
     expect(found).toEqual([]);
   });

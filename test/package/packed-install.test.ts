@@ -80,17 +80,21 @@ describe('the packed package in a new application', () => {
   });
 
   it('ships the build, its migrations and the newcomer files, and no tests or sources', async () => {
-    const listing = expectOk('tar', await run('tar', ['tzf', tarball], { cwd: workDir })).stdout.split('\n').filter(Boolean);
-    expect(listing).toEqual(expect.arrayContaining([
-      'package/dist/index.js',
-      'package/dist/index.d.ts',
-      'package/dist/cli/index.js',
-      'package/dist/db/migrations/0003_delivery_outbox.sql',
-      'package/README.md',
-      'package/LICENSE',
-      'package/CHANGELOG.md',
-      'package/.env.example',
-    ]));
+    const listing = expectOk('tar', await run('tar', ['tzf', tarball], { cwd: workDir }))
+      .stdout.split('\n')
+      .filter(Boolean);
+    expect(listing).toEqual(
+      expect.arrayContaining([
+        'package/dist/index.js',
+        'package/dist/index.d.ts',
+        'package/dist/cli/index.js',
+        'package/dist/db/migrations/0003_delivery_outbox.sql',
+        'package/README.md',
+        'package/LICENSE',
+        'package/CHANGELOG.md',
+        'package/.env.example',
+      ]),
+    );
     expect(listing.filter((f) => /\.test\.|^package\/(src|test|bench|examples)\//.test(f))).toEqual([]);
   });
 
@@ -132,7 +136,10 @@ describe('the packed package in a new application', () => {
       },
     });
     expectOk('the example application', result);
-    const events = result.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+    const events = result.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
     const scheduled = events.find((e) => e.event === 'scheduled')!;
     const final = events.find((e) => e.event === 'final')!;
     expect(scheduled).toEqual(expect.objectContaining({ scheduled: 1 }));
@@ -150,9 +157,7 @@ describe('the packed package in a new application', () => {
     const client = new Client({ connectionString: database.url });
     await client.connect();
     try {
-      const rows = await client.query(
-        `SELECT idempotency_key, status, sent_at >= scheduled_at AS on_time FROM scheduled_messages ORDER BY id`,
-      );
+      const rows = await client.query(`SELECT idempotency_key, status, sent_at >= scheduled_at AS on_time FROM scheduled_messages ORDER BY id`);
       expect(rows.rows).toEqual([{ idempotency_key: scheduled.key, status: 'sent', on_time: true }]);
     } finally {
       await client.end();

@@ -84,9 +84,11 @@ describe('API load against one worker', () => {
     // Each request schedules a small batch far in the future: a transaction per request.
     const results = await Promise.all(
       Array.from({ length: CONCURRENT_REQUESTS }, (_, i) =>
-        post('/followups', { messages: Array.from({ length: 5 }, (_, j) => message(`load-${i}-${j}`, 3_600_000)) }).catch(
-          (err: Error) => ({ status: -1, retryAfter: undefined, text: err.message }),
-        ),
+        post('/followups', { messages: Array.from({ length: 5 }, (_, j) => message(`load-${i}-${j}`, 3_600_000)) }).catch((err: Error) => ({
+          status: -1,
+          retryAfter: undefined,
+          text: err.message,
+        })),
       ),
     );
     await waitFor('the due messages to be delivered', () => due.every((m) => sink.deliveredKeys().has(m.idempotencyKey)) || undefined);
@@ -95,10 +97,21 @@ describe('API load against one worker', () => {
 
     const byStatus: Record<number, number> = {};
     for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-    const clientErrors = [...new Set(results.filter((r) => r.status === -1).map((r) => r.text))].map((t) => `${t} x${results.filter((r) => r.text === t).length}`);
-    const failures = worker.logs.filter((l) => l.level === 'error').slice(0, 3).map((l) => String(l.error ?? l.message).slice(0, 300));
+    const clientErrors = [...new Set(results.filter((r) => r.status === -1).map((r) => r.text))].map(
+      (t) => `${t} x${results.filter((r) => r.text === t).length}`,
+    );
+    const failures = worker.logs
+      .filter((l) => l.level === 'error')
+      .slice(0, 3)
+      .map((l) => String(l.error ?? l.message).slice(0, 300));
     // Every answer is a success or shed load; nothing failed as an error or a dropped connection.
-    expect({ unexpected: Object.keys(byStatus).map(Number).filter((s) => ![201, 429, 503].includes(s)), failures, clientErrors }).toEqual({
+    expect({
+      unexpected: Object.keys(byStatus)
+        .map(Number)
+        .filter((s) => ![201, 429, 503].includes(s)),
+      failures,
+      clientErrors,
+    }).toEqual({
       unexpected: [],
       failures: [],
       clientErrors: [],

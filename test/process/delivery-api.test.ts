@@ -83,7 +83,9 @@ describe('delivery API', () => {
     expect(byContact.body.messages).toHaveLength(1);
     // 09:00 in Berlin in January is 08:00 UTC.
     expect(byContact.body.messages[0]).toEqual(expect.objectContaining({ status: 'scheduled', scheduledAt: `${year}-01-15T08:00:00.000Z` }));
-    expect((await call('GET', '/followups/pending?tenantId=t1')).body.messages.map((m: { idempotencyKey: string }) => m.idempotencyKey)).toContain(first.idempotencyKey);
+    expect((await call('GET', '/followups/pending?tenantId=t1')).body.messages.map((m: { idempotencyKey: string }) => m.idempotencyKey)).toContain(
+      first.idempotencyKey,
+    );
 
     const response = await call('POST', '/followups/responses', { idempotencyKey: first.idempotencyKey, text: 'Thanks, see you' });
     expect(response.body).toEqual(expect.objectContaining({ responseText: 'Thanks, see you' }));
@@ -111,7 +113,10 @@ describe('delivery API', () => {
       expect.objectContaining({ triggered: false, reason: 'below_threshold', threshold: 0.7 }),
     );
     const rows = await db.query<{ channel: string; recipient: string }>(`SELECT channel, recipient FROM scheduled_messages WHERE lead_id = 'lead-hot'`);
-    expect(rows.rows).toEqual([{ channel: 'webhook', recipient: 'crm' }, { channel: 'webhook', recipient: 'crm' }]);
+    expect(rows.rows).toEqual([
+      { channel: 'webhook', recipient: 'crm' },
+      { channel: 'webhook', recipient: 'crm' },
+    ]);
   });
 
   it('reports the dispatcher as running', async () => {
@@ -138,7 +143,12 @@ describe('delivery API', () => {
       ['recurring every second', '/followups', valid({ recurrenceIntervalSeconds: 1 }), 'recurrenceIntervalSeconds'],
       ['recurring under a minute', '/followups', valid({ recurrenceIntervalSeconds: 59 }), 'recurrenceIntervalSeconds'],
       ['recurring with a fractional interval', '/followups', valid({ recurrenceIntervalSeconds: 90.5 }), 'recurrenceIntervalSeconds'],
-      ['recurring key in the occurrence form', '/followups', valid({ recurrenceIntervalSeconds: 3600, idempotencyKey: 'series@r1700000000' }), 'idempotencyKey'],
+      [
+        'recurring key in the occurrence form',
+        '/followups',
+        valid({ recurrenceIntervalSeconds: 3600, idempotencyKey: 'series@r1700000000' }),
+        'idempotencyKey',
+      ],
       ['one bad message in a batch', '/followups', { messages: [valid(), valid({ recipient: 'x' })] }, 'messages[1].recipient'],
       ['not an object', '/followups', [1, 2], 'body'],
       ['cancel without keys', '/followups/cancel', { idempotencyKeys: 'abc' }, 'idempotencyKeys'],
@@ -167,14 +177,32 @@ describe('delivery API', () => {
     it('generated bad values in one field (fast-check)', async () => {
       const channels = ['email', 'sms', 'whatsapp', 'webhook', 'log'];
       const badField = fc.oneof(
-        fc.string().filter((s) => !channels.includes(s)).map((v) => ({ patch: { channel: v }, field: 'channel' })),
-        fc.string().filter((s) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s.trim())).map((v) => ({ patch: { recipient: v }, field: 'recipient' })),
-        fc.string().filter((s) => !/^\+[1-9]\d{6,14}$/.test(s.trim())).map((v) => ({ patch: { channel: 'sms', recipient: v }, field: 'recipient' })),
-        fc.string().filter((s) => Number.isNaN(Date.parse(s)) && !/\d{4}-\d{2}/.test(s)).map((v) => ({ patch: { scheduledAt: v }, field: 'scheduledAt' })),
-        fc.string({ minLength: 1 }).filter((s) => !IANAZone.isValidZone(s)).map((v) => ({
-          patch: { scheduledAt: '2030-01-15T09:00', timezone: v }, field: 'timezone',
-        })),
-        fc.stringMatching(/^[a-z][a-z0-9_]{0,11}$/).filter((n) => !['firstname', 'day', 'empty', 'blank', 'nil', 'null', 'true', 'false', 'forloop', 'tablerowloop'].includes(n.toLowerCase()))
+        fc
+          .string()
+          .filter((s) => !channels.includes(s))
+          .map((v) => ({ patch: { channel: v }, field: 'channel' })),
+        fc
+          .string()
+          .filter((s) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s.trim()))
+          .map((v) => ({ patch: { recipient: v }, field: 'recipient' })),
+        fc
+          .string()
+          .filter((s) => !/^\+[1-9]\d{6,14}$/.test(s.trim()))
+          .map((v) => ({ patch: { channel: 'sms', recipient: v }, field: 'recipient' })),
+        fc
+          .string()
+          .filter((s) => Number.isNaN(Date.parse(s)) && !/\d{4}-\d{2}/.test(s))
+          .map((v) => ({ patch: { scheduledAt: v }, field: 'scheduledAt' })),
+        fc
+          .string({ minLength: 1 })
+          .filter((s) => !IANAZone.isValidZone(s))
+          .map((v) => ({
+            patch: { scheduledAt: '2030-01-15T09:00', timezone: v },
+            field: 'timezone',
+          })),
+        fc
+          .stringMatching(/^[a-z][a-z0-9_]{0,11}$/)
+          .filter((n) => !['firstname', 'day', 'empty', 'blank', 'nil', 'null', 'true', 'false', 'forloop', 'tablerowloop'].includes(n.toLowerCase()))
           .map((name) => ({ patch: { template: `Hi {{ ${name} }}` }, field: `variables.${name}` })),
       );
       const before = await snapshot();

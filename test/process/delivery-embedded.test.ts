@@ -45,9 +45,7 @@ describe('delivery in the embedded default', () => {
     const line = await worker.waitForLog('log delivery', (l) => l.message === 'message delivered to log channel', 30_000);
     expect(line).toEqual(expect.objectContaining({ recipient: 'lead:L1', body: 'Auto follow-up at +2s for lead L1' }));
     expect(Date.parse(String(line['timestamp']))).toBeGreaterThanOrEqual(due - 50);
-    expect(worker.logs.find((l) => l.message === 'delivery dispatcher started')).toEqual(
-      expect.objectContaining({ rateLimitStore: 'in-process' }),
-    );
+    expect(worker.logs.find((l) => l.message === 'delivery dispatcher started')).toEqual(expect.objectContaining({ rateLimitStore: 'in-process' }));
 
     // The log line is written when the channel accepts; the row is marked sent right after.
     const queue = await waitFor('marked sent', async () => {

@@ -9,7 +9,9 @@ import { waitUntilStarted, type WorkerProcess } from '../support/worker-process'
 /** The value of crm_worker_delivery_sends_total{channel="sms",result} in one worker's /metrics. */
 async function smsSends(worker: WorkerProcess, result: string): Promise<number> {
   const text = (await worker.get('/metrics', { accept: 'text/plain' })).body;
-  const line = text.split('\n').find((l) => l.startsWith('crm_worker_delivery_sends_total{') && l.includes('channel="sms"') && l.includes(`result="${result}"`));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('crm_worker_delivery_sends_total{') && l.includes('channel="sms"') && l.includes(`result="${result}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
@@ -62,10 +64,14 @@ describe('delivery: the SMS limit of 10 per minute holds across two worker proce
     );
 
     // Both processes took SMS from the outbox and both were held back by the shared limit.
-    await waitFor('both processes limited', async () => {
-      const limited = await Promise.all(workers.map((w) => smsSends(w, 'rate_limited')));
-      return limited.every((n) => n > 0);
-    }, { limitMs: 50_000 });
+    await waitFor(
+      'both processes limited',
+      async () => {
+        const limited = await Promise.all(workers.map((w) => smsSends(w, 'rate_limited')));
+        return limited.every((n) => n > 0);
+      },
+      { limitMs: 50_000 },
+    );
     const sent = await Promise.all(workers.map((w) => smsSends(w, 'sent')));
     expect(sent[0]! + sent[1]!).toBe(10);
     expect(twilio.messages).toHaveLength(10);
@@ -75,7 +81,10 @@ describe('delivery: the SMS limit of 10 per minute holds across two worker proce
       const result = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status ORDER BY status`);
       return result.rows.some((r) => r.status === 'claimed' || r.status === 'sending') ? undefined : result;
     });
-    expect(rows.rows.map((r) => [r.status, Number(r.n)])).toEqual([['scheduled', 20], ['sent', 10]]);
+    expect(rows.rows.map((r) => [r.status, Number(r.n)])).toEqual([
+      ['scheduled', 20],
+      ['sent', 10],
+    ]);
     // The SMS the limit turned back wait for the next minute's budget, their attempt not used up.
     const deferred = await db.query<{ due_in_s: string; attempts: number }>(
       `SELECT extract(epoch FROM due_at - now()) AS due_in_s, attempts FROM scheduled_messages

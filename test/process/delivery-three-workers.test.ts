@@ -44,10 +44,14 @@ describe('delivery: 1,000 messages due in the same second, three worker processe
     }));
     expect(await scheduleMessages(db, requests)).toEqual(expect.objectContaining({ scheduled: MESSAGES, duplicates: 0 }));
 
-    await waitFor('all sent', async () => {
-      const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE status = 'sent'`);
-      return Number(r.rows[0]!.n) === MESSAGES;
-    }, { limitMs: 120_000, everyMs: 200 });
+    await waitFor(
+      'all sent',
+      async () => {
+        const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM scheduled_messages WHERE status = 'sent'`);
+        return Number(r.rows[0]!.n) === MESSAGES;
+      },
+      { limitMs: 120_000, everyMs: 200 },
+    );
 
     // Exactly once: one request per key reached the sink, no duplicate, every key there.
     expect(sink.requests).toHaveLength(MESSAGES);
@@ -59,9 +63,7 @@ describe('delivery: 1,000 messages due in the same second, three worker processe
     const early = sink.deliveries.filter((d) => d.receivedAt < dueOf.get(d.key)!);
     expect(early).toEqual([]);
     // The work was shared: several processes sent, and the rows say who.
-    const by = await db.query<{ sent_by: string; n: string }>(
-      `SELECT sent_by, count(*) AS n FROM scheduled_messages GROUP BY sent_by ORDER BY sent_by`,
-    );
+    const by = await db.query<{ sent_by: string; n: string }>(`SELECT sent_by, count(*) AS n FROM scheduled_messages GROUP BY sent_by ORDER BY sent_by`);
     expect(by.rows.map((r) => r.sent_by).every((s) => s.startsWith('delivery-'))).toBe(true);
     expect(by.rows.length).toBeGreaterThanOrEqual(2);
 

@@ -44,10 +44,7 @@ describe('SIGTERM during a running job', () => {
     const exit = await worker.waitForExit();
     expect(exit).toEqual({ code: 0, signal: null });
     const history = await withClient(fixture.db.url, (c) =>
-      c.query<{ outcome: string; finished: boolean }>(
-        'SELECT outcome, finished_at IS NOT NULL AS finished FROM job_runs WHERE run_id = $1',
-        [runId],
-      ),
+      c.query<{ outcome: string; finished: boolean }>('SELECT outcome, finished_at IS NOT NULL AS finished FROM job_runs WHERE run_id = $1', [runId]),
     );
     expect(history.rows).toEqual([{ outcome: 'aborted', finished: true }]);
     expect(await withRedis((r) => r.exists(lockKey))).toBe(0);

@@ -134,26 +134,26 @@ describe('/health, /metrics and /api/jobs of a running worker', () => {
   it('GET /api/jobs lists each job with schedule, lock key, last and next run', async () => {
     const { jobs } = (await worker.get('/api/jobs', { 'x-api-key': API_KEY })).json();
     expect(jobs.map((j: { name: string }) => j.name).sort()).toEqual(DEFAULT_JOBS.map(([name]) => name).sort());
-    expect(jobs).toEqual(expect.arrayContaining([
-      expect.objectContaining({
-        name: 'trial-expiration',
-        schedule: '*/1 * * * * *',
-        lockKey: `${keys.prefix}lock:trial-expiration`,
-        lastOutcome: 'succeeded',
-        lastRun: expect.any(String),
-        nextRun: expect.any(String),
-      }),
-      expect.objectContaining({ name: 'call-cleanup', schedule: '0 30 3 * * *', lockKey: `${keys.prefix}lock:call-cleanup` }),
-      expect.objectContaining({ name: 'campaign-scheduler', schedule: '0 * * * * *', lockKey: `${keys.prefix}lock:campaign-scheduler` }),
-    ]));
+    expect(jobs).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: 'trial-expiration',
+          schedule: '*/1 * * * * *',
+          lockKey: `${keys.prefix}lock:trial-expiration`,
+          lastOutcome: 'succeeded',
+          lastRun: expect.any(String),
+          nextRun: expect.any(String),
+        }),
+        expect.objectContaining({ name: 'call-cleanup', schedule: '0 30 3 * * *', lockKey: `${keys.prefix}lock:call-cleanup` }),
+        expect.objectContaining({ name: 'campaign-scheduler', schedule: '0 * * * * *', lockKey: `${keys.prefix}lock:campaign-scheduler` }),
+      ]),
+    );
   });
 
   it('GET /api/jobs/:name/runs returns the recorded history, and names bad input', async () => {
     const { runs } = (await worker.get('/api/jobs/trial-expiration/runs?limit=5', { 'x-api-key': API_KEY })).json();
     expect(runs.length).toBeGreaterThanOrEqual(1);
-    expect(runs[0]).toEqual(
-      expect.objectContaining({ job: 'trial-expiration', instance: 'http', outcome: expect.any(String), items: 0 }),
-    );
+    expect(runs[0]).toEqual(expect.objectContaining({ job: 'trial-expiration', instance: 'http', outcome: expect.any(String), items: 0 }));
     const bad = await worker.get('/api/jobs/trial-expiration/runs?limit=zero', { 'x-api-key': API_KEY });
     expect(bad.status).toBe(400);
     expect(bad.json().error).toMatch(/^limit:/);

@@ -32,20 +32,14 @@ describe('a worker stopped with SIGSTOP past its lock TTL', () => {
 
     // B still holds its lease (it holds for 15 s): A's release must not have touched it.
     expect(await withRedis((r) => r.get(lockKey))).toBe(tokenOfB);
-    const writes = await withClient(db.url, (c) =>
-      c.query<{ run_id: string; step: string }>('SELECT run_id, step FROM probe_writes ORDER BY at'),
-    );
+    const writes = await withClient(db.url, (c) => c.query<{ run_id: string; step: string }>('SELECT run_id, step FROM probe_writes ORDER BY at'));
     expect(writes.rows.filter((w) => w.run_id === aRunId).map((w) => w.step)).toEqual(['start']);
 
     const bFinished = await b.waitForLog('b finishes', (l) => l.message === 'job run finished' && l.runId === bRunId);
     expect(bFinished.outcome).toBe('succeeded');
-    const bWrites = await withClient(db.url, (c) =>
-      c.query<{ step: string }>('SELECT step FROM probe_writes WHERE run_id = $1 ORDER BY at', [bRunId]),
-    );
+    const bWrites = await withClient(db.url, (c) => c.query<{ step: string }>('SELECT step FROM probe_writes WHERE run_id = $1 ORDER BY at', [bRunId]));
     expect(bWrites.rows.map((w) => w.step)).toEqual(['start', 'end']);
-    const history = await withClient(db.url, (c) =>
-      c.query<{ outcome: string }>('SELECT outcome FROM job_runs WHERE run_id = $1', [aRunId]),
-    );
+    const history = await withClient(db.url, (c) => c.query<{ outcome: string }>('SELECT outcome FROM job_runs WHERE run_id = $1', [aRunId]));
     expect(history.rows).toEqual([{ outcome: 'lease-lost' }]);
   });
 });

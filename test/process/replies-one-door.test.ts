@@ -75,8 +75,9 @@ describe('one door for replies', () => {
     await waitFor(`the auto follow-up of ${lead} skipped`, async () => (await message(autoKey(lead)))?.status === 'skipped');
     expect(await message(autoKey(lead))).toEqual({ status: 'skipped', skip_reason: 'contact_replied' });
     expect(sink.requests.filter((r) => r.key === autoKey(lead))).toEqual([]);
-    await waitFor(`the nurture enrolment of ${contact} stopped`, async () =>
-      (await sql(`SELECT 1 FROM nurture_enrollments WHERE id = $1 AND status = 'stopped' AND stop_reason = 'reply'`, [enrollment])).length === 1,
+    await waitFor(
+      `the nurture enrolment of ${contact} stopped`,
+      async () => (await sql(`SELECT 1 FROM nurture_enrollments WHERE id = $1 AND status = 'stopped' AND stop_reason = 'reply'`, [enrollment])).length === 1,
     );
     const steps = await sql<{ status: string }>(`SELECT status FROM scheduled_messages WHERE idempotency_key LIKE $1 ORDER BY idempotency_key`, [
       `nurture:${enrollment}:%`,
@@ -95,8 +96,14 @@ describe('one door for replies', () => {
     const enrollment = await prepare('c-response', 'lead-response');
     // The CRM's own first touch to the contact, which the contact answers.
     const first = await api('POST', '/followups', {
-      tenantId: 't1', contactId: 'c-response', leadId: 'lead-response', channel: 'webhook', recipient: 'crm',
-      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(), template: 'First touch', idempotencyKey: 'first-touch',
+      tenantId: 't1',
+      contactId: 'c-response',
+      leadId: 'lead-response',
+      channel: 'webhook',
+      recipient: 'crm',
+      scheduledAt: new Date(Date.now() + 3_600_000).toISOString(),
+      template: 'First touch',
+      idempotencyKey: 'first-touch',
     });
     expect(first.status).toBe(201);
     const response = await api('POST', '/followups/responses', { tenantId: 't1', idempotencyKey: 'first-touch', text: 'Yes, call me' });
@@ -114,8 +121,9 @@ describe('one door for replies', () => {
     await sql(`INSERT INTO lead_reminder_settings (tenant_id, no_reply_minutes, template, subject) VALUES ('t1', 60, 'Hi {{ contact.name }}', 'Hello')`);
     await waitFor('a reminder for the silent lead', async () => (await sql(`SELECT 1 FROM lead_reminders WHERE lead_id = 'lead-control'`)).length === 1);
     const after = (await sql<{ t: Date }>(`SELECT now() AS t`))[0]!.t;
-    await waitFor('another lead-reminder run after that', async () =>
-      (await sql(`SELECT 1 FROM job_runs WHERE job = 'lead-reminder-scheduler' AND outcome = 'succeeded' AND started_at > $1`, [after])).length > 0,
+    await waitFor(
+      'another lead-reminder run after that',
+      async () => (await sql(`SELECT 1 FROM job_runs WHERE job = 'lead-reminder-scheduler' AND outcome = 'succeeded' AND started_at > $1`, [after])).length > 0,
     );
     expect(await sql(`SELECT lead_id FROM lead_reminders ORDER BY lead_id`)).toEqual([{ lead_id: 'lead-control' }]);
   });

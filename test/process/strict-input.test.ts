@@ -57,7 +57,11 @@ describe('strict input on every route', () => {
     await sql(`INSERT INTO contacts (id, tenant_id, name, email, phone) VALUES ('c001', 't1', 'Ann', 'ann@t1.test', '+15550000001')`);
     await sql(`INSERT INTO contact_lists (id, tenant_id, name) VALUES ('all', 't1', 'All')`);
     await sql(`INSERT INTO contact_list_members (list_id, contact_id) VALUES ('all', 'c001')`);
-    const appointment = await api('POST', '/appointments', { tenantId: 't1', contactId: 'c001', startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const appointment = await api('POST', '/appointments', {
+      tenantId: 't1',
+      contactId: 'c001',
+      startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
     expect(appointment.status).toBe(201);
     appointmentId = (appointment.body as { id: string }).id;
     const message = await api('POST', '/followups', followup({ idempotencyKey: messageKey }));
@@ -83,9 +87,21 @@ describe('strict input on every route', () => {
   /** Each time field of each route: how to send `value` in it, and the field name the 400 must carry. */
   const timeFields: Array<{ route: string; field: string; send: (value: unknown) => Promise<Awaited<ReturnType<typeof api>>> }> = [
     { route: 'POST /followups', field: 'scheduledAt', send: (v) => api('POST', '/followups', followup({ scheduledAt: v })) },
-    { route: 'POST /followups (batch)', field: 'messages[1].scheduledAt', send: (v) => api('POST', '/followups', { messages: [followup(), followup({ scheduledAt: v })] }) },
-    { route: 'POST /followups/reschedule', field: 'scheduledAt', send: (v) => api('POST', '/followups/reschedule', { idempotencyKey: messageKey, scheduledAt: v }) },
-    { route: 'POST /followups/responses', field: 'receivedAt', send: (v) => api('POST', '/followups/responses', { idempotencyKey: messageKey, text: 'yes', receivedAt: v }) },
+    {
+      route: 'POST /followups (batch)',
+      field: 'messages[1].scheduledAt',
+      send: (v) => api('POST', '/followups', { messages: [followup(), followup({ scheduledAt: v })] }),
+    },
+    {
+      route: 'POST /followups/reschedule',
+      field: 'scheduledAt',
+      send: (v) => api('POST', '/followups/reschedule', { idempotencyKey: messageKey, scheduledAt: v }),
+    },
+    {
+      route: 'POST /followups/responses',
+      field: 'receivedAt',
+      send: (v) => api('POST', '/followups/responses', { idempotencyKey: messageKey, text: 'yes', receivedAt: v }),
+    },
     {
       route: 'POST /campaigns',
       field: 'sendAt',
@@ -177,7 +193,15 @@ describe('strict input on every route', () => {
   });
 
   it('a campaign with sendAt null is refused, not sent at once as 1970', async () => {
-    const response = await api('POST', '/campaigns', { tenantId: 't1', name: 'Null', channel: 'email', subject: 'S', template: 'Hi', sendAt: null, listId: 'all' });
+    const response = await api('POST', '/campaigns', {
+      tenantId: 't1',
+      name: 'Null',
+      channel: 'email',
+      subject: 'S',
+      template: 'Hi',
+      sendAt: null,
+      listId: 'all',
+    });
     expect(response.status).toBe(400);
     expect(response.body?.error).toMatch(/sendAt/);
     expect(await sql(`SELECT id FROM campaigns WHERE name = 'Null'`)).toEqual([]);
@@ -186,7 +210,15 @@ describe('strict input on every route', () => {
   it('instants with an offset are accepted, and the documented timezone form of POST /followups still works', async () => {
     const at = new Date(Date.now() + 2 * 86_400_000);
     const kolkata = new Date(at.getTime() + 5.5 * 3_600_000).toISOString().replace(/\.\d+Z$/, '+05:30');
-    const campaign = await api('POST', '/campaigns', { tenantId: 't1', name: 'Ok', channel: 'email', subject: 'S', template: 'Hi', sendAt: kolkata, listId: 'all' });
+    const campaign = await api('POST', '/campaigns', {
+      tenantId: 't1',
+      name: 'Ok',
+      channel: 'email',
+      subject: 'S',
+      template: 'Hi',
+      sendAt: kolkata,
+      listId: 'all',
+    });
     expect(campaign.status).toBe(201);
     const [row] = await sql<{ send_at: Date }>(`SELECT send_at FROM campaigns WHERE name = 'Ok'`);
     expect(new Date(row!.send_at).getTime()).toBe(Math.floor(at.getTime() / 1000) * 1000);
@@ -200,7 +232,18 @@ describe('strict input on every route', () => {
 
   it('calendar dates (KPI dates, holidays) must be dates that exist', async () => {
     const before = await snapshot();
-    const badDates = [`${year}-02-30`, `${year}-02-29`.replace(String(year), String(year % 4 === 0 ? year + 1 : year)), `${year}-13-01`, `${year}-04-31`, `${year}-00-01`, `${year}-1-5`, '0000-01-01', '10000-01-01', 'today', `${year}-06-15T00:00:00Z`];
+    const badDates = [
+      `${year}-02-30`,
+      `${year}-02-29`.replace(String(year), String(year % 4 === 0 ? year + 1 : year)),
+      `${year}-13-01`,
+      `${year}-04-31`,
+      `${year}-00-01`,
+      `${year}-1-5`,
+      '0000-01-01',
+      '10000-01-01',
+      'today',
+      `${year}-06-15T00:00:00Z`,
+    ];
     for (const date of badDates) {
       const get = await api('GET', `/kpi-snapshots?tenantId=t1&date=${encodeURIComponent(date)}`);
       expect({ date, status: get.status, error: get.body?.error }).toEqual({ date, status: 400, error: expect.stringContaining('date') });
@@ -234,7 +277,12 @@ describe('strict input on every route', () => {
       ['GET', '/delivery/messages?status=dead&tenant=t1', undefined, 'tenant'],
       ['GET', '/kpi-snapshots?tenantId=t1&date=2026-01-01&x=1', undefined, 'x'],
       ['GET', '/jobs/campaign-scheduler/runs?limit=5&x=1', undefined, 'x'],
-      ['POST', '/campaigns', { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: future(), listId: 'all', when: 'now' }, 'when'],
+      [
+        'POST',
+        '/campaigns',
+        { tenantId: 't1', name: 'x', channel: 'email', subject: 's', template: 'x', sendAt: future(), listId: 'all', when: 'now' },
+        'when',
+      ],
       ['POST', '/calls', { tenantId: 't1', phone: '+15550000001', at: future() }, 'at'],
       // Routes that take no body refuse one with fields rather than ignore it.
       ['POST', '/campaigns/nosuch/pause', { reason: 'x' }, 'reason'],

@@ -47,10 +47,12 @@ describe('tenant-scoped idempotency keys', () => {
     ...overrides,
   });
   const rows = async (key: string) =>
-    (await db.query<{ tenant_id: string; template: string; status: string }>(
-      `SELECT tenant_id, template, status FROM scheduled_messages WHERE idempotency_key = $1 ORDER BY tenant_id`,
-      [key],
-    )).rows;
+    (
+      await db.query<{ tenant_id: string; template: string; status: string }>(
+        `SELECT tenant_id, template, status FROM scheduled_messages WHERE idempotency_key = $1 ORDER BY tenant_id`,
+        [key],
+      )
+    ).rows;
   const snapshot = async () => JSON.stringify((await db.query(`SELECT * FROM scheduled_messages ORDER BY id`)).rows);
 
   it("another tenant's key is its own message, not a duplicate", async () => {
@@ -93,9 +95,17 @@ describe('tenant-scoped idempotency keys', () => {
     expect(await snapshot()).toBe(before);
   });
 
-  it("refuses callers the keys crm-worker makes for itself, naming the field, and writes nothing", async () => {
+  it('refuses callers the keys crm-worker makes for itself, naming the field, and writes nothing', async () => {
     const before = await snapshot();
-    for (const key of ['campaign:launch:c1', 'nurture:e1:1', 'dunning:inv-1:3', 'appt:a1:24h', 'lead-reminder:l1:0:1', 'auto-followup:ta:l1:1800s', 'order-9@r1700000000']) {
+    for (const key of [
+      'campaign:launch:c1',
+      'nurture:e1:1',
+      'dunning:inv-1:3',
+      'appt:a1:24h',
+      'lead-reminder:l1:0:1',
+      'auto-followup:ta:l1:1800s',
+      'order-9@r1700000000',
+    ]) {
       const response = await call('POST', '/followups', message({ idempotencyKey: key }));
       expect(response.status).toBe(400);
       expect(response.body.field).toBe('idempotencyKey');

@@ -19,11 +19,7 @@ describe('three worker processes on one Redis and PostgreSQL, jobs every 2 s for
     };
     // The third replica's clock runs 3 s behind the others when libfaketime is installed.
     const skew = skewedClockEnv('-3s');
-    const workers = [
-      fixture.spawn('replica-1', env),
-      fixture.spawn('replica-2', env),
-      fixture.spawn('replica-3', { ...env, ...skew }),
-    ];
+    const workers = [fixture.spawn('replica-1', env), fixture.spawn('replica-2', env), fixture.spawn('replica-3', { ...env, ...skew })];
     await Promise.all(workers.map((w) => waitUntilStarted(w)));
 
     // Trials that end one by one while the replicas run: each must be suspended exactly once.
@@ -41,9 +37,7 @@ describe('three worker processes on one Redis and PostgreSQL, jobs every 2 s for
     expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);
 
     // 1. Handler executions, as logged by every process: never two for one (job, fire time).
-    const started = workers.flatMap((w) =>
-      w.logs.filter((l) => l.message === 'job run started').map((l) => `${l.job}@${l.fireTime}@${w.name}`),
-    );
+    const started = workers.flatMap((w) => w.logs.filter((l) => l.message === 'job run started').map((l) => `${l.job}@${l.fireTime}@${w.name}`));
     const perTick = new Map<string, string[]>();
     for (const entry of started) {
       const [job, fireTime, who] = entry.split('@') as [string, string, string];
@@ -54,15 +48,11 @@ describe('three worker processes on one Redis and PostgreSQL, jobs every 2 s for
 
     // 2. The history agrees with the logs, and every slot of the window is there.
     const runs = await withClient(db.url, (c) =>
-      c.query<{ job: string; fire_time: Date; outcome: string }>(
-        `SELECT job, fire_time, outcome FROM job_runs WHERE trigger = 'schedule' ORDER BY fire_time`,
-      ),
+      c.query<{ job: string; fire_time: Date; outcome: string }>(`SELECT job, fire_time, outcome FROM job_runs WHERE trigger = 'schedule' ORDER BY fire_time`),
     );
     expect(runs.rows).toHaveLength(started.length);
     for (const job of ['trial-expiration', 'call-cleanup']) {
-      const fired = new Set(
-        runs.rows.filter((r) => r.job === job).map((r) => new Date(r.fire_time).getTime()),
-      );
+      const fired = new Set(runs.rows.filter((r) => r.job === job).map((r) => new Date(r.fire_time).getTime()));
       const expected: number[] = [];
       for (let t = Math.ceil(windowStart / PERIOD_MS) * PERIOD_MS; t <= windowEnd; t += PERIOD_MS) expected.push(t);
       expect(expected.length).toBeGreaterThanOrEqual(12);
@@ -72,13 +62,9 @@ describe('three worker processes on one Redis and PostgreSQL, jobs every 2 s for
     expect(runs.rows.filter((r) => r.outcome !== 'succeeded')).toEqual([]);
 
     // 3. Real work, done once: each ended trial suspended by exactly one run.
-    const suspendedInLogs = workers.flatMap((w) =>
-      w.logs.filter((l) => l.message === 'trial tenants suspended').flatMap((l) => l.tenants as string[]),
-    );
+    const suspendedInLogs = workers.flatMap((w) => w.logs.filter((l) => l.message === 'trial tenants suspended').flatMap((l) => l.tenants as string[]));
     expect(new Set(suspendedInLogs).size).toBe(suspendedInLogs.length);
-    const suspended = await withClient(db.url, (c) =>
-      c.query<{ id: string }>(`SELECT id FROM tenants WHERE status = 'suspended' ORDER BY id`),
-    );
+    const suspended = await withClient(db.url, (c) => c.query<{ id: string }>(`SELECT id FROM tenants WHERE status = 'suspended' ORDER BY id`));
     expect([...suspendedInLogs].sort()).toEqual(suspended.rows.map((r) => r.id));
     expect(suspended.rows.length).toBeGreaterThanOrEqual(10);
   });

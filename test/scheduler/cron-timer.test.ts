@@ -61,11 +61,16 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
   it('spring forward: hourly once per real hour, a daily 02:30 once at 03:30 EDT, nothing missed', () => {
     const hourly = run('0 0 * * * *', '2026-03-07T23:50:00Z', '2026-03-08T09:10:00Z');
     expect(hourly.fired).toEqual([
-      '2026-03-08T00:00:00.000Z', '2026-03-08T01:00:00.000Z', '2026-03-08T02:00:00.000Z', '2026-03-08T03:00:00.000Z',
-      '2026-03-08T04:00:00.000Z', '2026-03-08T05:00:00.000Z', // 00:00 EST
+      '2026-03-08T00:00:00.000Z',
+      '2026-03-08T01:00:00.000Z',
+      '2026-03-08T02:00:00.000Z',
+      '2026-03-08T03:00:00.000Z',
+      '2026-03-08T04:00:00.000Z',
+      '2026-03-08T05:00:00.000Z', // 00:00 EST
       '2026-03-08T06:00:00.000Z', // 01:00 EST
       '2026-03-08T07:00:00.000Z', // 03:00 EDT: the 02:00 hour does not exist
-      '2026-03-08T08:00:00.000Z', '2026-03-08T09:00:00.000Z',
+      '2026-03-08T08:00:00.000Z',
+      '2026-03-08T09:00:00.000Z',
     ]);
     const daily = run('0 30 2 * * *', '2026-03-06T12:00:00Z', '2026-03-10T12:00:00Z');
     expect(daily.fired).toEqual(['2026-03-07T07:30:00.000Z', '2026-03-08T07:30:00.000Z', '2026-03-09T06:30:00.000Z', '2026-03-10T06:30:00.000Z']);
@@ -106,9 +111,11 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
     fake.block(3_500);
     fake.runUntil('2026-03-08T07:00:06.000Z');
     expect(fired).toEqual([
-      '2026-03-08T07:00:00.000Z', '2026-03-08T07:00:01.000Z',
+      '2026-03-08T07:00:00.000Z',
+      '2026-03-08T07:00:01.000Z',
       '2026-03-08T07:00:04.000Z', // woke at 04.5: 02 and 03 missed
-      '2026-03-08T07:00:05.000Z', '2026-03-08T07:00:06.000Z',
+      '2026-03-08T07:00:05.000Z',
+      '2026-03-08T07:00:06.000Z',
     ]);
     expect(missed).toEqual([['2026-03-08T07:00:02.000Z', 2]]);
     // Blocked past the tolerance: nothing due is run late.
@@ -124,10 +131,15 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
     const fake = fakeClock('2026-03-08T00:00:00.500Z');
     const fired: string[] = [];
     let missed = 0;
-    const timer = new CronTimer('* * * * * *', 'America/New_York', { fire: (t) => fired.push(t.toISOString()), missed: (_t, n) => (missed += n) }, {
-      lateToleranceMs: 5_000,
-      clock: fake.clock,
-    });
+    const timer = new CronTimer(
+      '* * * * * *',
+      'America/New_York',
+      { fire: (t) => fired.push(t.toISOString()), missed: (_t, n) => (missed += n) },
+      {
+        lateToleranceMs: 5_000,
+        clock: fake.clock,
+      },
+    );
     timer.start();
     fake.runUntil('2026-03-08T00:00:01.000Z');
     fake.block(86_400_000);
@@ -140,10 +152,15 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
   it('a wall clock stepped back goes on from the new time: no stall; a repeated fire time is for the fence to refuse', () => {
     const fake = fakeClock('2026-11-01T05:59:58Z');
     const fired: string[] = [];
-    const timer = new CronTimer('0 0 * * * *', 'America/New_York', { fire: (t) => fired.push(t.toISOString()), missed: () => undefined }, {
-      lateToleranceMs: 5_000,
-      clock: fake.clock,
-    });
+    const timer = new CronTimer(
+      '0 0 * * * *',
+      'America/New_York',
+      { fire: (t) => fired.push(t.toISOString()), missed: () => undefined },
+      {
+        lateToleranceMs: 5_000,
+        clock: fake.clock,
+      },
+    );
     timer.start();
     fake.runUntil('2026-11-01T06:00:01Z');
     expect(fired).toEqual(['2026-11-01T06:00:00.000Z']);
@@ -156,18 +173,21 @@ describe('CronTimer across the 2026 daylight-saving changes in America/New_York 
   it('a wall clock stepped back by an hour does not stall a per-second schedule for that hour', () => {
     const fake = fakeClock('2026-03-10T12:00:00.500Z');
     const fired: string[] = [];
-    const timer = new CronTimer('* * * * * *', 'UTC', { fire: (t) => fired.push(t.toISOString()), missed: () => undefined }, {
-      lateToleranceMs: 5_000,
-      clock: fake.clock,
-    });
+    const timer = new CronTimer(
+      '* * * * * *',
+      'UTC',
+      { fire: (t) => fired.push(t.toISOString()), missed: () => undefined },
+      {
+        lateToleranceMs: 5_000,
+        clock: fake.clock,
+      },
+    );
     timer.start();
     fake.runUntil('2026-03-10T12:00:02.000Z');
     expect(fired).toEqual(['2026-03-10T12:00:01.000Z', '2026-03-10T12:00:02.000Z']);
     fake.step(-3_600_000);
     fake.runUntil('2026-03-10T11:00:05.000Z');
-    expect(fired.slice(2)).toEqual([
-      '2026-03-10T11:00:03.000Z', '2026-03-10T11:00:04.000Z', '2026-03-10T11:00:05.000Z',
-    ]);
+    expect(fired.slice(2)).toEqual(['2026-03-10T11:00:03.000Z', '2026-03-10T11:00:04.000Z', '2026-03-10T11:00:05.000Z']);
     timer.stop();
   });
 });

@@ -1,6 +1,9 @@
 import Ajv2020 from 'ajv/dist/2020';
 
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>; components: { schemas: Record<string, unknown> } };
+type Doc = {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+  components: { schemas: Record<string, unknown> };
+};
 
 /**
  * Checks real answers against the OpenAPI document the worker serves: the status must be one the
@@ -39,7 +42,9 @@ export function createResponseValidator(doc: Doc) {
         compiled.set(media.schema, validate);
       }
       if (!validate(body)) {
-        throw new Error(`${method} ${found.path} ${status}: the body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+        throw new Error(
+          `${method} ${found.path} ${status}: the body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`,
+        );
       }
     },
   };

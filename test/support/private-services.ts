@@ -57,16 +57,19 @@ export async function startPrivatePostgres() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pg-'));
   const asRoot = process.getuid?.() === 0;
   const run = (bin: string, args: string[]) =>
-    asRoot
-      ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' })
-      : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
+    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' }) : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
   if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
   run('initdb', ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const start = async () => {
     run('pg_ctl', [
-      '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w',
+      '-D',
+      path.join(dir, 'data'),
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
       // search_path: the tests' own clients read crm-worker's tables unqualified (as createTestDatabase's do).
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c search_path=${DEFAULT_SCHEMA},public`,
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c search_path=${DEFAULT_SCHEMA},public`,
       'start',
     ]);
     await waitFor('private postgres to accept connections', () => canConnect(port));
@@ -125,14 +128,17 @@ export async function startPrivateStandby(primary: { port: number }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pg-standby-'));
   const asRoot = process.getuid?.() === 0;
   const run = (bin: string, args: string[]) =>
-    asRoot
-      ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' })
-      : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
+    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' }) : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
   if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
   run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', path.join(dir, 'data'), '-R', '-X', 'stream']);
   run('pg_ctl', [
-    '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w',
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    '-D',
+    path.join(dir, 'data'),
+    '-l',
+    path.join(dir, 'log'),
+    '-w',
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
     'start',
   ]);
   await waitFor('private standby to accept connections', () => canConnect(port));

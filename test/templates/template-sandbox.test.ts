@@ -21,8 +21,11 @@ const problemOf = (fn: () => unknown) => {
 describe('the template sandbox', () => {
   it('takes its limits from TEMPLATE_* (defaults documented) and refuses out-of-range values at startup', () => {
     expect(loadConfig({}).delivery.templateLimits).toEqual(DEFAULT_TEMPLATE_LIMITS);
-    expect(loadConfig({ TEMPLATE_MEMORY_LIMIT: '50000', TEMPLATE_RENDER_LIMIT_MS: '500', TEMPLATE_PARSE_LIMIT: '2000' }).delivery.templateLimits)
-      .toEqual({ memoryLimit: 50_000, renderLimitMs: 500, parseLimit: 2_000 });
+    expect(loadConfig({ TEMPLATE_MEMORY_LIMIT: '50000', TEMPLATE_RENDER_LIMIT_MS: '500', TEMPLATE_PARSE_LIMIT: '2000' }).delivery.templateLimits).toEqual({
+      memoryLimit: 50_000,
+      renderLimitMs: 500,
+      parseLimit: 2_000,
+    });
     expect(() => loadConfig({ TEMPLATE_RENDER_LIMIT_MS: '60000' })).toThrow(ConfigError);
     expect(() => loadConfig({ TEMPLATE_MEMORY_LIMIT: 'lots' })).toThrow(/TEMPLATE_MEMORY_LIMIT/);
   });
@@ -33,9 +36,15 @@ describe('the template sandbox', () => {
     const loop = '{% for i in (1..20000) limit: 1 %}{% endfor %}done';
     expect(createTemplateEngine().render(loop, {})).toBe('done');
     expect(problemOf(() => small.render(loop, {}))).toEqual({
-      field: 'template', reason: 'limit', message: expect.stringContaining('TEMPLATE_MEMORY_LIMIT=10000'),
+      field: 'template',
+      reason: 'limit',
+      message: expect.stringContaining('TEMPLATE_MEMORY_LIMIT=10000'),
     });
-    expect(problemOf(() => small.render('x'.repeat(1001), {}))).toMatchObject({ field: 'template', reason: 'limit', message: expect.stringContaining('TEMPLATE_PARSE_LIMIT=1000') });
+    expect(problemOf(() => small.render('x'.repeat(1001), {}))).toMatchObject({
+      field: 'template',
+      reason: 'limit',
+      message: expect.stringContaining('TEMPLATE_PARSE_LIMIT=1000'),
+    });
   });
 
   it('keeps what templates could always do: variables, filters, loops over given lists, missing variables named', () => {
@@ -97,7 +106,9 @@ describe('migration 0006 on a database migrated before it', () => {
       await scratch.db.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'T1')`);
       await scratch.db.query(`INSERT INTO contact_lists (id, tenant_id, name) VALUES ('l', 't1', 'L')`);
       const insert = () =>
-        scratch.db.query(`INSERT INTO campaigns (tenant_id, name, channel, template, send_at, list_id, status) VALUES ('t1', 'c', 'email', 'x', now(), 'l', 'failed')`);
+        scratch.db.query(
+          `INSERT INTO campaigns (tenant_id, name, channel, template, send_at, list_id, status) VALUES ('t1', 'c', 'email', 'x', now(), 'l', 'failed')`,
+        );
       await expect(insert()).rejects.toThrow(/campaigns_status_check/);
       expect(await migrate(scratch.db, quietLogger)).toEqual([6]);
       await expect(insert()).resolves.toBeDefined();

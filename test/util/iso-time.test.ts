@@ -22,7 +22,9 @@ describe('iso-time', () => {
   it('reads the same instant whatever offset it is written in', () => {
     fc.assert(
       fc.property(accepted, offsetMinutes, (date, offset) => {
-        const text = DateTime.fromJSDate(date).setZone(offset === 0 ? 'UTC' : `UTC${offset > 0 ? '+' : '-'}${Math.floor(Math.abs(offset) / 60)}:${String(Math.abs(offset) % 60).padStart(2, '0')}`).toISO({ suppressMilliseconds: false });
+        const text = DateTime.fromJSDate(date)
+          .setZone(offset === 0 ? 'UTC' : `UTC${offset > 0 ? '+' : '-'}${Math.floor(Math.abs(offset) / 60)}:${String(Math.abs(offset) % 60).padStart(2, '0')}`)
+          .toISO({ suppressMilliseconds: false });
         expect(parseIsoInstant(text)).toEqual({ value: date });
       }),
     );

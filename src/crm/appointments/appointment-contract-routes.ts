@@ -9,8 +9,14 @@ import { appointmentView } from './appointment-view';
 const REFUSED: Partial<Record<AppointmentPutOutcome['outcome'], { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: 'unknown contact in this tenant: PUT /api/v1/contacts/:id first' } },
-  'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the appointment belongs to another tenant; appointments do not move between tenants' } },
-  'other-contact': { kind: 'conflict', problem: { field: 'contactId', message: 'the appointment belongs to another contact; appointments do not move between contacts' } },
+  'other-tenant': {
+    kind: 'conflict',
+    problem: { field: 'tenantId', message: 'the appointment belongs to another tenant; appointments do not move between tenants' },
+  },
+  'other-contact': {
+    kind: 'conflict',
+    problem: { field: 'contactId', message: 'the appointment belongs to another contact; appointments do not move between contacts' },
+  },
 };
 
 /**

@@ -65,10 +65,10 @@ export function moveAppointment(db: Database, id: string, startsAt: Date): Promi
     if (current.status !== 'scheduled') throw new ConflictError(`appointment ${id} is ${current.status}`);
     await cancelMessages(tx, reminderKeys(current));
     const moved = (
-      await tx.query<AppointmentRow>(
-        `UPDATE appointments SET starts_at = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`,
-        [id, startsAt],
-      )
+      await tx.query<AppointmentRow>(`UPDATE appointments SET starts_at = $2, version = version + 1, updated_at = now() WHERE id = $1 RETURNING *`, [
+        id,
+        startsAt,
+      ])
     ).rows[0]!;
     await scheduleReminders(tx, moved);
     return moved;
@@ -81,19 +81,18 @@ export function cancelAppointment(db: Database, id: string): Promise<{ appointme
     const current = await lockAppointment(tx, id);
     if (current.status === 'cancelled') return { appointment: current, remindersCancelled: 0 };
     const remindersCancelled = await cancelMessages(tx, reminderKeys(current));
-    const appointment = (
-      await tx.query<AppointmentRow>(`UPDATE appointments SET status = 'cancelled', updated_at = now() WHERE id = $1 RETURNING *`, [id])
-    ).rows[0]!;
+    const appointment = (await tx.query<AppointmentRow>(`UPDATE appointments SET status = 'cancelled', updated_at = now() WHERE id = $1 RETURNING *`, [id]))
+      .rows[0]!;
     return { appointment, remindersCancelled };
   });
 }
 
 /** Records how an appointment went (kept = completed; feeds the KPI "appointments kept"). */
 export async function setAppointmentOutcome(db: Queryable, id: string, status: 'completed' | 'no-show'): Promise<AppointmentRow> {
-  const row = await db.query<AppointmentRow>(
-    `UPDATE appointments SET status = $2, updated_at = now() WHERE id = $1 AND status = 'scheduled' RETURNING *`,
-    [id, status],
-  );
+  const row = await db.query<AppointmentRow>(`UPDATE appointments SET status = $2, updated_at = now() WHERE id = $1 AND status = 'scheduled' RETURNING *`, [
+    id,
+    status,
+  ]);
   if (row.rows[0]) return row.rows[0];
   const exists = await db.query<{ status: string }>('SELECT status FROM appointments WHERE id = $1', [id]);
   if (!exists.rows[0]) throw new NotFoundError(`appointment ${id} not found`);

@@ -14,7 +14,12 @@ export const appointmentFields = z.strictObject({
   tenantId: entityId,
   contactId: entityId,
   startsAt: isoInstant,
-  title: z.string({ message: 'must be a string' }).trim().min(1, { message: 'must not be empty' }).max(200, { message: 'must be at most 200 characters' }).optional(),
+  title: z
+    .string({ message: 'must be a string' })
+    .trim()
+    .min(1, { message: 'must not be empty' })
+    .max(200, { message: 'must be at most 200 characters' })
+    .optional(),
   /** The channel of its reminders. */
   channel: z.enum(APPOINTMENT_CHANNELS, { message: `must be one of ${APPOINTMENT_CHANNELS.join(', ')}` }).optional(),
   status: z.enum(APPOINTMENT_STATUSES, { message: `must be one of ${APPOINTMENT_STATUSES.join(', ')}` }),

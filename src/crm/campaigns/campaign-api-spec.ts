@@ -36,7 +36,12 @@ export const campaignViewSchema = z.strictObject({
 const invalid = { description: 'invalid input: the problem names each field', problem: true };
 const params = { id: entityId };
 const action = (name: 'pause' | 'resume' | 'cancel', summary: string, conflict: string): RouteSpec => ({
-  method: 'post', path: `/v1/campaigns/{id}/${name}`, operationId: `${name}Campaign`, tag: 'campaigns', summary, params,
+  method: 'post',
+  path: `/v1/campaigns/{id}/${name}`,
+  operationId: `${name}Campaign`,
+  tag: 'campaigns',
+  summary,
+  params,
   responses: {
     200: { description: 'the campaign after the change', schema: campaignViewSchema },
     400: { description: 'a body was sent (this route takes none) or the id is malformed', problem: true },
@@ -47,7 +52,10 @@ const action = (name: 'pause' | 'resume' | 'cancel', summary: string, conflict: 
 
 export const campaignApiSpec: RouteSpec[] = [
   {
-    method: 'post', path: '/v1/campaigns', operationId: 'createCampaign', tag: 'campaigns',
+    method: 'post',
+    path: '/v1/campaigns',
+    operationId: 'createCampaign',
+    tag: 'campaigns',
     summary: "Creates a campaign to a tenant's list or segment; its template is checked now, its messages are written when sendAt comes",
     body: { 'application/json': campaignFields },
     responses: {
@@ -57,13 +65,21 @@ export const campaignApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/v1/campaigns', operationId: 'listCampaigns', tag: 'campaigns',
+    method: 'get',
+    path: '/v1/campaigns',
+    operationId: 'listCampaigns',
+    tag: 'campaigns',
     summary: "A tenant's campaigns in id order, a page at a time (pass nextCursor back as cursor)",
     query: campaignListQuery,
     responses: { 200: { description: 'one page', schema: pageSchema(campaignViewSchema) }, 400: invalid },
   },
   {
-    method: 'get', path: '/v1/campaigns/{id}', operationId: 'getCampaign', tag: 'campaigns', summary: 'One campaign with its delivery counts', params,
+    method: 'get',
+    path: '/v1/campaigns/{id}',
+    operationId: 'getCampaign',
+    tag: 'campaigns',
+    summary: 'One campaign with its delivery counts',
+    params,
     responses: { 200: { description: 'the campaign', schema: campaignViewSchema }, 400: invalid, 404: { description: 'unknown campaign', problem: true } },
   },
   action('pause', 'Pauses a scheduled or sending campaign at the next batch boundary', 'the campaign is not scheduled or sending'),

@@ -52,12 +52,7 @@ const SEGMENT_WINDOW = `
  * unique idempotency key. A paused or cancelled campaign reads no rows: the FOR UPDATE on the
  * campaign row serializes with the pause/cancel API.
  */
-export async function expandCampaignBatch(
-  tx: Queryable,
-  campaignId: string,
-  limit: number,
-  audience: 'list' | 'segment',
-): Promise<BatchOutcome> {
+export async function expandCampaignBatch(tx: Queryable, campaignId: string, limit: number, audience: 'list' | 'segment'): Promise<BatchOutcome> {
   const result = await tx.query<{ read: number; queued: number; skipped: number }>(
     `WITH camp AS (
        SELECT id, tenant_id, name, channel, subject, template, send_at, list_id, segment_id, cursor_contact_id
@@ -102,13 +97,21 @@ export async function expandCampaignBatch(
      outbox AS (
        ${insertOutboxRows({
          values: {
-           tenant_id: 'camp.tenant_id', contact_id: 'k.contact_id', channel: 'camp.channel', recipient: 'btrim(k.address)',
-           scheduled_at: 'camp.send_at', due_at: 'camp.send_at', template: 'camp.template', subject: 'camp.subject',
+           tenant_id: 'camp.tenant_id',
+           contact_id: 'k.contact_id',
+           channel: 'camp.channel',
+           recipient: 'btrim(k.address)',
+           scheduled_at: 'camp.send_at',
+           due_at: 'camp.send_at',
+           template: 'camp.template',
+           subject: 'camp.subject',
            variables: `jsonb_build_object(
                 'contact', jsonb_build_object('id', k.contact_id, 'name', k.name, 'email', k.email, 'phone', k.phone)
                            || coalesce(k.attributes, '{}'::jsonb),
                 'campaign', jsonb_build_object('id', camp.id, 'name', camp.name))`,
-           type: `'campaign'`, status: `'scheduled'`, idempotency_key: `'campaign:' || camp.id || ':' || k.contact_id`,
+           type: `'campaign'`,
+           status: `'scheduled'`,
+           idempotency_key: `'campaign:' || camp.id || ':' || k.contact_id`,
          },
          from: `recorded r
          JOIN classified k ON k.contact_id = r.contact_id

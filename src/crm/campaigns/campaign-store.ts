@@ -178,7 +178,10 @@ export async function cancelOutstandingMessages(db: Queryable, id: string): Prom
       [id, after, CANCEL_CHUNK],
     );
     if (chunk.rows.length === 0) break;
-    cancelled += await cancelMessages(db, chunk.rows.map((r) => campaignMessageKey(id, r.contact_id)));
+    cancelled += await cancelMessages(
+      db,
+      chunk.rows.map((r) => campaignMessageKey(id, r.contact_id)),
+    );
     after = chunk.rows[chunk.rows.length - 1]!.contact_id;
     if (chunk.rows.length < CANCEL_CHUNK) break;
   }
@@ -192,10 +195,10 @@ export async function cancelledIncomplete(db: Queryable): Promise<string[]> {
 }
 
 async function transition(db: Queryable, id: string, from: CampaignStatus[], set: string): Promise<CampaignRow> {
-  const result = await db.query<CampaignRow>(
-    `UPDATE campaigns SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
-    [id, from],
-  );
+  const result = await db.query<CampaignRow>(`UPDATE campaigns SET ${set}, updated_at = now() WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`, [
+    id,
+    from,
+  ]);
   const row = result.rows[0];
   if (row) return row;
   const current = await getCampaign(db, id);
@@ -204,7 +207,10 @@ async function transition(db: Queryable, id: string, from: CampaignStatus[], set
 }
 
 /** One page of a tenant's campaigns in id order, `limit` rows after `afterId` (the caller reads one more than it shows). */
-export async function listCampaigns(db: Queryable, page: { tenantId: string; status?: CampaignStatus | undefined; afterId?: string | undefined; limit: number }): Promise<CampaignRow[]> {
+export async function listCampaigns(
+  db: Queryable,
+  page: { tenantId: string; status?: CampaignStatus | undefined; afterId?: string | undefined; limit: number },
+): Promise<CampaignRow[]> {
   const result = await db.query<CampaignRow>(
     `SELECT * FROM campaigns
       WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR id > $3)

@@ -15,7 +15,10 @@ const SAMPLE = {
  */
 export function validateCampaignTemplate(templates: TemplateEngine, fields: { template: string; subject?: string | undefined }): void {
   const issues: FieldIssue[] = [];
-  for (const [field, text] of [['template', fields.template], ['subject', fields.subject]] as const) {
+  for (const [field, text] of [
+    ['template', fields.template],
+    ['subject', fields.subject],
+  ] as const) {
     if (text === undefined) continue;
     try {
       templates.render(text, SAMPLE);

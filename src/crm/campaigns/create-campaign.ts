@@ -12,11 +12,7 @@ import { validateCampaignTemplate } from './campaign-template';
  * field) and its audience is a list or segment of the same tenant; one that is not is a
  * NotFoundError naming listId or segmentId.
  */
-export async function createCampaign(
-  db: Queryable,
-  templates: TemplateEngine,
-  body: CampaignFields,
-): Promise<CampaignRow> {
+export async function createCampaign(db: Queryable, templates: TemplateEngine, body: CampaignFields): Promise<CampaignRow> {
   validateCampaignTemplate(templates, body);
   if (body.listId !== undefined) {
     const list = await getList(db, body.listId);

@@ -43,9 +43,13 @@ const invalid = { description: 'invalid input: the problem names each field', pr
 
 export const contactApiSpec: RouteSpec[] = [
   {
-    method: 'put', path: '/v1/contacts/{id}', operationId: 'upsertContact', tag: 'contacts',
+    method: 'put',
+    path: '/v1/contacts/{id}',
+    operationId: 'upsertContact',
+    tag: 'contacts',
     summary: 'Creates or replaces a contact (idempotent: the same PUT twice leaves one identical row)',
-    params: idParam, body: { 'application/json': contactFields },
+    params: idParam,
+    body: { 'application/json': contactFields },
     responses: {
       200: { description: 'updated or unchanged', schema: contactViewSchema.extend({ outcome: upsertOutcome }) },
       201: { description: 'created', schema: contactViewSchema.extend({ outcome: upsertOutcome }) },
@@ -54,12 +58,21 @@ export const contactApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/v1/contacts/{id}', operationId: 'getContact', tag: 'contacts', summary: 'One contact', params: idParam,
+    method: 'get',
+    path: '/v1/contacts/{id}',
+    operationId: 'getContact',
+    tag: 'contacts',
+    summary: 'One contact',
+    params: idParam,
     responses: { 200: { description: 'the contact', schema: contactViewSchema }, 400: invalid, 404: { description: 'unknown contact', problem: true } },
   },
   {
-    method: 'delete', path: '/v1/contacts/{id}', operationId: 'deleteContact', tag: 'contacts',
-    summary: "Deletes a contact and cancels the messages scheduled for it (same transaction)", params: idParam,
+    method: 'delete',
+    path: '/v1/contacts/{id}',
+    operationId: 'deleteContact',
+    tag: 'contacts',
+    summary: 'Deletes a contact and cancels the messages scheduled for it (same transaction)',
+    params: idParam,
     responses: {
       200: { description: 'deleted', schema: z.strictObject({ id: z.string(), deleted: z.literal(true), messagesCancelled: z.number().int() }) },
       400: invalid,
@@ -67,21 +80,31 @@ export const contactApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'post', path: '/v1/contacts/batch', operationId: 'upsertContactBatch', tag: 'contacts',
+    method: 'post',
+    path: '/v1/contacts/batch',
+    operationId: 'upsertContactBatch',
+    tag: 'contacts',
     summary: `Upserts up to ${MAX_BATCH_ITEMS} contacts, with a result per item (not all-or-nothing)`,
     body: { 'application/json': z.strictObject({ contacts: z.array(contactWithId).min(1).max(MAX_BATCH_ITEMS) }) },
     responses: {
       200: {
         description: 'what happened to each item',
         schema: z.strictObject({
-          created: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), failed: z.number().int(), results: z.array(batchResult),
+          created: z.number().int(),
+          updated: z.number().int(),
+          unchanged: z.number().int(),
+          failed: z.number().int(),
+          results: z.array(batchResult),
         }),
       },
       400: invalid,
     },
   },
   {
-    method: 'post', path: '/v1/contacts/import', operationId: 'importContacts', tag: 'contacts',
+    method: 'post',
+    path: '/v1/contacts/import',
+    operationId: 'importContacts',
+    tag: 'contacts',
     summary: 'Streams any number of contacts as NDJSON (one contact a line) or CSV (a header first); a malformed line is reported by number',
     body: { 'application/x-ndjson': undefined, 'text/csv': undefined },
     responses: {

@@ -66,7 +66,10 @@ export async function importContacts(db: Queryable, source: AsyncIterable<Source
     if (chunk.size === 0) return;
     const pending = [...chunk.values()];
     chunk = new Map();
-    const outcomes = await upsertContacts(db, pending.map((p) => p.input));
+    const outcomes = await upsertContacts(
+      db,
+      pending.map((p) => p.input),
+    );
     // Refused rows come back out of line order; errors are reported in line order.
     for (const { line, input } of pending) {
       const outcome = outcomes.get(input.id)!;

@@ -13,9 +13,12 @@ import { CsvHeaderError, csvLines, ndjsonLines } from './import-sources';
 export const MAX_BATCH_ITEMS = 1_000;
 
 const batchBody = z.strictObject({
-  contacts: z.array(z.unknown(), { message: 'must be a list of contacts' }).min(1, { message: 'must not be empty' }).max(MAX_BATCH_ITEMS, {
-    message: `must hold at most ${MAX_BATCH_ITEMS} contacts; send more through POST /api/v1/contacts/import`,
-  }),
+  contacts: z
+    .array(z.unknown(), { message: 'must be a list of contacts' })
+    .min(1, { message: 'must not be empty' })
+    .max(MAX_BATCH_ITEMS, {
+      message: `must hold at most ${MAX_BATCH_ITEMS} contacts; send more through POST /api/v1/contacts/import`,
+    }),
 });
 
 const REFUSED: Partial<Record<UpsertOutcome, { kind: 'invalid-input' | 'conflict'; problem: FieldProblem }>> = {
@@ -24,8 +27,7 @@ const REFUSED: Partial<Record<UpsertOutcome, { kind: 'invalid-input' | 'conflict
 };
 
 type BatchResult =
-  | { index: number; id: string; outcome: 'created' | 'updated' | 'unchanged' }
-  | { index: number; id?: string; outcome: 'failed'; errors: FieldProblem[] };
+  { index: number; id: string; outcome: 'created' | 'updated' | 'unchanged' } | { index: number; id?: string; outcome: 'failed'; errors: FieldProblem[] };
 
 /**
  * The CRM's writes of contacts under /v1: PUT (idempotent upsert), GET, DELETE (cancels the
@@ -76,11 +78,15 @@ export function contactRoutes(deps: { db: Database; importChunkSize?: number }):
       seen.set(id, index);
       valid.push({ index, input: toContactInput(id, fields) });
     });
-    const outcomes = await upsertContacts(db, valid.map((v) => v.input));
+    const outcomes = await upsertContacts(
+      db,
+      valid.map((v) => v.input),
+    );
     for (const { index, input } of valid) {
       const outcome = outcomes.get(input.id)!;
       const refused = REFUSED[outcome];
-      if (refused) results.push({ index, id: input.id, outcome: 'failed', errors: [{ ...refused.problem, field: `contacts[${index}].${refused.problem.field}` }] });
+      if (refused)
+        results.push({ index, id: input.id, outcome: 'failed', errors: [{ ...refused.problem, field: `contacts[${index}].${refused.problem.field}` }] });
       else results.push({ index, id: input.id, outcome: outcome as 'created' | 'updated' | 'unchanged' });
     }
     results.sort((a, b) => a.index - b.index);
@@ -95,7 +101,11 @@ export function contactRoutes(deps: { db: Database; importChunkSize?: number }):
       res.json(await importContacts(db, source, { chunkSize: deps.importChunkSize ?? 1_000 }));
     } catch (err) {
       if (err instanceof CsvHeaderError) {
-        throw new ProblemError('invalid-input', `header: ${err.message}`, err.unknownColumns.map((c) => ({ field: `header.${c}`, message: 'is not a known column' })));
+        throw new ProblemError(
+          'invalid-input',
+          `header: ${err.message}`,
+          err.unknownColumns.map((c) => ({ field: `header.${c}`, message: 'is not a known column' })),
+        );
       }
       throw err;
     }

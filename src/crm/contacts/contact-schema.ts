@@ -23,10 +23,7 @@ const email = z
   .trim()
   .max(320, { message: 'must be at most 320 characters' })
   .regex(EMAIL, { message: 'must be an e-mail address such as ann@example.com' });
-const phone = z
-  .string({ message: 'must be a string' })
-  .trim()
-  .regex(E164, { message: 'must be a phone number in E.164 form such as +14155550100' });
+const phone = z.string({ message: 'must be a string' }).trim().regex(E164, { message: 'must be a phone number in E.164 form such as +14155550100' });
 export const timeZone = z
   .string({ message: 'must be an IANA time zone such as America/New_York' })
   .refine(isValidTimeZone, { message: 'must be an IANA time zone such as America/New_York' });

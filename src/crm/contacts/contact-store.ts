@@ -74,7 +74,9 @@ export async function upsertContacts(db: Queryable, contacts: readonly ContactIn
        INSERT INTO contacts AS c (id, ${COMPARED.join(', ')})
        SELECT id, ${COMPARED.join(', ')} FROM input WHERE id NOT IN (SELECT id FROM refused)
        ON CONFLICT (id) DO UPDATE
-          SET ${COMPARED.filter((k) => k !== 'tenant_id').map((k) => `${k} = EXCLUDED.${k}`).join(', ')}, updated_at = now()
+          SET ${COMPARED.filter((k) => k !== 'tenant_id')
+            .map((k) => `${k} = EXCLUDED.${k}`)
+            .join(', ')}, updated_at = now()
         -- The tenant check repeats here: a row another request inserted meanwhile is not moved.
         WHERE c.tenant_id = EXCLUDED.tenant_id
           AND (${COMPARED.map((k) => `c.${k}`).join(', ')}) IS DISTINCT FROM (${COMPARED.map((k) => `EXCLUDED.${k}`).join(', ')})

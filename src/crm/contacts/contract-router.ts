@@ -35,4 +35,12 @@ export function dataContractRoutes(deps: { db: Database; dunningReminderDays: re
 }
 
 /** The OpenAPI route specs of every route above, in the order the document lists them. */
-export const dataContractApiSpec = [...tenantApiSpec, ...contactApiSpec, ...leadApiSpec, ...listApiSpec, ...segmentApiSpec, ...appointmentApiSpec, ...invoiceApiSpec];
+export const dataContractApiSpec = [
+  ...tenantApiSpec,
+  ...contactApiSpec,
+  ...leadApiSpec,
+  ...listApiSpec,
+  ...segmentApiSpec,
+  ...appointmentApiSpec,
+  ...invoiceApiSpec,
+];

@@ -52,7 +52,20 @@ export async function* ndjsonLines(body: Readable): AsyncGenerator<SourceLine> {
 }
 
 /** CSV columns and the contact field each fills; see docs/data-contract.md. */
-const CSV_COLUMNS = new Set(['id', 'tenantId', 'name', 'email', 'phone', 'whatsapp', 'timezone', 'tags', 'attributes', 'consent.email', 'consent.sms', 'consent.whatsapp']);
+const CSV_COLUMNS = new Set([
+  'id',
+  'tenantId',
+  'name',
+  'email',
+  'phone',
+  'whatsapp',
+  'timezone',
+  'tags',
+  'attributes',
+  'consent.email',
+  'consent.sms',
+  'consent.whatsapp',
+]);
 
 /** A header naming a column crm-worker does not know: the whole import is refused before any row. */
 export class CsvHeaderError extends Error {
@@ -108,7 +121,11 @@ function csvRecordToLine(record: Record<string, string>, line: number): SourceLi
   for (const [column, cell] of Object.entries(record)) {
     const text = cell.trim();
     if (text === '') continue;
-    if (column === 'tags') value.tags = text.split(';').map((t) => t.trim()).filter((t) => t !== '');
+    if (column === 'tags')
+      value.tags = text
+        .split(';')
+        .map((t) => t.trim())
+        .filter((t) => t !== '');
     else if (column === 'attributes') {
       try {
         value.attributes = JSON.parse(text);

@@ -38,8 +38,7 @@ export async function scheduleDunning(tx: Queryable, invoice: InvoiceRow, days: 
       [invoice.contact_id],
     )
   ).rows[0];
-  const address =
-    invoice.channel === 'email' ? contact?.email : invoice.channel === 'whatsapp' ? (contact?.whatsapp ?? contact?.phone) : contact?.phone;
+  const address = invoice.channel === 'email' ? contact?.email : invoice.channel === 'whatsapp' ? (contact?.whatsapp ?? contact?.phone) : contact?.phone;
   await tx.query('UPDATE invoices SET dunning_scheduled_at = now(), dunning_days = $2 WHERE id = $1', [invoice.id, [...days]]);
   if (!address) return 0;
   const dueAt = new Date(invoice.due_at).getTime();

@@ -10,7 +10,10 @@ const REFUSED: Partial<Record<InvoicePutOutcome['outcome'], { kind: CallerErrorK
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
   'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: 'unknown contact in this tenant: PUT /api/v1/contacts/:id first' } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the invoice belongs to another tenant; invoices do not move between tenants' } },
-  'other-contact': { kind: 'conflict', problem: { field: 'contactId', message: 'the invoice belongs to another contact; invoices do not move between contacts' } },
+  'other-contact': {
+    kind: 'conflict',
+    problem: { field: 'contactId', message: 'the invoice belongs to another contact; invoices do not move between contacts' },
+  },
 };
 
 /**
@@ -26,7 +29,11 @@ export function invoiceContractRoutes(deps: { db: Database; dunningReminderDays:
     if (refused) throw new ProblemError(refused.kind, `${refused.problem.field}: ${refused.problem.message}`, [refused.problem]);
     if (result.outcome === 'terms-changed') {
       const message = 'does not change once the invoice exists (its reminders carry it): void the invoice and send a new one';
-      throw new ProblemError('conflict', result.fields.map((f) => `${f}: ${message}`).join('; '), result.fields.map((field) => ({ field, message })));
+      throw new ProblemError(
+        'conflict',
+        result.fields.map((f) => `${f}: ${message}`).join('; '),
+        result.fields.map((field) => ({ field, message })),
+      );
     }
     if (result.outcome === 'closed') {
       const message = `the invoice is ${result.status}; a paid or void invoice does not change any more`;

@@ -15,7 +15,10 @@ export const invoiceFields = z
     tenantId: entityId,
     contactId: entityId,
     amountCents: z.number({ message: 'must be a number' }).int({ message: 'must be a whole number of cents' }).positive({ message: 'must be positive' }),
-    currency: z.string({ message: 'must be a string' }).regex(/^[A-Z]{3}$/, { message: 'must be a three-letter ISO 4217 code such as USD' }).optional(),
+    currency: z
+      .string({ message: 'must be a string' })
+      .regex(/^[A-Z]{3}$/, { message: 'must be a three-letter ISO 4217 code such as USD' })
+      .optional(),
     dueAt: isoInstant,
     paymentLink: z
       .string({ message: 'must be a string' })

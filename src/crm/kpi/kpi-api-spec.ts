@@ -23,13 +23,22 @@ export const snapshotViewSchema = z.strictObject({
 
 export const kpiApiSpec: RouteSpec[] = [
   {
-    method: 'get', path: '/v1/kpi-snapshots', operationId: 'listKpiSnapshots', tag: 'kpi',
+    method: 'get',
+    path: '/v1/kpi-snapshots',
+    operationId: 'listKpiSnapshots',
+    tag: 'kpi',
     summary: "A tenant's daily KPI snapshots in date order, from and to inclusive, a page at a time",
     query: snapshotListQuery,
-    responses: { 200: { description: 'one page', schema: pageSchema(snapshotViewSchema) }, 400: { description: 'invalid input: the problem names each field', problem: true } },
+    responses: {
+      200: { description: 'one page', schema: pageSchema(snapshotViewSchema) },
+      400: { description: 'invalid input: the problem names each field', problem: true },
+    },
   },
   {
-    method: 'post', path: '/v1/kpi-snapshots/recompute', operationId: 'recomputeKpiSnapshot', tag: 'kpi',
+    method: 'post',
+    path: '/v1/kpi-snapshots/recompute',
+    operationId: 'recomputeKpiSnapshot',
+    tag: 'kpi',
     summary: "Computes one tenant's KPIs for one local date again and stores them",
     body: { 'application/json': recomputeBody },
     responses: {

@@ -49,7 +49,8 @@ export function kpiRoutes(deps: { db: Database }): Router {
   });
   router.post('/v1/kpi-snapshots/recompute', async (req, res) => {
     const body = parseOrThrow(recomputeBody, req.body ?? {});
-    if (!(await getTenant(db, body.tenantId))) throw new ProblemError('not-found', `tenantId: tenant ${body.tenantId} not found`, [{ field: 'tenantId', message: 'unknown tenant' }]);
+    if (!(await getTenant(db, body.tenantId)))
+      throw new ProblemError('not-found', `tenantId: tenant ${body.tenantId} not found`, [{ field: 'tenantId', message: 'unknown tenant' }]);
     res.json(snapshotView(await computeKpiSnapshot(db, body.tenantId, body.date)));
   });
   return router;

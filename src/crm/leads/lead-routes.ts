@@ -8,7 +8,7 @@ import { leadView } from './lead-view';
 
 const REFUSED: Partial<Record<LeadUpsertOutcome, { kind: CallerErrorKind; problem: FieldProblem }>> = {
   'unknown-tenant': { kind: 'invalid-input', problem: { field: 'tenantId', message: 'unknown tenant: PUT /api/v1/tenants/:id first' } },
-  'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: "unknown contact in this tenant: PUT /api/v1/contacts/:id first" } },
+  'unknown-contact': { kind: 'invalid-input', problem: { field: 'contactId', message: 'unknown contact in this tenant: PUT /api/v1/contacts/:id first' } },
   'other-tenant': { kind: 'conflict', problem: { field: 'tenantId', message: 'the lead belongs to another tenant; leads do not move between tenants' } },
   'other-contact': { kind: 'conflict', problem: { field: 'contactId', message: 'the lead belongs to another contact; leads do not move between contacts' } },
 };

@@ -27,14 +27,22 @@ export const listApiSpec: RouteSpec[] = [
     conflict: 'the list belongs to another tenant',
   }),
   {
-    method: 'put', path: '/v1/lists/{id}/members', operationId: 'replaceListMembers', tag: 'lists',
+    method: 'put',
+    path: '/v1/lists/{id}/members',
+    operationId: 'replaceListMembers',
+    tag: 'lists',
     summary: `Replaces the list's whole membership with these contacts of its tenant (up to ${MAX_LIST_MEMBERS}; idempotent)`,
-    params: { id: entityId }, body: { 'application/json': listMembersFields },
+    params: { id: entityId },
+    body: { 'application/json': listMembersFields },
     responses: {
       200: {
         description: 'what changed',
         schema: z.strictObject({
-          listId: z.string(), outcome: z.enum(['updated', 'unchanged']), added: z.number().int(), removed: z.number().int(), members: z.number().int(),
+          listId: z.string(),
+          outcome: z.enum(['updated', 'unchanged']),
+          added: z.number().int(),
+          removed: z.number().int(),
+          members: z.number().int(),
         }),
       },
       400: { description: "invalid input, or ids that are not contacts of the list's tenant (each named)", problem: true },

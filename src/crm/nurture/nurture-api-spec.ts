@@ -25,7 +25,10 @@ const invalid = { description: 'invalid input: the problem names each field', pr
 
 export const nurtureApiSpec: RouteSpec[] = [
   {
-    method: 'post', path: '/v1/nurture-enrollments', operationId: 'enrollContact', tag: 'nurture',
+    method: 'post',
+    path: '/v1/nurture-enrollments',
+    operationId: 'enrollContact',
+    tag: 'nurture',
     summary: 'Enrols a contact in a nurture sequence: every step is scheduled at its exact time, in one transaction',
     body: { 'application/json': enrollmentFields },
     responses: {
@@ -36,12 +39,21 @@ export const nurtureApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/v1/nurture-enrollments/{id}', operationId: 'getEnrollment', tag: 'nurture', summary: 'One enrolment', params,
+    method: 'get',
+    path: '/v1/nurture-enrollments/{id}',
+    operationId: 'getEnrollment',
+    tag: 'nurture',
+    summary: 'One enrolment',
+    params,
     responses: { 200: { description: 'the enrolment', schema: enrollmentViewSchema }, 400: invalid, 404: { description: 'unknown enrolment', problem: true } },
   },
   {
-    method: 'post', path: '/v1/nurture-enrollments/{id}/stop', operationId: 'stopEnrollment', tag: 'nurture',
-    summary: 'Stops an enrolment and cancels its steps not yet sent; stopping a stopped one again changes nothing', params,
+    method: 'post',
+    path: '/v1/nurture-enrollments/{id}/stop',
+    operationId: 'stopEnrollment',
+    tag: 'nurture',
+    summary: 'Stops an enrolment and cancels its steps not yet sent; stopping a stopped one again changes nothing',
+    params,
     responses: {
       200: { description: 'stopped', schema: z.strictObject({ enrollment: enrollmentViewSchema, stepsCancelled: z.number().int() }) },
       400: { description: 'a body was sent (this route takes none) or the id is malformed', problem: true },

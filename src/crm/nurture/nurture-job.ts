@@ -45,9 +45,7 @@ export function createNurtureJob(options: { schedule: string }): JobDefinition {
         stopped += batch;
         if (batch < BATCH) break;
       }
-      const completed = await db.query(
-        `UPDATE nurture_enrollments SET status = 'completed' WHERE status = 'active' AND ends_at <= now()`,
-      );
+      const completed = await db.query(`UPDATE nurture_enrollments SET status = 'completed' WHERE status = 'active' AND ends_at <= now()`);
       if (stopped + completed.rowCount > 0) logger.info('nurture enrolments updated', { stopped, completed: completed.rowCount });
       return { items: stopped + completed.rowCount };
     },

@@ -26,33 +26,38 @@ export interface EnrollmentRow {
  * sent. The delivery engine also drops a step on reply (stopOnReply) as a second guard; the
  * nurture-sequences job stops enrolments whose contact replied or converted outside the API.
  */
-export function enrollContact(
-  db: Database,
-  input: { sequenceId: string; contactId: string; leadId?: string | undefined },
-): Promise<EnrollmentRow> {
+export function enrollContact(db: Database, input: { sequenceId: string; contactId: string; leadId?: string | undefined }): Promise<EnrollmentRow> {
   return db.transaction(async (tx) => {
     const sequence = (
       await tx.query<{ id: string; tenant_id: string; channel: ChannelName }>('SELECT id, tenant_id, channel FROM nurture_sequences WHERE id = $1', [
         input.sequenceId,
       ])
     ).rows[0];
-    if (!sequence) throw new NotFoundError(`sequenceId: nurture sequence ${input.sequenceId} not found`, [{ field: 'sequenceId', message: 'unknown nurture sequence' }]);
+    if (!sequence)
+      throw new NotFoundError(`sequenceId: nurture sequence ${input.sequenceId} not found`, [{ field: 'sequenceId', message: 'unknown nurture sequence' }]);
     const contact = (
       await tx.query<{ name: string | null; email: string | null; phone: string | null; whatsapp: string | null }>(
         'SELECT name, email, phone, whatsapp FROM contacts WHERE id = $1 AND tenant_id = $2',
         [input.contactId, sequence.tenant_id],
       )
     ).rows[0];
-    if (!contact) throw new NotFoundError(`contactId: contact ${input.contactId} not found for the sequence's tenant`, [{ field: 'contactId', message: "unknown contact in the sequence's tenant" }]);
+    if (!contact)
+      throw new NotFoundError(`contactId: contact ${input.contactId} not found for the sequence's tenant`, [
+        { field: 'contactId', message: "unknown contact in the sequence's tenant" },
+      ]);
     const address = sequence.channel === 'email' ? contact.email : sequence.channel === 'whatsapp' ? (contact.whatsapp ?? contact.phone) : contact.phone;
-    if (!address) throw new ConflictError(`contactId: contact ${input.contactId} has no address for ${sequence.channel}`, [{ field: 'contactId', message: `has no address for ${sequence.channel}` }]);
+    if (!address)
+      throw new ConflictError(`contactId: contact ${input.contactId} has no address for ${sequence.channel}`, [
+        { field: 'contactId', message: `has no address for ${sequence.channel}` },
+      ]);
     const steps = (
       await tx.query<{ step_no: number; delay_minutes: number; subject: string | null; template: string }>(
         'SELECT step_no, delay_minutes, subject, template FROM nurture_steps WHERE sequence_id = $1 ORDER BY step_no',
         [input.sequenceId],
       )
     ).rows;
-    if (steps.length === 0) throw new ConflictError(`sequenceId: nurture sequence ${input.sequenceId} has no steps`, [{ field: 'sequenceId', message: 'has no steps' }]);
+    if (steps.length === 0)
+      throw new ConflictError(`sequenceId: nurture sequence ${input.sequenceId} has no steps`, [{ field: 'sequenceId', message: 'has no steps' }]);
 
     const enrolledAt = new Date();
     let at = enrolledAt.getTime();
@@ -64,7 +69,10 @@ export function enrollContact(
       [sequence.tenant_id, input.sequenceId, input.contactId, input.leadId ?? null, steps.length, enrolledAt, new Date(at)],
     );
     const enrollment = inserted.rows[0];
-    if (!enrollment) throw new ConflictError(`contactId: contact ${input.contactId} is already enrolled in sequence ${input.sequenceId}`, [{ field: 'contactId', message: 'is already enrolled in this sequence' }]);
+    if (!enrollment)
+      throw new ConflictError(`contactId: contact ${input.contactId} is already enrolled in sequence ${input.sequenceId}`, [
+        { field: 'contactId', message: 'is already enrolled in this sequence' },
+      ]);
     await scheduleMessages(
       tx,
       steps.map((s, i) => ({
@@ -100,11 +108,7 @@ export async function stopEnrollment(tx: Queryable, enrollmentId: string, reason
 }
 
 /** Stops every active enrolment of a contact (a reply) or of a lead (a conversion). */
-export async function stopEnrollmentsOf(
-  tx: Queryable,
-  who: { contactId: string } | { leadId: string },
-  reason: 'reply' | 'conversion',
-): Promise<number> {
+export async function stopEnrollmentsOf(tx: Queryable, who: { contactId: string } | { leadId: string }, reason: 'reply' | 'conversion'): Promise<number> {
   const ids = await tx.query<{ id: string }>(
     'contactId' in who
       ? `SELECT id FROM nurture_enrollments WHERE contact_id = $1 AND status = 'active'`
@@ -128,7 +132,10 @@ export function stopEnrollmentByHand(db: Database, id: string): Promise<{ enroll
   return db.transaction(async (tx) => {
     const current = (await tx.query<EnrollmentRow>('SELECT * FROM nurture_enrollments WHERE id = $1 FOR UPDATE', [id])).rows[0];
     if (!current) throw new NotFoundError(`nurture enrollment ${id} not found`);
-    if (current.status === 'completed') throw new ConflictError(`nurture enrollment ${id} is completed`, [{ field: 'status', message: 'is completed; only an active enrollment can be stopped' }]);
+    if (current.status === 'completed')
+      throw new ConflictError(`nurture enrollment ${id} is completed`, [
+        { field: 'status', message: 'is completed; only an active enrollment can be stopped' },
+      ]);
     const stepsCancelled = await stopEnrollment(tx, id, 'manual');
     return { enrollment: (await getEnrollment(tx, id))!, stepsCancelled };
   });

@@ -54,9 +54,8 @@ export class MessageSender {
       const destinationWaitMs = rateLimits.destinationWaitMs(destination);
       const waitMs = destinationWaitMs > 0 ? destinationWaitMs : await rateLimits.acquire(row.channel);
       if (waitMs > 0) {
-        const reason = destinationWaitMs > 0
-          ? `receiver ${destination} asked to wait: waiting ${waitMs} ms`
-          : `rate limit of channel ${row.channel}: waiting ${waitMs} ms`;
+        const reason =
+          destinationWaitMs > 0 ? `receiver ${destination} asked to wait: waiting ${waitMs} ms` : `rate limit of channel ${row.channel}: waiting ${waitMs} ms`;
         await this.apply(row, token, labels, { kind: 'held-back', waitMs, reason });
         return;
       }
@@ -72,25 +71,27 @@ export class MessageSender {
       const sendStartedAt = monotonicMs();
       const deadline = startDeadline(config.sendTimeoutMs, `send of message ${row.id}`, this.deps.abortSends);
       sendDeadline = deadline;
-      const result = await channel.send(
-        {
-          id: row.id,
-          tenantId: row.tenant_id,
-          channel: row.channel,
-          recipient: row.recipient,
-          subject,
-          body,
-          type: row.type,
-          metadata: {
-            contact_id: row.contact_id,
-            lead_id: row.lead_id,
+      const result = await channel
+        .send(
+          {
+            id: row.id,
+            tenantId: row.tenant_id,
+            channel: row.channel,
             recipient: row.recipient,
-            scheduled_at: new Date(row.scheduled_at).toISOString(),
-            attempt: row.attempts,
+            subject,
+            body,
+            type: row.type,
+            metadata: {
+              contact_id: row.contact_id,
+              lead_id: row.lead_id,
+              recipient: row.recipient,
+              scheduled_at: new Date(row.scheduled_at).toISOString(),
+              attempt: row.attempts,
+            },
           },
-        },
-        { idempotencyKey: row.idempotency_key, signal: deadline.signal },
-      ).finally(() => deadline.clear());
+          { idempotencyKey: row.idempotency_key, signal: deadline.signal },
+        )
+        .finally(() => deadline.clear());
       // On the database's clock, like scheduled_at: a skewed or stepped host still stores the truth.
       const sentAt = new Date(this.deps.clock.nowMs());
       this.deps.queue.recordSendTime(monotonicMs() - sendStartedAt);
@@ -98,9 +99,16 @@ export class MessageSender {
       metrics.sends.inc({ ...labels, result: decideOutcome({ kind: 'sent' }, this.context(row)).counter });
       // The slot frees now; the "sent" mark is batched with others finishing at the same time. If
       // the process dies before it is written, the row's lease expires and it becomes 'unknown'.
-      void this.deps.sentWriter.write({
-        id: row.id, token, sentAt, sentBy: this.deps.instanceId, providerMessageId: result.providerMessageId ?? null,
-      }, row.recurrence_interval_seconds !== null);
+      void this.deps.sentWriter.write(
+        {
+          id: row.id,
+          token,
+          sentAt,
+          sentBy: this.deps.instanceId,
+          providerMessageId: result.providerMessageId ?? null,
+        },
+        row.recurrence_interval_seconds !== null,
+      );
     } catch (err) {
       // A send cut off by its deadline may have reached the provider all the same.
       const timedOut = sendDeadline?.signal.aborted === true && (sendDeadline.signal.reason as Error | undefined)?.name === 'TimeoutError';
@@ -119,7 +127,12 @@ export class MessageSender {
   }
 
   /** Applies an outcome that is not a send: counted, logged, the slow-down honoured, the row's next state written. */
-  private async apply(row: ClaimedMessage, token: string, labels: { channel: string; strategy: string }, result: Exclude<SendResult, { kind: 'sent' }>): Promise<void> {
+  private async apply(
+    row: ClaimedMessage,
+    token: string,
+    labels: { channel: string; strategy: string },
+    result: Exclude<SendResult, { kind: 'sent' }>,
+  ): Promise<void> {
     const decision = decideOutcome(result, this.context(row));
     if (decision.status === 'sent') return;
     const { metrics, rateLimits, db } = this.deps;
@@ -133,16 +146,20 @@ export class MessageSender {
       // Made here, not per send: only a failure logs about its message.
       const log = this.deps.log.child({ messageId: row.id, channel: row.channel });
       const error = result.kind === 'error' ? result.error.message : undefined;
-      const fields = decision.status === 'scheduled'
-        ? decision.slowDown
-          ? { retryAfterMs: decision.slowDown.retryAfterMs, destination: 'destination' in decision.slowDown ? decision.slowDown.destination : undefined }
-          : { attempts: row.attempts, retryInMs: decision.retryInMs, error }
-        : decision.status === 'dead' ? { attempts: row.attempts, error } : { error };
+      const fields =
+        decision.status === 'scheduled'
+          ? decision.slowDown
+            ? { retryAfterMs: decision.slowDown.retryAfterMs, destination: 'destination' in decision.slowDown ? decision.slowDown.destination : undefined }
+            : { attempts: row.attempts, retryInMs: decision.retryInMs, error }
+          : decision.status === 'dead'
+            ? { attempts: row.attempts, error }
+            : { error };
       log[decision.log.level](decision.log.message, fields);
     }
-    const write = decision.status === 'scheduled'
-      ? { id: row.id, token, status: decision.status, error: decision.error, retryInMs: decision.retryInMs, refundAttempt: decision.refundAttempt }
-      : { id: row.id, token, status: decision.status, error: decision.error };
+    const write =
+      decision.status === 'scheduled'
+        ? { id: row.id, token, status: decision.status, error: decision.error, retryInMs: decision.retryInMs, refundAttempt: decision.refundAttempt }
+        : { id: row.id, token, status: decision.status, error: decision.error };
     await persistWrite(() => recordAttemptFailure(db, write), this.deps.log, this.deps.abortSends);
   }
 }

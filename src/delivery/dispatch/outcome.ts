@@ -5,10 +5,7 @@ import { PermanentDeliveryError, RateLimitedError } from '../../channels/errors'
  * a rate limit (the channel's budget or a paused destination), or failed with an error (timedOut:
  * the send deadline cut it off, so the provider may have it all the same).
  */
-export type SendResult =
-  | { kind: 'sent' }
-  | { kind: 'held-back'; waitMs: number; reason: string }
-  | { kind: 'error'; error: Error; timedOut: boolean };
+export type SendResult = { kind: 'sent' } | { kind: 'held-back'; waitMs: number; reason: string } | { kind: 'error'; error: Error; timedOut: boolean };
 
 /** What the decision needs to know of the message and the configuration. */
 export interface OutcomeContext {
@@ -58,7 +55,11 @@ export function decideOutcome(result: SendResult, context: OutcomeContext): Outc
   if (result.kind === 'sent') return { status: 'sent', counter: 'sent' };
   if (result.kind === 'held-back') {
     return {
-      status: 'scheduled', counter: 'rate_limited', retryInMs: result.waitMs, refundAttempt: true, error: result.reason,
+      status: 'scheduled',
+      counter: 'rate_limited',
+      retryInMs: result.waitMs,
+      refundAttempt: true,
+      error: result.reason,
     };
   }
   const { error, timedOut } = result;
@@ -66,16 +67,24 @@ export function decideOutcome(result: SendResult, context: OutcomeContext): Outc
     // Without a receiver that deduplicates, a retry could deliver it twice: an operator decides,
     // as after a crash mid-send. Webhooks retry under their key.
     return {
-      status: 'unknown', counter: 'unknown', error: `outcome unknown: ${error.message}`,
+      status: 'unknown',
+      counter: 'unknown',
+      error: `outcome unknown: ${error.message}`,
       log: { level: 'warn', message: 'send timed out: outcome unknown, left for an operator' },
     };
   }
   if (error instanceof RateLimitedError) {
-    const slowDown: SlowDown = error.destination !== undefined
-      ? { destination: error.destination, retryAfterMs: error.retryAfterMs }
-      : { channel: true, retryAfterMs: error.retryAfterMs };
+    const slowDown: SlowDown =
+      error.destination !== undefined
+        ? { destination: error.destination, retryAfterMs: error.retryAfterMs }
+        : { channel: true, retryAfterMs: error.retryAfterMs };
     return {
-      status: 'scheduled', counter: 'rate_limited', retryInMs: error.retryAfterMs, refundAttempt: true, error: error.message, slowDown,
+      status: 'scheduled',
+      counter: 'rate_limited',
+      retryInMs: error.retryAfterMs,
+      refundAttempt: true,
+      error: error.message,
+      slowDown,
       log: {
         level: 'warn',
         message: error.destination !== undefined ? 'receiver asked to slow down: destination paused' : 'provider asked to slow down: channel paused',
@@ -89,7 +98,11 @@ export function decideOutcome(result: SendResult, context: OutcomeContext): Outc
     return { status: 'dead', counter: 'dead', error: error.message, log: { level: 'warn', message: 'message dead after its last attempt' } };
   }
   return {
-    status: 'scheduled', counter: 'retry', retryInMs: context.retryDelayMs(context.attempts), refundAttempt: false, error: error.message,
+    status: 'scheduled',
+    counter: 'retry',
+    retryInMs: context.retryDelayMs(context.attempts),
+    refundAttempt: false,
+    error: error.message,
     log: { level: 'info', message: 'send failed; retrying later' },
   };
 }

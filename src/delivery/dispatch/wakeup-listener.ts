@@ -40,7 +40,10 @@ export class WakeUpListener {
       this.unlisten = await withDeadline(pending, LISTEN_DEADLINE_MS, 'LISTEN for delivery wake-ups');
     } catch (err) {
       // A LISTEN that completes after its deadline must not linger as a second listener.
-      void pending.then((stop) => stop().catch(() => undefined), () => undefined);
+      void pending.then(
+        (stop) => stop().catch(() => undefined),
+        () => undefined,
+      );
       throw err;
     }
   }

@@ -2,7 +2,6 @@ import type { Queryable } from '../../db/database';
 import { ValidationError } from '../validation-error';
 import { wakeUpAfter } from './wakeup';
 
-
 /**
  * Keys are unique per tenant: without a tenant, a key two tenants use names two messages, and
  * acting on both would let one tenant's request touch the other's message. Refused instead.

@@ -134,10 +134,7 @@ export async function markSending(
  * (turned 'unknown' by a lease sweep, perhaps resent by another worker) is not renewed, and its
  * holder must not send it. Returns the renewed ids.
  */
-export async function renewSendingLeases(
-  db: Queryable,
-  params: { rows: ReadonlyArray<{ id: string; token: string }>; leaseMs: number },
-): Promise<string[]> {
+export async function renewSendingLeases(db: Queryable, params: { rows: ReadonlyArray<{ id: string; token: string }>; leaseMs: number }): Promise<string[]> {
   if (params.rows.length === 0) return [];
   const result = await db.query<{ id: string }>(
     `UPDATE scheduled_messages m

@@ -4,10 +4,28 @@
  * insertOutboxRows, so a column added to the outbox contract is added here once.
  */
 export const NEW_ROW_COLUMNS = [
-  'tenant_id', 'contact_id', 'lead_id', 'channel', 'recipient', 'scheduled_at', 'due_at',
-  'template', 'subject', 'variables', 'tone', 'type', 'status', 'personalize', 'context_hints', 'idempotency_key',
-  'skip_if_completed', 'action_item_id', 'stop_on_reply', 'recurrence_interval_seconds',
-  'request_fingerprint', 'previous_occurrence_id',
+  'tenant_id',
+  'contact_id',
+  'lead_id',
+  'channel',
+  'recipient',
+  'scheduled_at',
+  'due_at',
+  'template',
+  'subject',
+  'variables',
+  'tone',
+  'type',
+  'status',
+  'personalize',
+  'context_hints',
+  'idempotency_key',
+  'skip_if_completed',
+  'action_item_id',
+  'stop_on_reply',
+  'recurrence_interval_seconds',
+  'request_fingerprint',
+  'previous_occurrence_id',
 ] as const;
 
 export type NewRowColumn = (typeof NEW_ROW_COLUMNS)[number];

@@ -47,9 +47,25 @@ export interface ScheduleResult {
 
 /** The request fields as the statement's JSON input names them: the outbox's own column names. */
 const INPUT_COLUMNS = [
-  'tenant_id', 'contact_id', 'lead_id', 'channel', 'recipient', 'scheduled_at', 'template', 'subject', 'variables', 'tone',
-  'type', 'personalize', 'context_hints', 'idempotency_key', 'skip_if_completed', 'action_item_id', 'stop_on_reply',
-  'recurrence_interval_seconds', 'request_fingerprint',
+  'tenant_id',
+  'contact_id',
+  'lead_id',
+  'channel',
+  'recipient',
+  'scheduled_at',
+  'template',
+  'subject',
+  'variables',
+  'tone',
+  'type',
+  'personalize',
+  'context_hints',
+  'idempotency_key',
+  'skip_if_completed',
+  'action_item_id',
+  'stop_on_reply',
+  'recurrence_interval_seconds',
+  'request_fingerprint',
 ] as const;
 
 // Large schedules go in slices so one statement's JSON parameter stays a few megabytes.
@@ -63,14 +79,13 @@ const INSERT_SLICE = 2_000;
  * when `db` is one, else in its own, so a batch is all-or-nothing either way. Each slice is one
  * statement (insert and notify together): no row exists without its wake-up.
  */
-export async function scheduleMessages(
-  db: Queryable,
-  requests: ScheduleRequest[],
-  options: ValidationOptions = {},
-): Promise<ScheduleResult> {
+export async function scheduleMessages(db: Queryable, requests: ScheduleRequest[], options: ValidationOptions = {}): Promise<ScheduleResult> {
   const valid = validateScheduleRequests(requests, options);
   if (valid.length === 0) return { scheduled: 0, duplicates: 0, ids: [] };
-  await assertTenantsExist(db, valid.map((r) => r.tenantId));
+  await assertTenantsExist(
+    db,
+    valid.map((r) => r.tenantId),
+  );
 
   const fingerprints = valid.map(requestFingerprint);
   const insertAll = async (q: Queryable): Promise<ScheduleResult> => {

@@ -41,10 +41,7 @@ export async function markClaimedSent(db: Queryable, records: readonly SentRecor
  * sent) or unknown. Returns the id marked, if any; the caller schedules a recurring row's next
  * occurrence in the same transaction.
  */
-export async function markSentByKey(
-  db: Queryable,
-  params: { idempotencyKey: string; sentBy: string; tenantId?: string },
-): Promise<string | undefined> {
+export async function markSentByKey(db: Queryable, params: { idempotencyKey: string; sentBy: string; tenantId?: string }): Promise<string | undefined> {
   const marked = await db.query<{ id: string }>(
     `UPDATE scheduled_messages
         SET status = 'sent', sent_at = now(), sent_by = $2, lease_expires_at = NULL, updated_at = now()

@@ -27,18 +27,27 @@ const databaseAway = { description: 'the database cannot be reached; retry after
 /** The auto follow-up rule, queue status and worker health (delivery-status-routes.ts). */
 export const deliveryStatusApiSpec: RouteSpec[] = [
   {
-    method: 'post', path: '/v1/auto-follow-ups', operationId: 'applyAutoFollowUpRule', tag: 'auto-follow-ups',
-    summary: 'Reports a lead\'s predicted probability: at or above FOLLOWUP_RULE_TOP_P it gets one follow-up per FOLLOWUP_SCHEDULES delay, once per lead',
+    method: 'post',
+    path: '/v1/auto-follow-ups',
+    operationId: 'applyAutoFollowUpRule',
+    tag: 'auto-follow-ups',
+    summary: "Reports a lead's predicted probability: at or above FOLLOWUP_RULE_TOP_P it gets one follow-up per FOLLOWUP_SCHEDULES delay, once per lead",
     body: { 'application/json': leadReportBody },
     responses: { 200: { description: 'what the rule did', schema: autoFollowUpOutcome }, 400: invalid },
   },
   {
-    method: 'get', path: '/v1/queue', operationId: 'getQueueStatus', tag: 'queue',
+    method: 'get',
+    path: '/v1/queue',
+    operationId: 'getQueueStatus',
+    tag: 'queue',
     summary: 'How many messages the outbox holds in each status, and how many scheduled ones are due now',
     responses: { 200: { description: 'the counts', schema: queueStatus }, 400: invalid },
   },
   {
-    method: 'get', path: '/v1/worker', operationId: 'getWorkerHealth', tag: 'queue',
+    method: 'get',
+    path: '/v1/worker',
+    operationId: 'getWorkerHealth',
+    tag: 'queue',
     summary: "The dispatchers' liveness from their shared heartbeat (any worker answers for all)",
     responses: { 200: { description: 'the liveness', schema: workerHealth }, 400: invalid, 503: databaseAway },
   },

@@ -12,7 +12,10 @@ const text = (max: number) => z.string().trim().min(1, { message: 'required' }).
 export const leadReportBody = z.strictObject({
   tenantId: text(200),
   leadId: text(200),
-  predProb: z.number({ message: 'must be a number from 0 to 1' }).min(0, { message: 'must be a number from 0 to 1' }).max(1, { message: 'must be a number from 0 to 1' }),
+  predProb: z
+    .number({ message: 'must be a number from 0 to 1' })
+    .min(0, { message: 'must be a number from 0 to 1' })
+    .max(1, { message: 'must be a number from 0 to 1' }),
   recipient: text(2048).optional().describe('default: the configured webhook target, or lead:<leadId> on the log channel'),
   channel: z.enum(CHANNEL_NAMES, { message: `must be one of ${CHANNEL_NAMES.join(', ')}` }).optional(),
   contactId: text(200).nullable().optional(),

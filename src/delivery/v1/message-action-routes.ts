@@ -8,7 +8,10 @@ import { idParam } from './message-routes';
 
 const tenantId = z.string().trim().min(1, { message: 'required' }).max(200);
 const idempotencyKey = z.string().trim().min(1, { message: 'required' }).max(512);
-const nonBlankText = z.string().max(20_000).refine((value) => value.trim() !== '', { message: 'required' });
+const nonBlankText = z
+  .string()
+  .max(20_000)
+  .refine((value) => value.trim() !== '', { message: 'required' });
 
 export const rescheduleBody = z.strictObject({
   tenantId,
@@ -55,14 +58,19 @@ export function messageActionRoutes(deps: { service: FollowUpService }): Router 
     return message;
   };
   const refused = (message: MessageView, step: string, allowed: string) =>
-    new ConflictError(`message ${message.id} is ${message.status}: only ${allowed} messages can be ${step}`, [{ field: 'status', message: `is ${message.status}` }]);
+    new ConflictError(`message ${message.id} is ${message.status}: only ${allowed} messages can be ${step}`, [
+      { field: 'status', message: `is ${message.status}` },
+    ]);
 
   router.post('/v1/messages/reschedule', async (req, res) => {
     const body = parseOrThrow(rescheduleBody, req.body ?? {});
     const scheduledAt = timeOrThrow(body.scheduledAt, body.timezone, 'scheduledAt');
     const moved = await service.reschedule(body.idempotencyKey, scheduledAt, undefined, body.tenantId);
     const message = await service.get({ idempotencyKey: body.idempotencyKey, tenantId: body.tenantId });
-    if (!message) throw new NotFoundError(`no message with idempotency key "${body.idempotencyKey}" for tenant "${body.tenantId}"`, [{ field: 'idempotencyKey', message: 'no such message' }]);
+    if (!message)
+      throw new NotFoundError(`no message with idempotency key "${body.idempotencyKey}" for tenant "${body.tenantId}"`, [
+        { field: 'idempotencyKey', message: 'no such message' },
+      ]);
     if (moved === 0) throw refused(message, 'rescheduled', 'scheduled or claimed');
     res.json(message);
   });
@@ -86,7 +94,11 @@ export function messageActionRoutes(deps: { service: FollowUpService }): Router 
     const id = parseOrThrow(idParam, req.params.id, 'id');
     const body = parseOrThrow(markSentBody, req.body ?? {});
     const message = await messageOr404(id);
-    const outcome = await service.markSent({ idempotencyKey: message.idempotencyKey, tenantId: message.tenantId, ...(body.sentBy ? { sentBy: body.sentBy } : {}) });
+    const outcome = await service.markSent({
+      idempotencyKey: message.idempotencyKey,
+      tenantId: message.tenantId,
+      ...(body.sentBy ? { sentBy: body.sentBy } : {}),
+    });
     const after = (await service.get({ id: message.id }))!;
     if (!outcome.marked) throw refused(after, 'marked sent', 'scheduled, claimed or unknown');
     res.json(after);

@@ -41,7 +41,10 @@ const invalid = { description: 'invalid input: the problem names each field', pr
 
 export const messageApiSpec: RouteSpec[] = [
   {
-    method: 'post', path: '/v1/messages', operationId: 'scheduleMessages', tag: 'messages',
+    method: 'post',
+    path: '/v1/messages',
+    operationId: 'scheduleMessages',
+    tag: 'messages',
     summary: `Schedules up to ${MAX_MESSAGES_PER_REQUEST} messages, all or none; a repeat of a key with the same request is a duplicate`,
     body: { 'application/json': z.strictObject({ messages: z.array(scheduleItem).min(1).max(MAX_MESSAGES_PER_REQUEST) }) },
     responses: {
@@ -51,8 +54,12 @@ export const messageApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/v1/messages', operationId: 'listMessages', tag: 'messages',
-    summary: "A tenant's messages in id order, a page at a time (pass nextCursor back as cursor); filtered by status (pending: scheduled,claimed,sending; dead letter: dead), contact or idempotency key",
+    method: 'get',
+    path: '/v1/messages',
+    operationId: 'listMessages',
+    tag: 'messages',
+    summary:
+      "A tenant's messages in id order, a page at a time (pass nextCursor back as cursor); filtered by status (pending: scheduled,claimed,sending; dead letter: dead), contact or idempotency key",
     query: listQuery,
     responses: {
       200: { description: 'one page', schema: pageSchema(messageViewSchema) },
@@ -60,12 +67,19 @@ export const messageApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'get', path: '/v1/messages/{id}', operationId: 'getMessage', tag: 'messages', summary: 'One message',
+    method: 'get',
+    path: '/v1/messages/{id}',
+    operationId: 'getMessage',
+    tag: 'messages',
+    summary: 'One message',
     params: { id: z.string().regex(/^\d{1,18}$/) },
     responses: { 200: { description: 'the message', schema: messageViewSchema }, 400: invalid, 404: { description: 'unknown message', problem: true } },
   },
   {
-    method: 'post', path: '/v1/messages/cancel', operationId: 'cancelMessages', tag: 'messages',
+    method: 'post',
+    path: '/v1/messages/cancel',
+    operationId: 'cancelMessages',
+    tag: 'messages',
     summary: 'Cancels messages (or recurring series) by key that are not yet being sent',
     body: { 'application/json': cancelBody },
     responses: { 200: { description: 'how many were cancelled', schema: z.strictObject({ cancelled: z.number().int() }) }, 400: invalid },

@@ -17,7 +17,10 @@ export const suppressionViewSchema = z.strictObject({
 
 export const suppressionApiSpec: RouteSpec[] = [
   {
-    method: 'put', path: '/v1/suppressions', operationId: 'putSuppression', tag: 'suppressions',
+    method: 'put',
+    path: '/v1/suppressions',
+    operationId: 'putSuppression',
+    tag: 'suppressions',
     summary: "Opts a recipient out of a channel ('*' for all) for a tenant; their messages are skipped from then on",
     body: { 'application/json': suppressionBody },
     responses: {
@@ -27,13 +30,19 @@ export const suppressionApiSpec: RouteSpec[] = [
     },
   },
   {
-    method: 'delete', path: '/v1/suppressions', operationId: 'deleteSuppression', tag: 'suppressions',
+    method: 'delete',
+    path: '/v1/suppressions',
+    operationId: 'deleteSuppression',
+    tag: 'suppressions',
     summary: 'Lifts one opt-out',
     query: suppressionKeyQuery,
     responses: { 204: { description: 'lifted' }, 400: invalid, 404: { description: 'there was no such opt-out', problem: true } },
   },
   {
-    method: 'get', path: '/v1/suppressions', operationId: 'listSuppressions', tag: 'suppressions',
+    method: 'get',
+    path: '/v1/suppressions',
+    operationId: 'listSuppressions',
+    tag: 'suppressions',
     summary: "A tenant's opt-outs in (channel, recipient) order, a page at a time (pass nextCursor back as cursor)",
     query: suppressionListQuery,
     responses: { 200: { description: 'one page', schema: pageSchema(suppressionViewSchema) }, 400: invalid },

@@ -63,7 +63,15 @@ export function suppressionRoutes(deps: { db: Queryable }): Router {
       ...(query.channel ? { channel: query.channel } : {}),
       ...(query.recipient ? { recipient: query.recipient } : {}),
     });
-    res.json(pageFrom(rows, query.limit, (row) => row, (row) => [row.channel, row.recipient], suppressionsCursor));
+    res.json(
+      pageFrom(
+        rows,
+        query.limit,
+        (row) => row,
+        (row) => [row.channel, row.recipient],
+        suppressionsCursor,
+      ),
+    );
   });
 
   return router;
