@@ -227,6 +227,20 @@ export async function cancelQueuedCall(db: Queryable, id: string): Promise<boole
   return cancelled.rowCount > 0;
 }
 
+/**
+ * A deleted contact's calls still waiting are withdrawn, as its messages are: nobody should be
+ * rung on behalf of a contact the CRM removed. One already ringing reports its own outcome.
+ * Returns how many were cancelled.
+ */
+export async function cancelQueuedCallsOfContact(db: Queryable, tenantId: string, contactId: string): Promise<number> {
+  const cancelled = await db.query(
+    `UPDATE calls SET status = 'cancelled', ended_at = now(), next_attempt_at = NULL, last_error = 'contact deleted', updated_at = now()
+      WHERE tenant_id = $1 AND contact_id = $2 AND status = 'queued'`,
+    [tenantId, contactId],
+  );
+  return cancelled.rowCount;
+}
+
 /** Removes up to `limit` finished calls older than `retentionDays`, oldest first; returns how many. */
 export async function deleteFinishedCalls(db: Queryable, retentionDays: number, limit: number): Promise<number> {
   const batch = await db.query(

@@ -106,7 +106,23 @@ describe.each(['postgres', 'pglite'] as const)('contact store on %s', (kind) => 
     // One occurrence is in a provider's hands right now: it cannot be unsent, but must not recur.
     await db.query(`UPDATE scheduled_messages SET status = 'sending' WHERE idempotency_key = 'ann-weekly'`);
 
-    expect(await deleteContact(db, 'ann')).toEqual({ messagesCancelled: 2 });
+    // Her calls still waiting are withdrawn too; one already ringing and another contact's are not.
+    const call = async (contactId: string, status: string) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO calls (tenant_id, contact_id, to_number, status) VALUES ('t1', $1, '+14155550100', $2) RETURNING id::text AS id`,
+          [contactId, status],
+        )
+      ).rows[0]!.id;
+    const [queued, ringing, other] = [await call('ann', 'queued'), await call('ann', 'dialing'), await call('old', 'queued')];
+
+    expect(await deleteContact(db, 'ann')).toEqual({ messagesCancelled: 2, callsCancelled: 1 });
+    const calls = (await db.query(`SELECT id::text AS id, status FROM calls ORDER BY id`)).rows;
+    expect(calls).toEqual([
+      { id: queued, status: 'cancelled' },
+      { id: ringing, status: 'dialing' },
+      { id: other, status: 'queued' },
+    ]);
     expect(await deleteContact(db, 'ann')).toBeUndefined();
     const rows = (await db.query(`SELECT idempotency_key, status, recurrence_interval_seconds AS every FROM scheduled_messages ORDER BY idempotency_key`)).rows;
     expect(rows).toEqual([

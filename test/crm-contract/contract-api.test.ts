@@ -140,7 +140,7 @@ describe('data contract: tenants and contacts over /api/v1', () => {
       expect((await call('POST', '/followups', message(contact, key))).status).toBe(201);
     }
     const deleted = await call('DELETE', '/v1/contacts/c2');
-    expect(deleted).toEqual(expect.objectContaining({ status: 200, body: { id: 'c2', deleted: true, messagesCancelled: 2 } }));
+    expect(deleted).toEqual(expect.objectContaining({ status: 200, body: { id: 'c2', deleted: true, messagesCancelled: 2, callsCancelled: 0 } }));
     const statuses = (await db.query(`SELECT idempotency_key, status FROM scheduled_messages ORDER BY idempotency_key`)).rows;
     expect(statuses).toEqual([
       { idempotency_key: 'bob-1', status: 'cancelled' },

@@ -74,7 +74,10 @@ export const contactApiSpec: RouteSpec[] = [
     summary: 'Deletes a contact and cancels the messages scheduled for it (same transaction)',
     params: idParam,
     responses: {
-      200: { description: 'deleted', schema: z.strictObject({ id: z.string(), deleted: z.literal(true), messagesCancelled: z.number().int() }) },
+      200: {
+        description: 'deleted',
+        schema: z.strictObject({ id: z.string(), deleted: z.literal(true), messagesCancelled: z.number().int(), callsCancelled: z.number().int() }),
+      },
       400: invalid,
       404: { description: 'unknown contact', problem: true },
     },

@@ -57,7 +57,7 @@ export function contactRoutes(deps: { db: Database; importChunkSize?: number }):
     const id = parseOrThrow(entityId, req.params.id, 'id');
     const deleted = await deleteContact(db, id);
     if (!deleted) throw new ProblemError('not-found', `contact ${id} not found`);
-    res.json({ id, deleted: true, messagesCancelled: deleted.messagesCancelled });
+    res.json({ id, deleted: true, messagesCancelled: deleted.messagesCancelled, callsCancelled: deleted.callsCancelled });
   });
 
   // Per item, not all-or-nothing: a CRM syncing 1,000 contacts should not lose 999 to one bad

@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../../db/database';
+import { cancelQueuedCallsOfContact } from '../../calls/call-store';
 import { cancelMessages } from '../../delivery/outbox';
 import type { ContactInput } from './contact-schema';
 
@@ -104,7 +105,7 @@ export async function getContact(db: Queryable, id: string): Promise<ContactRow 
  * memberships go with it (ON DELETE CASCADE); their reminders are among the cancelled messages.
  * Returns undefined for an unknown id.
  */
-export function deleteContact(db: Database, id: string): Promise<{ messagesCancelled: number } | undefined> {
+export function deleteContact(db: Database, id: string): Promise<{ messagesCancelled: number; callsCancelled: number } | undefined> {
   return db.transaction(async (tx) => {
     const deleted = await tx.query<{ tenant_id: string }>('DELETE FROM contacts WHERE id = $1 RETURNING tenant_id', [id]);
     const tenantId = deleted.rows[0]?.tenant_id;
@@ -115,6 +116,7 @@ export function deleteContact(db: Database, id: string): Promise<{ messagesCance
       [tenantId, id],
     );
     const keys = open.rows.map((r) => r.idempotency_key);
-    return { messagesCancelled: await cancelMessages(tx, keys, tenantId) };
+    const messagesCancelled = await cancelMessages(tx, keys, tenantId);
+    return { messagesCancelled, callsCancelled: await cancelQueuedCallsOfContact(tx, tenantId, id) };
   });
 }
