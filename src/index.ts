@@ -50,7 +50,7 @@ import { FollowUpService } from './delivery/followup-service';
 import { createTemplateEngine } from './templates/template-engine';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { createLogger } from './logging/logger';
-import { startWorker as startComposedWorker } from './main';
+import { startWorker as startComposedWorker } from './worker';
 
 export { ConfigError, loadConfig, type Config, type ConfigProblem, type DeliveryConfig } from './config/config';
 export { DatabaseBusyError, type Queryable, type QueryResult } from './db/database';

@@ -8,7 +8,7 @@ import type { JobDefinition } from './scheduler/job';
 
 /**
  * Every module of this build, in start order (stopped in reverse). Adding a capability means
- * one line here; main.ts does not change. This list sits beside main.ts, not in src/modules/:
+ * one line here; worker.ts does not change. This list sits beside worker.ts, not in src/modules/:
  * it imports every module, and every module imports the interface from src/modules/.
  */
 export const moduleFactories: readonly ModuleFactory[] = [coreJobsModule, deliveryModule, knowledgeModule, callsModule, crmModule];
@@ -21,7 +21,7 @@ export async function buildWorkerModules(ctx: ModuleContext): Promise<WorkerModu
 }
 
 /**
- * The jobs the worker would schedule, built from the same module list as main.ts, for tools
+ * The jobs the worker would schedule, built from the same module list as worker.ts, for tools
  * that run one job outside the scheduler (the operator CLI). Modules are built, not started:
  * nothing here starts a dispatcher loop or a server.
  */

@@ -60,7 +60,7 @@ export type ValidScheduleRequest = z.infer<typeof scheduleRequestSchema>;
 export interface ValidationOptions {
   /** Webhook target names the engine knows; when given, a webhook recipient must be one of them or a URL. */
   webhookTargets?: ReadonlySet<string>;
-  /** The sandboxed engine built from TEMPLATE_* (main.ts); callers without one get the default limits. */
+  /** The sandboxed engine built from TEMPLATE_* (worker.ts); callers without one get the default limits. */
   templates?: TemplateEngine;
   /**
    * Shared by the validations of one API request: once a template ran into a limit the request

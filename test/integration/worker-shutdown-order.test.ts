@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config/config';
-import { startWorker } from '../../src/main';
+import { startWorker } from '../../src/worker';
 import { createCapturingLogger } from '../fakes/capturing-logger';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 

@@ -1,7 +1,7 @@
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { loadConfig } from '../../src/config/config';
 import { pointIdFor } from '../../src/knowledge/point-id';
-import { startWorker, type RunningWorker } from '../../src/main';
+import { startWorker, type RunningWorker } from '../../src/worker';
 import { embeddingFor, startFakeOpenAI, type FakeOpenAI } from '../fakes/fake-openai';
 import { startFakeQdrant } from '../fakes/fake-qdrant';
 import { startRealQdrant, type RealQdrant } from '../support/real-qdrant';
