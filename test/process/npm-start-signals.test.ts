@@ -29,7 +29,8 @@ describe('`npm start` drains and exits on signals', () => {
 
   const start = async (name: string) => {
     const npm = fixture.spawn(name, { ...fixture.serviceEnv(name + ':'), JOBS_ENABLED: 'false' }, { command: 'npm', args: ['start', '--silent'] });
-    const started = await waitUntilStarted(npm, 120_000);
+    // Well inside the test's own limit, so a start that stalls fails with what npm and the worker said.
+    const started = await waitUntilStarted(npm, 90_000);
     const workerPid = Number(started.pid);
     expect(workerPid).toBeGreaterThan(0);
     workerPids.push(workerPid);
@@ -41,12 +42,12 @@ describe('`npm start` drains and exits on signals', () => {
     process.kill(npm.child.pid!, 'SIGTERM');
     await npm.waitForLog('a clean shutdown', (l) => l.message === 'shutdown complete', 30_000);
     await waitFor('the worker process to be gone', () => !isRunning(workerPid), { limitMs: 30_000 });
-  });
+  }, 180_000);
 
   it('Ctrl-C (SIGINT to the process group) drains the worker and ends it', async () => {
     const { npm, workerPid } = await start('npm-int');
     process.kill(-npm.child.pid!, 'SIGINT');
     await npm.waitForLog('a clean shutdown', (l) => l.message === 'shutdown complete', 30_000);
     await waitFor('the worker process to be gone', () => !isRunning(workerPid), { limitMs: 30_000 });
-  });
+  }, 180_000);
 });

@@ -85,17 +85,23 @@ export function spawnWorker(
     logs,
     stderr,
     port,
-    waitForLog(what, predicate, limitMs = 60_000) {
-      return waitFor(
-        `${name}: ${what}`,
-        () => {
-          if (exitInfo && !logs.some(predicate)) {
-            throw new Error(`${name} exited (${JSON.stringify(exitInfo)}); stderr: ${stderr.join('').slice(-2000)}`);
-          }
-          return logs.find(predicate);
-        },
-        { limitMs },
-      );
+    async waitForLog(what, predicate, limitMs = 60_000) {
+      try {
+        return await waitFor(
+          `${name}: ${what}`,
+          () => {
+            if (exitInfo && !logs.some(predicate)) {
+              throw new Error(`${name} exited (${JSON.stringify(exitInfo)}); stderr: ${stderr.join('').slice(-2000)}`);
+            }
+            return logs.find(predicate);
+          },
+          { limitMs },
+        );
+      } catch (err) {
+        // What the process said last is what tells a slow start from a stuck one.
+        const said = logs.slice(-5).map((l) => l.message);
+        throw new Error(`${(err as Error).message}; its last log lines: ${JSON.stringify(said)}; stderr: ${stderr.join('').slice(-1000)}`);
+      }
     },
     async waitForExit(limitMs = 60_000) {
       let timer: NodeJS.Timeout | undefined;
