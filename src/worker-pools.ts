@@ -1,8 +1,6 @@
 import type { Config } from './config/config';
 import type { Database } from './db/database';
 import { migrate } from './db/migrate';
-import { createPgDatabase } from './db/pg-database';
-import { createPgliteDatabase } from './db/pglite-database';
 import type { Logger } from './logging/logger';
 import { sleep } from './util/deadline';
 
@@ -11,14 +9,17 @@ import { sleep } from './util/deadline';
  * concurrent API requests once took every connection of a single shared pool, failed a dispatcher
  * tick and flapped /health. The API pool sheds with 503 when its acquire deadline passes; the
  * dispatcher, the scheduler (tick fences and the jobs' statements) and the health probe keep
- * their own. The embedded PGlite is one in-process database for all.
+ * their own. The embedded PGlite is one in-process database for all. Only the driver in use is
+ * loaded: pg for DATABASE_URL, PGlite (and its WASM) for the embedded default.
  */
 export async function openWorkerPools(config: Config, logger: Logger) {
   if (!config.database.url) {
+    const { createPgliteDatabase } = await import('./db/pglite-database');
     const embedded = await createPgliteDatabase(config.database.pgliteDataDir, { schema: config.database.schema });
     return { api: embedded, dispatcher: embedded, jobs: embedded, health: embedded, distinct: new Map([['embedded', embedded]]) };
   }
   const url = config.database.url;
+  const { createPgDatabase } = await import('./db/pg-database');
   const open = (poolName: string, poolMax: number, minIdle: number, acquireTimeoutMs?: number) =>
     createPgDatabase({
       url,

@@ -10,12 +10,11 @@ import { createHttpApp, type HttpDeps } from './http/app';
 import { ShutdownSequence } from './lifecycle/shutdown';
 import { createInProcessLeaseLocks } from './locks/in-process-lease-locks';
 import { lockKey, type LeaseLocks } from './locks/lease';
-import { createRedisLeaseLocks } from './locks/redis-lease-locks';
 import { createLogger, type Logger } from './logging/logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createTemplateEngine } from './templates/template-engine';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
-import { closeRedis, connectRedis, type RedisClient } from './redis/redis-client';
+import type { RedisClient } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
 import { recentRuns, runsPage } from './scheduler/job-runs';
 import { Scheduler } from './scheduler/scheduler';
@@ -90,6 +89,9 @@ async function openDatabase(config: Config, logger: Logger, shutdown: ShutdownSe
 /** Step 2: Redis lease locks with REDIS_URL (the client closes after everything that uses it), else in-process ones. */
 async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<{ redis: RedisClient | undefined; locks: LeaseLocks }> {
   if (!config.redis.url) return { redis: undefined, locks: createInProcessLeaseLocks({ owner: config.instanceId, logger }) };
+  // Loaded only with REDIS_URL: the redis client library is the costliest to load of all (~0.3 s here).
+  const { closeRedis, connectRedis } = await import('./redis/redis-client');
+  const { createRedisLeaseLocks } = await import('./locks/redis-lease-locks');
   const client = await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
   shutdown.register('redis', () => closeRedis(client, 2_000));
   const locks = createRedisLeaseLocks({

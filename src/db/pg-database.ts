@@ -1,7 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { DatabaseBusyError, type Database, type Queryable, type QueryOptions, type QueryResult } from './database';
 import type { Logger } from '../logging/logger';
-import { connectionOptions, DEFAULT_SCHEMA, withoutOptions } from './schema';
+import { connectionOptions, DEFAULT_SCHEMA, quoteIdent, withoutOptions } from './schema';
 
 export interface PgDatabaseOptions {
   url: string;
@@ -150,8 +150,4 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
       await pool.end();
     },
   };
-}
-
-export function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
 }

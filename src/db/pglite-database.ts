@@ -2,8 +2,7 @@ import fs from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database';
 import { lockDataDir } from './data-dir-lock';
-import { quoteIdent } from './pg-database';
-import { assertSchemaName, DEFAULT_SCHEMA } from './schema';
+import { assertSchemaName, DEFAULT_SCHEMA, quoteIdent } from './schema';
 
 /**
  * The embedded default: PostgreSQL compiled to WASM, persisted in a local folder, so the worker

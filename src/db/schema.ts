@@ -41,3 +41,8 @@ export function withoutOptions(url: string): string {
   parsed.searchParams.delete('options');
   return parsed.toString();
 }
+
+/** A quoted SQL identifier (a LISTEN channel, a schema): here, not in pg-database, so the embedded database needs no pg. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}

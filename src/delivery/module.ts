@@ -20,12 +20,12 @@ import { workerHealth } from './worker-health';
  * The delivery engine as a worker module: the outbox dispatcher (started with the worker,
  * stopped before the clients close) and the delivery API under /api.
  */
-export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
+export const deliveryModule: ModuleFactory = async (ctx): Promise<WorkerModule> => {
   const { config, db, logger, metrics, templates } = ctx;
   const delivery = config.delivery;
   const log = logger.child({ module: 'delivery' });
 
-  const channels = buildChannels(config, { logger });
+  const channels = await buildChannels(config, { logger });
   const databaseClock = new DatabaseClock(db);
   const webhook = new WebhookChannel({
     clock: databaseClock,
@@ -47,7 +47,7 @@ export const deliveryModule: ModuleFactory = (ctx): WorkerModule => {
     privateWebhookUrls: delivery.webhook.allowPrivate ? 'allow' : 'refuse',
     metrics: deliveryMetrics,
   });
-  const personalizer = createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
+  const personalizer = await createPersonalizer(config.openai, { logger, metrics: createPersonalizationMetrics(metrics.registers) });
   const dispatcher = delivery.enabled
     ? new Dispatcher({
         db: ctx.deliveryDb,

@@ -1,10 +1,9 @@
-import { QdrantClient } from '@qdrant/js-client-rest';
 import type { Config } from '../config/config';
 import type { Probe } from '../health/health-monitor';
 import type { Logger } from '../logging/logger';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import type { JobDefinition } from '../scheduler/job';
-import { createOpenAiEmbedder, type Embedder } from './embedder';
+import type { Embedder } from './embedder';
 import { createKnowledgeSyncJob } from './knowledge-sync-job';
 import { qdrantProbe } from './qdrant-probe';
 import { QdrantReadiness } from './qdrant-readiness';
@@ -24,13 +23,14 @@ export function knowledgeJobsDisabled(config: Config): { 'knowledge-sync'?: stri
  * and back up the collection.
  * Jobs whose services are not configured are not registered at all (an empty job reporting
  * success would lie); /health lists them under services as "disabled".
+ * The Qdrant and openai client libraries are loaded only when QDRANT_URL (and a key) are set.
  */
-export function createKnowledgeModule(deps: {
+export async function createKnowledgeModule(deps: {
   config: Config;
   logger: Logger;
   /** Tests pass their own embedder; production builds the openai one from config. */
   embedder?: Embedder;
-}): WorkerModule {
+}): Promise<WorkerModule> {
   const { config } = deps;
   const k = config.knowledge;
   const logger = deps.logger.child({ module: 'knowledge' });
@@ -50,6 +50,7 @@ export function createKnowledgeModule(deps: {
     };
   }
 
+  const { QdrantClient } = await import('@qdrant/js-client-rest');
   const client = new QdrantClient({
     url: config.qdrant.url,
     ...(k.qdrantApiKey ? { apiKey: k.qdrantApiKey } : {}),
@@ -72,7 +73,7 @@ export function createKnowledgeModule(deps: {
   if (!disabled['knowledge-sync']) {
     const embedder =
       deps.embedder ??
-      createOpenAiEmbedder({
+      (await import('./embedder')).createOpenAiEmbedder({
         apiKey: config.openai.apiKey!,
         baseUrl: config.openai.baseUrl,
         model: k.embeddingModel,

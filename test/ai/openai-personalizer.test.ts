@@ -29,11 +29,15 @@ describe('OpenAiPersonalizer against the fake OpenAI API', () => {
     fake.chatRequests.length = 0;
     registry = new Registry();
     metrics = createPersonalizationMetrics([registry]);
-    personalizer = new OpenAiPersonalizer(
-      { apiKey: fake.apiKey, baseUrl: fake.baseUrl, model: 'gpt-4o-mini', timeoutMs: 500 },
+    // A deadline no busy machine reaches, so an answer is never mistaken for a timeout; the hang
+    // case below takes a short one (it waits the deadline out).
+    personalizer = withDeadline(15_000);
+  });
+  const withDeadline = (timeoutMs: number) =>
+    new OpenAiPersonalizer(
+      { apiKey: fake.apiKey, baseUrl: fake.baseUrl, model: 'gpt-4o-mini', timeoutMs },
       { logger: createCapturingLogger().logger, metrics },
     );
-  });
 
   it('rewrites the text in the requested tone with the context hints', async () => {
     fake.chatReply = (request) => {
@@ -66,6 +70,7 @@ describe('OpenAiPersonalizer against the fake OpenAI API', () => {
     ['empty', 'empty'],
   ] as const)('falls back to the template when the API answers %s (reason %s) and counts it', async (behaviour, reason) => {
     fake.chatBehaviour = behaviour;
+    if (behaviour === 'hang') personalizer = withDeadline(500);
     const result = await personalizer.personalize({ text: TEMPLATE, tone: 'urgent' });
 
     expect(result).toEqual({ text: TEMPLATE, personalized: false, fallbackReason: reason });
@@ -124,7 +129,7 @@ describe('createPersonalizer', () => {
   });
 
   it('is disabled without OPENAI_API_KEY: the template goes out unchanged, nothing counted', async () => {
-    const personalizer = createPersonalizer(loadConfig({}).openai, deps());
+    const personalizer = await createPersonalizer(loadConfig({}).openai, deps());
     expect(personalizer).toBeInstanceOf(DisabledPersonalizer);
     expect(await personalizer.personalize({ text: TEMPLATE, tone: 'warm' })).toEqual({
       text: TEMPLATE,
@@ -133,10 +138,10 @@ describe('createPersonalizer', () => {
     });
   });
 
-  it('uses OpenAI with the configured base URL, model and timeout defaults', () => {
+  it('uses OpenAI with the configured base URL, model and timeout defaults', async () => {
     const config = loadConfig({ OPENAI_API_KEY: 'sk-test-key', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' }).openai;
     expect(config).toEqual({ apiKey: 'sk-test-key', baseUrl: 'http://127.0.0.1:1/v1', model: 'gpt-4o-mini', timeoutMs: 10_000 });
-    expect(createPersonalizer(config, deps())).toBeInstanceOf(OpenAiPersonalizer);
+    expect(await createPersonalizer(config, deps())).toBeInstanceOf(OpenAiPersonalizer);
   });
 });
 

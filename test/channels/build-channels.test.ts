@@ -18,13 +18,13 @@ const problemsOf = (env: Record<string, string>) => {
 describe('buildChannels', () => {
   const logger = createCapturingLogger().logger;
 
-  it('builds no provider channel when nothing is configured', () => {
-    expect([...buildChannels(loadConfig({}), { logger }).keys()]).toEqual([]);
+  it('builds no provider channel when nothing is configured', async () => {
+    expect([...(await buildChannels(loadConfig({}), { logger })).keys()]).toEqual([]);
   });
 
-  it('builds each channel whose settings are present, and only those', () => {
+  it('builds each channel whose settings are present, and only those', async () => {
     const smsOnly = loadConfig({ TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 'token', TWILIO_SMS_FROM: '+15005550006' });
-    expect([...buildChannels(smsOnly, { logger }).keys()]).toEqual(['sms']);
+    expect([...(await buildChannels(smsOnly, { logger })).keys()]).toEqual(['sms']);
 
     const all = loadConfig({
       SMTP_URL: 'smtp://user:pass@127.0.0.1:2525',
@@ -34,7 +34,7 @@ describe('buildChannels', () => {
       TWILIO_SMS_FROM: '+15005550006',
       TWILIO_WHATSAPP_FROM: '+14155238886',
     });
-    expect([...buildChannels(all, { logger }).keys()].sort()).toEqual(['email', 'sms', 'whatsapp']);
+    expect([...(await buildChannels(all, { logger })).keys()].sort()).toEqual(['email', 'sms', 'whatsapp']);
   });
 
   it('sends through channels built from the environment', async () => {
@@ -49,7 +49,7 @@ describe('buildChannels', () => {
         TWILIO_API_BASE_URL: twilio.baseUrl,
         TWILIO_WHATSAPP_FROM: 'whatsapp:+14155238886',
       });
-      const channels = buildChannels(config, { logger });
+      const channels = await buildChannels(config, { logger });
       const base = { id: 'm1', tenantId: 't1', body: 'Hello', type: 'follow_up', metadata: {} };
       const options = { idempotencyKey: 'k1', signal: new AbortController().signal };
 
