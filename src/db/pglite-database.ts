@@ -5,6 +5,16 @@ import { lockDataDir } from './data-dir-lock';
 import { assertSchemaName, DEFAULT_SCHEMA, quoteIdent } from './schema';
 
 /**
+ * The embedded server's memory, set here rather than left to PostgreSQL's defaults: PGlite keeps
+ * whatever its WASM heap once grew to, and with PostgreSQL's default 128 MB of shared buffers an
+ * embedded worker opened on its folder again sat near 410 MiB resident at rest, about 250 with
+ * these (bench/results/memory.md). A newcomer's outbox and CRM tables fit in far less; PostgreSQL
+ * (DATABASE_URL) is the way to more. The first start on an empty folder runs initdb in a second
+ * WASM instance that is garbage once done; until V8 collects it that start stays higher.
+ */
+const EMBEDDED_MEMORY_SETTINGS = ['shared_buffers = 16MB', 'work_mem = 2MB', 'maintenance_work_mem = 16MB', 'temp_buffers = 2MB', 'wal_buffers = 1MB'];
+
+/**
  * The embedded default: PostgreSQL compiled to WASM, persisted in a local folder, so the worker
  * runs on a fresh machine with nothing installed. One process only; the same SQL as PostgreSQL.
  */
@@ -15,7 +25,7 @@ export async function createPgliteDatabase(dataDir: string, options: { schema?: 
   const unlock = lockDataDir(dataDir);
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir);
+    db = await PGlite.create(dataDir, { postgresqlconf: EMBEDDED_MEMORY_SETTINGS });
   } catch (err) {
     unlock();
     throw err;
