@@ -2,6 +2,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { channelProblems, deliveryProblems, envSchema, jobsEnabledOf, redisProblems, scheduleProblems, workerModeProblems, type Env } from './schema';
 import type { SentinelNode } from './redis-env';
+import { databaseTargetOf } from '../db/database-hosts';
 import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
 
 /** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
@@ -387,7 +388,7 @@ export function secretValuesOf(config: Config): string[] {
     config.channels.twilio?.authToken,
     config.channels.email?.pass,
     urlPassword(config.channels.email?.url),
-    urlPassword(config.database.url),
+    urlPassword(config.database.url ? databaseTargetOf(config.database.url).url : undefined),
     urlPassword(config.redis.url),
     config.redis.sentinel?.password,
     config.redis.sentinel?.sentinelPassword,

@@ -4,6 +4,7 @@ import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cro
 import { parseRateLimits, parseRetryPolicies, parseSchedules, parseWebhookTargets } from './delivery-env';
 import { DEFAULT_SCHEMA, schemaNameProblem } from '../db/schema';
 import { parseSentinelNodes } from './redis-env';
+import { parseDatabaseUrl } from '../db/database-hosts';
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -70,7 +71,12 @@ export const envSchema = z.object({
     message: 'must be at least 16 characters',
   }),
 
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  // One host, or several as libpq takes them (postgres://u@a:5432,b:5432/db?target_session_attrs=read-write).
+  DATABASE_URL: optionalText.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const parsed = parseDatabaseUrl(v);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+  }),
   // Every table and function lives in this schema (embedded database too); see src/db/schema.ts.
   DATABASE_SCHEMA: z
     .string()

@@ -93,6 +93,8 @@ describe('bad environment values and cron expressions (generated)', () => {
       ['REDIS_SENTINELS', '10.0.0.5:99999'],
       ['REDIS_SENTINEL_MASTER', 'my master'],
       ['REDIS_PASSWORD', 'without-sentinels'],
+      ['DATABASE_URL', 'postgres://a:5432,:5433/db'],
+      ['DATABASE_URL', 'postgres://a,b/db?target_session_attrs=standby'],
       ['DATABASE_URL', 'postgres//missing-colon'],
       ['API_KEY', 'short'],
       ['JOBS_ENABLED', 'maybe'],

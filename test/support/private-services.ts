@@ -75,8 +75,9 @@ export async function startPrivatePostgres() {
     ]);
     await waitFor('private postgres to accept connections', () => canConnect(port));
   };
-  const stop = async () => {
-    run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+  /** immediate (default): a crash; fast: backends terminated, the WAL flushed to any standby first. */
+  const stop = async (mode: 'immediate' | 'fast' = 'immediate') => {
+    run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', mode, '-w', 'stop']);
   };
   /**
    * `pg_ctl restart -m <mode>` (immediate: a crash and recovery; fast: backends terminated), run
@@ -139,13 +140,17 @@ export async function startPrivateStandby(primary: { port: number }) {
     path.join(dir, 'log'),
     '-w',
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c search_path=${DEFAULT_SCHEMA},public`,
     'start',
   ]);
   await waitFor('private standby to accept connections', () => canConnect(port));
   return {
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    /** `pg_ctl promote -w`: the standby leaves recovery and takes writes. */
+    async promote() {
+      run('pg_ctl', ['-D', path.join(dir, 'data'), '-w', 'promote']);
+    },
     async destroy() {
       try {
         run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
