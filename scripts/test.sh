@@ -20,6 +20,8 @@ fi
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The Sentinel failover test runs three sentinels beside a master and a replica.
+command -v redis-sentinel >/dev/null || missing+=(redis-sentinel)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v supervisord >/dev/null || missing+=(supervisor)
 ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing+=(faketime)

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { secretValuesOf, type Config } from './config/config';
+import { redisConfigured, secretValuesOf, type Config } from './config/config';
 import type { Database } from './db/database';
 import { migrateWithRetry, openWorkerPools, type WorkerPools } from './worker-pools';
 import { FOLLOWUPS_BODY_LIMIT, FOLLOWUPS_PATH } from './delivery/api-routes';
@@ -14,7 +14,7 @@ import { createLogger, type Logger } from './logging/logger';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createTemplateEngine } from './templates/template-engine';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
-import type { RedisClient } from './redis/redis-client';
+import type { RedisConnection } from './redis/redis-client';
 import type { JobDefinition } from './scheduler/job';
 import { recentRuns, runsPage } from './scheduler/job-runs';
 import { Scheduler } from './scheduler/scheduler';
@@ -54,7 +54,7 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
 
   logger.info('crm-worker starting', {
     database: config.database.url ? 'postgres (DATABASE_URL)' : `embedded pglite in ${config.database.pgliteDataDir}`,
-    locks: config.redis.url ? 'redis (REDIS_URL)' : 'in-process (no REDIS_URL: one process only)',
+    locks: config.redis.sentinel ? 'redis (REDIS_SENTINELS)' : config.redis.url ? 'redis (REDIS_URL)' : 'in-process (no REDIS_URL: one process only)',
     redisKeyPrefix: config.redis.keyPrefix || undefined,
     qdrant: config.qdrant.url ? 'configured (QDRANT_URL)' : 'disabled',
     openai: config.openai.apiKey ? 'configured (OPENAI_API_KEY)' : 'disabled',
@@ -86,13 +86,13 @@ async function openDatabase(config: Config, logger: Logger, shutdown: ShutdownSe
   return pools;
 }
 
-/** Step 2: Redis lease locks with REDIS_URL (the client closes after everything that uses it), else in-process ones. */
-async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<{ redis: RedisClient | undefined; locks: LeaseLocks }> {
-  if (!config.redis.url) return { redis: undefined, locks: createInProcessLeaseLocks({ owner: config.instanceId, logger }) };
-  // Loaded only with REDIS_URL: the redis client library is the costliest to load of all (~0.3 s here).
+/** Step 2: Redis lease locks with REDIS_URL or REDIS_SENTINELS (the client closes after everything that uses it), else in-process ones. */
+async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSequence): Promise<{ redis: RedisConnection | undefined; locks: LeaseLocks }> {
+  if (!redisConfigured(config.redis)) return { redis: undefined, locks: createInProcessLeaseLocks({ owner: config.instanceId, logger }) };
+  // Loaded only with Redis configured: the redis client library is the costliest to load of all (~0.3 s here).
   const { closeRedis, connectRedis } = await import('./redis/redis-client');
   const { createRedisLeaseLocks } = await import('./locks/redis-lease-locks');
-  const client = await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
+  const client = await connectRedis(config.redis, logger);
   shutdown.register('redis', () => closeRedis(client, 2_000));
   const locks = createRedisLeaseLocks({
     client,
@@ -111,7 +111,7 @@ async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSeque
  * HTTP server's step, they run before it, while /health still answers.
  */
 async function buildModules(
-  deps: { config: Config; logger: Logger; pools: WorkerPools; redis: RedisClient | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
+  deps: { config: Config; logger: Logger; pools: WorkerPools; redis: RedisConnection | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
   shutdown: ShutdownSequence,
 ) {
   const { config, logger, pools, redis, locks } = deps;

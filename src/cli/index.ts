@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config/config';
+import { redisConfigured, type Config } from '../config/config';
 import type { Database } from '../db/database';
 import { migrate } from '../db/migrate';
 import { createTemplateEngine } from '../templates/template-engine';
@@ -9,7 +9,7 @@ import { createPgDatabase } from '../db/pg-database';
 import { createRedisLeaseLocks } from '../locks/redis-lease-locks';
 import type { Logger } from '../logging/logger';
 import { createMetrics } from '../metrics/metrics';
-import { closeRedis, connectRedis, type RedisClient } from '../redis/redis-client';
+import { closeRedis, connectRedis, type RedisConnection } from '../redis/redis-client';
 import { CliError, cliConfig, cliLogger, processIo, type CliIo } from './cli-io';
 import { listDead, redriveDead } from './dead-commands';
 import { printHealth } from './health-command';
@@ -35,7 +35,7 @@ interface Resources {
   config: Config;
   logger: Logger;
   db?: Database;
-  redis?: RedisClient;
+  redis?: RedisConnection;
 }
 
 /** Runs one CLI command; returns the exit code. Exported for tests, which run it in-process too. */
@@ -73,9 +73,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
     const config = (res.config = cliConfig(env, instanceId));
     const logger = (res.logger = cliLogger(config));
     const needRedis = async () => {
-      if (!config.redis.url) throw new CliError(`${command}: REDIS_URL is not set (without it, locks live inside the one worker process)`, 2);
-      res.redis ??= await connectRedis(config.redis.url, logger, config.redis.commandTimeoutMs);
-      if (!res.redis.isReady) throw new CliError(`${command}: Redis at REDIS_URL does not answer`, 1);
+      if (!redisConfigured(config.redis)) {
+        throw new CliError(`${command}: REDIS_URL (or REDIS_SENTINELS) is not set (without it, locks live inside the one worker process)`, 2);
+      }
+      res.redis ??= await connectRedis(config.redis, logger);
+      if (!res.redis.isReady) throw new CliError(`${command}: Redis at ${config.redis.sentinel ? 'REDIS_SENTINELS' : 'REDIS_URL'} does not answer`, 1);
       return res.redis;
     };
     const needDatabase = async () => {
@@ -92,7 +94,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
       });
       return res.db;
     };
-    const locksOf = (redis: RedisClient) =>
+    const locksOf = (redis: RedisConnection) =>
       createRedisLeaseLocks({ client: redis, keyPrefix: config.redis.keyPrefix, owner: instanceId, commandTimeoutMs: config.redis.commandTimeoutMs, logger });
     const arg = (index: number, name: string) => {
       const value = rest[index];

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config';
 import { lockKey, ownerOfToken, type LeaseLocks } from '../locks/lease';
-import type { RedisClient } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import { CliError, type CliIo } from './cli-io';
 
 /** `crm-worker locks`: every lock:* key under the configured prefix with its owner and TTL. */
@@ -31,7 +31,7 @@ export interface UnlockOptions {
  * Even a forced clear cannot make a tick run twice: the job_runs fence still holds per tick.
  */
 export async function unlock(
-  deps: { config: Config; redis: RedisClient; locks: LeaseLocks; logger: { warn(m: string, meta?: object): unknown } },
+  deps: { config: Config; redis: RedisConnection; locks: LeaseLocks; logger: { warn(m: string, meta?: object): unknown } },
   job: string,
   options: UnlockOptions,
   io: CliIo,

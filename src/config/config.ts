@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { channelProblems, deliveryProblems, envSchema, jobsEnabledOf, scheduleProblems, workerModeProblems, type Env } from './schema';
+import { channelProblems, deliveryProblems, envSchema, jobsEnabledOf, redisProblems, scheduleProblems, workerModeProblems, type Env } from './schema';
+import type { SentinelNode } from './redis-env';
+import { databaseTargetOf } from '../db/database-hosts';
 import { cronEveryMinutes, cronEverySeconds } from './cron-expression';
 
 /** Names of the cron jobs whose schedule an operator can override (<NAME>_CRON). */
@@ -37,12 +39,7 @@ export interface Config {
     readonly queryTimeoutMs: number;
     readonly pgliteDataDir: string;
   };
-  readonly redis: {
-    /** Undefined means the in-process lock (one process only). */
-    readonly url: string | undefined;
-    readonly keyPrefix: string;
-    readonly commandTimeoutMs: number;
-  };
+  readonly redis: RedisConfig;
   readonly qdrant: { readonly url: string | undefined };
   readonly openai: {
     /** Undefined means personalization is off: messages go out as rendered. */
@@ -179,6 +176,29 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** Redis: REDIS_URL or REDIS_SENTINELS (never both); neither means the in-process lock (one process only). */
+export interface RedisConfig {
+  readonly url: string | undefined;
+  readonly sentinel: RedisSentinelConfig | undefined;
+  readonly keyPrefix: string;
+  readonly commandTimeoutMs: number;
+}
+
+export interface RedisSentinelConfig {
+  readonly nodes: readonly SentinelNode[];
+  /** REDIS_SENTINEL_MASTER: the name the sentinels monitor the master under. */
+  readonly masterName: string;
+  /** REDIS_PASSWORD: of the master and the replicas. */
+  readonly password: string | undefined;
+  /** REDIS_SENTINEL_PASSWORD: of the sentinels themselves (their requirepass). */
+  readonly sentinelPassword: string | undefined;
+}
+
+/** Whether Redis is configured at all (a URL or sentinels); without it locks and limits are in-process. */
+export function redisConfigured(redis: RedisConfig): boolean {
+  return redis.url !== undefined || redis.sentinel !== undefined;
+}
+
 /** Thrown by loadConfig with every problem found, so an operator fixes them all in one go. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly ConfigProblem[]) {
@@ -201,7 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const problems = [...scheduleProblems(e), ...channelProblems(e), ...workerModeProblems(e), ...deliveryProblems(e)];
+  const problems = [...scheduleProblems(e), ...channelProblems(e), ...workerModeProblems(e), ...deliveryProblems(e), ...redisProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(toConfig(e));
 }
@@ -223,7 +243,14 @@ function toConfig(e: Env): Config {
       queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
       pgliteDataDir: e.PGLITE_DATA_DIR,
     },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    redis: {
+      url: e.REDIS_URL,
+      sentinel: e.REDIS_SENTINELS
+        ? { nodes: e.REDIS_SENTINELS, masterName: e.REDIS_SENTINEL_MASTER, password: e.REDIS_PASSWORD, sentinelPassword: e.REDIS_SENTINEL_PASSWORD }
+        : undefined,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    },
     qdrant: { url: e.QDRANT_URL },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS },
     channels: {
@@ -361,8 +388,10 @@ export function secretValuesOf(config: Config): string[] {
     config.channels.twilio?.authToken,
     config.channels.email?.pass,
     urlPassword(config.channels.email?.url),
-    urlPassword(config.database.url),
+    urlPassword(config.database.url ? databaseTargetOf(config.database.url).url : undefined),
     urlPassword(config.redis.url),
+    config.redis.sentinel?.password,
+    config.redis.sentinel?.sentinelPassword,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }

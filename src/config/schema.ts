@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { cronEveryMinutes, cronEverySeconds, cronExpressionProblem } from './cron-expression';
 import { parseRateLimits, parseRetryPolicies, parseSchedules, parseWebhookTargets } from './delivery-env';
 import { DEFAULT_SCHEMA, schemaNameProblem } from '../db/schema';
+import { parseSentinelNodes } from './redis-env';
+import { parseDatabaseUrl } from '../db/database-hosts';
 
 const int = (min: number, max: number) =>
   z.coerce
@@ -69,7 +71,12 @@ export const envSchema = z.object({
     message: 'must be at least 16 characters',
   }),
 
-  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  // One host, or several as libpq takes them (postgres://u@a:5432,b:5432/db?target_session_attrs=read-write).
+  DATABASE_URL: optionalText.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const parsed = parseDatabaseUrl(v);
+    if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+  }),
   // Every table and function lives in this schema (embedded database too); see src/db/schema.ts.
   DATABASE_SCHEMA: z
     .string()
@@ -90,6 +97,16 @@ export const envSchema = z.object({
   PGLITE_DATA_DIR: z.string().default('./data/pglite'),
 
   REDIS_URL: url(['redis:', 'rediss:']),
+  // Redis behind Sentinel, instead of REDIS_URL: the sentinels to ask, the master's name as the
+  // sentinels know it, and the passwords of the data nodes (master, replicas) and of the sentinels.
+  REDIS_SENTINELS: optionalText.transform((v, ctx) => (v === undefined ? undefined : parsedOrIssue(parseSentinelNodes(v), ctx))),
+  REDIS_SENTINEL_MASTER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, { message: 'must be the master name the sentinels monitor: 1-128 letters, digits, ".", "_" or "-"' })
+    .default('mymaster'),
+  REDIS_PASSWORD: optionalText,
+  REDIS_SENTINEL_PASSWORD: optionalText,
   REDIS_KEY_PREFIX: z.string().default(''),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),
 
@@ -274,6 +291,22 @@ export function workerModeProblems(env: Env): Array<{ variable: string; message:
     return [{ variable: 'IS_WORKER', message: `is ${env.IS_WORKER} but JOBS_ENABLED is ${env.JOBS_ENABLED}: they mean the same, set one` }];
   }
   return [];
+}
+
+/** Redis is reached one way: a URL, or the sentinels; the passwords of the sentinel way go with it. */
+export function redisProblems(env: Env): Array<{ variable: string; message: string }> {
+  const problems: Array<{ variable: string; message: string }> = [];
+  if (env.REDIS_URL !== undefined && env.REDIS_SENTINELS !== undefined) {
+    problems.push({ variable: 'REDIS_SENTINELS', message: 'set REDIS_URL or REDIS_SENTINELS, not both' });
+  }
+  if (env.REDIS_SENTINELS === undefined) {
+    for (const variable of ['REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (env[variable] !== undefined) {
+        problems.push({ variable, message: 'is read only with REDIS_SENTINELS (with REDIS_URL, the password goes in the URL)' });
+      }
+    }
+  }
+  return problems;
 }
 
 /**

@@ -2,6 +2,8 @@ import { Pool, type PoolClient } from 'pg';
 import { DatabaseBusyError, type Database, type Queryable, type QueryOptions, type QueryResult } from './database';
 import type { Logger } from '../logging/logger';
 import { connectionOptions, DEFAULT_SCHEMA, quoteIdent, withoutOptions } from './schema';
+import { databaseTargetOf } from './database-hosts';
+import { primaryClientClass } from './primary-client';
 
 export interface PgDatabaseOptions {
   url: string;
@@ -42,16 +44,22 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   const minIdle = Math.min(options.minIdle ?? MIN_IDLE_CONNECTIONS, options.poolMax);
   const busy = (err: unknown): unknown => (err instanceof Error && ACQUIRE_TIMEOUT_MESSAGES.has(err.message) ? new DatabaseBusyError(poolName) : err);
   const schema = options.schema ?? DEFAULT_SCHEMA;
+  // Several hosts or target_session_attrs: pg reads neither, so its URL names the first host and
+  // the pool's Client class chooses the host (primary-client.ts). One host: pg as it is.
+  const target = databaseTargetOf(options.url);
+  const acquireTimeoutMs = options.acquireTimeoutMs ?? Math.min(options.queryTimeoutMs, 10_000);
+  const chooseHost = target.hosts.length > 1 || target.readWrite;
   const pool = new Pool({
+    ...(chooseHost ? { Client: primaryClientClass(target, { logger: options.logger, connectTimeoutMs: acquireTimeoutMs }) } : {}),
     // pg lets the URL's parameters override the config's: `options` is taken out and merged.
-    connectionString: withoutOptions(options.url),
-    options: connectionOptions(options.url, schema),
+    connectionString: withoutOptions(chooseHost ? target.url : options.url),
+    options: connectionOptions(target.url, schema),
     max: options.poolMax,
     // Connections idle past idleTimeoutMillis are closed down to this many, so a burst after a
     // quiet spell (a campaign due at 09:00) does not wait for new connections first. In the
     // delivery bench, opening them when the first messages came due delayed those by up to 150 ms.
     min: minIdle,
-    connectionTimeoutMillis: options.acquireTimeoutMs ?? Math.min(options.queryTimeoutMs, 10_000),
+    connectionTimeoutMillis: acquireTimeoutMs,
     // Server-side deadline (lock waits included): the server cancels the statement and rolls it
     // back, so a deadline error means "not written" and the connection is free again at once.
     statement_timeout: options.queryTimeoutMs,

@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { RedisClient } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import { monotonicMs } from '../util/deadline';
 
 /**
@@ -14,7 +14,7 @@ export class ChannelRateLimits {
   /** Destinations (a webhook receiver's origin) paused by their own 429, in this process. */
   private readonly destinationPausedUntil = new Map<string, number>();
 
-  constructor(limits: Readonly<Record<string, { points: number; durationSeconds: number }>>, deps: { redis: RedisClient | undefined; keyPrefix: string }) {
+  constructor(limits: Readonly<Record<string, { points: number; durationSeconds: number }>>, deps: { redis: RedisConnection | undefined; keyPrefix: string }) {
     for (const [channel, limit] of Object.entries(limits)) {
       const options = { points: limit.points, duration: limit.durationSeconds, keyPrefix: `${deps.keyPrefix}delivery:rate` };
       this.limiters.set(

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database';
-import type { RedisClient } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import { ProbeFailure, type Probe } from './health-monitor';
 
 /**
@@ -41,7 +41,7 @@ export function databaseProbe(db: Database): Probe {
   };
 }
 
-export function redisProbe(client: RedisClient): Probe {
+export function redisProbe(client: RedisConnection): Probe {
   return {
     service: 'redis',
     required: true,

@@ -1,4 +1,4 @@
-import type { RedisClient } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import type { Logger } from '../logging/logger';
 import { withDeadline, monotonicMs, DeadlineExceededError } from '../util/deadline';
 import { type Lease, type LeaseLocks, type LockInfo, LockStoreUnavailableError, lockKey, ownerOfToken } from './lease';
@@ -10,7 +10,7 @@ const RELEASE_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return r
 const EXTEND_IF_OWNER = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 
 export interface RedisLeaseLocksOptions {
-  client: RedisClient;
+  client: RedisConnection;
   keyPrefix: string;
   owner: string;
   /** Each Redis call's own deadline. */
@@ -67,10 +67,14 @@ export function createRedisLeaseLocks(options: RedisLeaseLocksOptions): LeaseLoc
     },
     held: () => heldLeases.list(),
     async list(): Promise<LockInfo[]> {
+      // SCAN by cursor rather than scanIterator, which the Sentinel client does not have.
       const keys: string[] = [];
-      for await (const batch of client.scanIterator({ MATCH: lockKey(keyPrefix, '*'), COUNT: 100 })) {
-        keys.push(...(Array.isArray(batch) ? batch : [batch]));
-      }
+      let cursor = '0';
+      do {
+        const page = await call('scan', () => client.scan(cursor, { MATCH: lockKey(keyPrefix, '*'), COUNT: 100 }));
+        keys.push(...page.keys);
+        cursor = String(page.cursor);
+      } while (cursor !== '0');
       const infos: LockInfo[] = [];
       for (const key of keys.sort()) {
         const [token, ttlMs] = await call('inspect', () => Promise.all([client.get(key), client.pTTL(key)]));

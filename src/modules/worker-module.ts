@@ -5,7 +5,7 @@ import type { Probe } from '../health/health-monitor';
 import type { LeaseLocks } from '../locks/lease';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
-import type { RedisClient } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
 import type { TemplateEngine } from '../templates/template-engine';
 import type { RouteSpec } from '../http/openapi/route-spec';
@@ -21,7 +21,7 @@ export interface ModuleContext {
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Undefined in the embedded default (no REDIS_URL): modules fall back to in-process state. */
-  readonly redis: RedisClient | undefined;
+  readonly redis: RedisConnection | undefined;
   /** Aborted when shutdown gives up waiting; long-running module loops stop on it. */
   readonly shutdownSignal: AbortSignal;
   /** The one sandboxed template engine (TEMPLATE_* limits), for scheduling checks and sends alike. */

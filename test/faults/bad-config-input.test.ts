@@ -87,11 +87,23 @@ describe('bad environment values and cron expressions (generated)', () => {
       ['CALL_CLEANUP_CRON', '60 * * * * *'],
       ['TRIAL_EXPIRATION_CRON', '0 0 32 * *'],
       ['REDIS_URL', 'localhost:6379'],
+      ['REDIS_SENTINELS', '10.0.0.5'],
+      ['REDIS_SENTINELS', '10.0.0.5:26379,10.0.0.5:26379'],
+      ['REDIS_SENTINELS', 'redis://10.0.0.5:26379'],
+      ['REDIS_SENTINELS', '10.0.0.5:99999'],
+      ['REDIS_SENTINEL_MASTER', 'my master'],
+      ['REDIS_PASSWORD', 'without-sentinels'],
+      ['DATABASE_URL', 'postgres://a:5432,:5433/db'],
+      ['DATABASE_URL', 'postgres://a,b/db?target_session_attrs=standby'],
       ['DATABASE_URL', 'postgres//missing-colon'],
       ['API_KEY', 'short'],
       ['JOBS_ENABLED', 'maybe'],
       ['LOG_LEVEL', 'verbose'],
     ];
+    // Two ways to Redis at once is one mistake, named on REDIS_SENTINELS.
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_SENTINELS: '127.0.0.1:26379' })).toThrow(
+      /REDIS_SENTINELS: set REDIS_URL or REDIS_SENTINELS, not both/,
+    );
     for (const [variable, value] of corpus) {
       expect(() => loadConfig({ [variable]: value })).toThrow(ConfigError);
       try {
