@@ -8,23 +8,32 @@ export const ASSET_PATHS = { js: '/dashboard/assets/dashboard.js', css: '/dashbo
 
 export const DASHBOARD_JS = `'use strict';
 (function () {
+  // A refresh must not swap the page under a click: a press and its release on two different
+  // buttons (the old one and its replacement) make no click at all. So no swap while a pointer is
+  // down, for a moment after, or once a form is on its way.
+  var holdUntil = 0;
+  document.addEventListener('pointerdown', function () { holdUntil = Infinity; }, true);
+  ['pointerup', 'pointercancel'].forEach(function (type) {
+    document.addEventListener(type, function () { if (holdUntil === Infinity) holdUntil = Date.now() + 1000; }, true);
+  });
+
   document.addEventListener('submit', function (event) {
     var form = event.target;
     var question = form.getAttribute('data-confirm');
-    if (!question) return;
-    if (!window.confirm(question)) {
+    if (question && !window.confirm(question)) {
       event.preventDefault();
       return;
     }
     var confirmField = form.querySelector('input[name="confirm"]');
-    if (confirmField) confirmField.value = 'yes';
+    if (question && confirmField) confirmField.value = 'yes';
+    holdUntil = Infinity;
   });
 
   var seconds = Number(document.body.getAttribute('data-refresh-seconds'));
   if (!(seconds > 0)) return;
   var busy = false;
   function refresh() {
-    if (busy || document.hidden) return;
+    if (busy || document.hidden || Date.now() < holdUntil) return;
     busy = true;
     fetch(window.location.pathname + window.location.search, { credentials: 'same-origin', headers: { accept: 'text/html' } })
       .then(function (response) {
@@ -35,6 +44,7 @@ export const DASHBOARD_JS = `'use strict';
         }
         if (!response.ok) throw new Error('HTTP ' + response.status);
         return response.text().then(function (text) {
+          if (Date.now() < holdUntil) return;
           var next = new DOMParser().parseFromString(text, 'text/html').querySelector('main');
           var current = document.querySelector('main');
           if (next && current) current.replaceWith(next);

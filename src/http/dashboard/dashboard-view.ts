@@ -66,7 +66,12 @@ export async function readDashboard(deps: DashboardReadDeps): Promise<DashboardV
     panel(messages && (() => messages.list('unknown', LIST_LIMIT))),
     panel(campaigns && (() => campaigns.list(LIST_LIMIT))),
     locks,
-    panel(() => Promise.all(states.map((s) => deps.runsOf(s.definition.name, RUNS_PER_JOB)))),
+    // One job after the other: a page view holds at most one API-pool connection for the runs.
+    panel(async () => {
+      const runs = [];
+      for (const state of states) runs.push(await deps.runsOf(state.definition.name, RUNS_PER_JOB));
+      return runs;
+    }),
   ]);
   const held = lockList.ok === true ? lockList.value : [];
   const jobs: Panel<JobPanelRow[]> =
