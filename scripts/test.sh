@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh Debian machine it installs what the tests need
-# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg), starts PostgreSQL and Redis
+# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg, chromium), starts PostgreSQL and Redis
 # when they are down, installs the npm dependencies, builds, type-checks, lints (ESLint and
 # Prettier, failing fast), and runs the whole suite against the real services. Safe to rerun;
 # changes nothing that is already in place.
@@ -31,6 +31,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v jq >/dev/null || missing+=(jq)
 # The SQL door is shown from a Python application, as a CRM written in Python would call it.
 /usr/bin/python3 -c "import psycopg" 2>/dev/null || missing+=(python3-psycopg)
+# The operator dashboard is tested in real headless Chromium (playwright-core drives the system binary).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

@@ -232,6 +232,8 @@ async function serveHttp(
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
     apiSpecs: modules.flatMap((m) => m.apiSpec?.() ?? []),
+    locks: () => locks.list(),
+    dashboard: { ...config.http.dashboard, sources: Object.assign({}, ...modules.map((m) => m.dashboard?.() ?? {})) },
   });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

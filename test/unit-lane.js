@@ -11,6 +11,8 @@ module.exports = [
   'test/channels/address-guard.test.ts',
   'test/delivery/metric-labels.test.ts',
   'test/delivery/outcome.test.ts',
+  'test/http/dashboard-html.test.ts',
+  'test/http/dashboard-session.test.ts',
   'test/http/pagination.test.ts',
   'test/faults/bad-config-input.test.ts',
   'test/integration/redaction.test.ts',

@@ -20,6 +20,13 @@ export interface Config {
     readonly apiKey: string | undefined;
     /** /api requests in flight beyond this are shed at once with 503 + Retry-After. */
     readonly apiMaxInFlight: number;
+    readonly dashboard: {
+      /** The session cookie's Secure attribute: set when operators reach the worker over TLS. */
+      readonly cookieSecure: boolean;
+      readonly sessionTtlMs: number;
+      /** How often an open dashboard page refreshes itself. */
+      readonly refreshSeconds: number;
+    };
   };
   readonly database: {
     /** Undefined means the embedded PGlite database in pgliteDataDir. */
@@ -231,7 +238,17 @@ function toConfig(e: Env): Config {
     nodeEnv: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     instanceId: e.INSTANCE_ID ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-    http: { port: e.PORT, bindAddress: e.BIND_ADDRESS, apiKey: e.API_KEY, apiMaxInFlight: e.API_MAX_IN_FLIGHT },
+    http: {
+      port: e.PORT,
+      bindAddress: e.BIND_ADDRESS,
+      apiKey: e.API_KEY,
+      apiMaxInFlight: e.API_MAX_IN_FLIGHT,
+      dashboard: {
+        cookieSecure: e.DASHBOARD_COOKIE_SECURE,
+        sessionTtlMs: e.DASHBOARD_SESSION_TTL_MINUTES * 60_000,
+        refreshSeconds: e.DASHBOARD_REFRESH_SECONDS,
+      },
+    },
     database: {
       url: e.DATABASE_URL,
       schema: e.DATABASE_SCHEMA,

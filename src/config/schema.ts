@@ -70,6 +70,10 @@ export const envSchema = z.object({
   API_KEY: optionalText.refine((v) => v === undefined || v.length >= 16, {
     message: 'must be at least 16 characters',
   }),
+  // The operator dashboard (/dashboard) signs in with API_KEY; behind TLS its cookie is Secure.
+  DASHBOARD_COOKIE_SECURE: boolean.default(false),
+  DASHBOARD_SESSION_TTL_MINUTES: int(1, 7 * 24 * 60).default(480),
+  DASHBOARD_REFRESH_SECONDS: int(1, 3_600).default(5),
 
   // One host, or several as libpq takes them (postgres://u@a:5432,b:5432/db?target_session_attrs=read-write).
   DATABASE_URL: optionalText.superRefine((v, ctx) => {

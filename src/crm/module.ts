@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { Counter } from 'prom-client';
 import type { ModuleFactory } from '../modules/worker-module';
+import { campaignDashboard } from './campaigns/campaign-dashboard';
 import { createCampaignSchedulerJob } from './campaigns/campaign-scheduler-job';
 import { dataContractApiSpec, dataContractRoutes } from './contacts/contract-router';
 import { createDunningJob } from './dunning/dunning-job';
@@ -49,5 +50,6 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
         dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays }),
       ),
     apiSpec: () => [...dataContractApiSpec, ...crmV1ApiSpec],
+    dashboard: () => ({ campaigns: campaignDashboard(db) }),
   };
 };

@@ -18,6 +18,7 @@ import { reservedKeyProblem } from './idempotency-keys';
 import { recordReply } from './replies';
 import { putSuppression, type SuppressionKey } from './suppression-store';
 import { ValidationError } from './validation-error';
+import { outboxCells } from './outbox-overview';
 import { toView, VIEW_COLUMNS, type MessageView, type Row } from './message-view';
 import type { ValidationOptions } from './schedule-request';
 
@@ -191,15 +192,11 @@ export class FollowUpService {
 
   /** Rows by status, and how many scheduled ones are due now vs later (the CRM's /ops/followup/queue view). */
   async queueStatus(): Promise<{ byStatus: Record<MessageStatus, number>; dueNow: number; scheduledLater: number }> {
-    const result = await this.db.query<{ status: string; n: string | number; due_now: string | number }>(
-      `SELECT status, count(*) AS n, count(*) FILTER (WHERE status = 'scheduled' AND due_at <= now()) AS due_now
-         FROM scheduled_messages GROUP BY status`,
-    );
     const byStatus = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as Record<MessageStatus, number>;
     let dueNow = 0;
-    for (const row of result.rows) {
-      byStatus[row.status as MessageStatus] = Number(row.n);
-      dueNow += Number(row.due_now);
+    for (const cell of await outboxCells(this.db)) {
+      byStatus[cell.status as MessageStatus] = (byStatus[cell.status as MessageStatus] ?? 0) + cell.count;
+      dueNow += cell.dueNow;
     }
     return { byStatus, dueNow, scheduledLater: byStatus.scheduled - dueNow };
   }

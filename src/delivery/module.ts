@@ -10,6 +10,7 @@ import { WebhookChannel } from '../channels/webhook-channel';
 import { DatabaseClock } from '../db/database-clock';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
 import { deliveryRoutes } from './api-routes';
+import { deliveryDashboard } from './dashboard-source';
 import { createDeliveryMetrics } from './delivery-metrics';
 import { Dispatcher } from './dispatcher';
 import { FollowUpService } from './followup-service';
@@ -18,7 +19,8 @@ import { workerHealth } from './worker-health';
 
 /**
  * The delivery engine as a worker module: the outbox dispatcher (started with the worker,
- * stopped before the clients close) and the delivery API under /api.
+ * stopped before the clients close), the delivery API under /api and the outbox panels of the
+ * operator dashboard.
  */
 export const deliveryModule: ModuleFactory = async (ctx): Promise<WorkerModule> => {
   const { config, db, logger, metrics, templates } = ctx;
@@ -78,6 +80,7 @@ export const deliveryModule: ModuleFactory = async (ctx): Promise<WorkerModule> 
         }),
       ),
     apiSpec: () => deliveryApiSpec,
+    dashboard: () => ({ messages: deliveryDashboard(service, db) }),
     async start() {
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');
       const standIns = standInForUnconfigured(channels, log);

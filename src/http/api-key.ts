@@ -29,6 +29,11 @@ export function apiKeyChecker(apiKey: string | undefined): (req: Request) => boo
   return (req) => expected !== undefined && matches(req, expected);
 }
 
+/** Whether a key typed by an operator (the dashboard's login form) is the configured one, in constant time. */
+export function isApiKey(candidate: string, apiKey: string | undefined): boolean {
+  return !!apiKey && timingSafeEqual(digest(candidate), digest(apiKey));
+}
+
 function matches(req: Request, expected: Buffer): boolean {
   const header = req.get('x-api-key') ?? req.get('authorization')?.replace(/^Bearer\s+/i, '');
   return !!header && timingSafeEqual(digest(header), expected);

@@ -5,7 +5,10 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { JobRunPageRow, JobRunRow } from '../scheduler/job-runs';
 import type { JobState } from '../scheduler/scheduler';
+import type { LockInfo } from '../locks/lease';
 import { requireApiKey } from './api-key';
+import { dashboardRoutes } from './dashboard/dashboard-routes';
+import type { DashboardSources } from './dashboard/dashboard-sources';
 import { healthRoutes } from './health-routes';
 import { API_VERSION, buildOpenApiDocument } from './openapi/openapi-document';
 import type { RouteSpec } from './openapi/route-spec';
@@ -40,6 +43,10 @@ export interface HttpDeps {
   apiRouters?: express.Router[];
   /** What the modules' /api/v1 routes promise: served as /api/v1/openapi.json. */
   apiSpecs?: RouteSpec[];
+  /** Every lock in the store with its holder (the dashboard's locks and lease holders). */
+  locks?: () => Promise<LockInfo[]>;
+  /** The operator dashboard at /dashboard: the modules' panels and the session settings. */
+  dashboard?: { sources: DashboardSources; cookieSecure: boolean; sessionTtlMs: number; refreshSeconds: number };
 }
 
 /**
@@ -70,6 +77,7 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // /api/v1 answers errors as problem details, also those of the body parser before any route.
   api.use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
   app.use('/api', api);
+  if (deps.dashboard) app.use('/dashboard', dashboardRoutes({ ...deps, ...deps.dashboard, locks: deps.locks }));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });

@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { RedisConnection } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
 import type { TemplateEngine } from '../templates/template-engine';
+import type { DashboardSources } from '../http/dashboard/dashboard-sources';
 import type { RouteSpec } from '../http/openapi/route-spec';
 
 /** What the composition root hands every module: the shared clients, built once. */
@@ -40,6 +41,8 @@ export interface WorkerModule {
   apiRouter?(): Router;
   /** What its /api/v1 routes promise, for the OpenAPI document (src/http/openapi). */
   apiSpec?(): RouteSpec[];
+  /** What it shows and does on the operator dashboard (/dashboard): the outbox, campaigns. */
+  dashboard?(): DashboardSources;
   probes?(): Probe[];
   /** Fixed /health entries for dependencies the module reports without probing (e.g. disabled). */
   fixedStatuses?(): Record<string, 'disabled' | 'in-process'>;

@@ -219,3 +219,17 @@ export async function listCampaigns(
   );
   return result.rows;
 }
+
+/**
+ * Campaigns across every tenant for the operator dashboard: those still moving (sending, paused,
+ * scheduled) first, then the latest finished ones, `limit` in all.
+ */
+export async function campaignsForOperator(db: Queryable, limit: number): Promise<CampaignRow[]> {
+  const result = await db.query<CampaignRow>(
+    `SELECT * FROM campaigns
+      ORDER BY CASE status WHEN 'sending' THEN 0 WHEN 'paused' THEN 1 WHEN 'scheduled' THEN 2 ELSE 3 END, updated_at DESC, id
+      LIMIT $1`,
+    [limit],
+  );
+  return result.rows;
+}
