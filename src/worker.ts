@@ -229,6 +229,7 @@ async function serveHttp(
     apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT, [`POST /v1/messages`]: FOLLOWUPS_BODY_LIMIT },
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
+    publicApiRouters: modules.flatMap((m) => (m.publicApiRouter ? [m.publicApiRouter()] : [])),
     apiSpecs: modules.flatMap((m) => m.apiSpec?.() ?? []),
   });
   const server = http.createServer(app);
