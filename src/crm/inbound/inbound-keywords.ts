@@ -1,7 +1,7 @@
 /** What an inbound message asks for, besides being a reply. */
 export type InboundKeyword = 'stop' | 'start' | 'help';
 
-// The keywords of Twilio's default opt-out handling (issue 14): the whole message is the keyword.
+// The keywords of Twilio's default opt-out handling: the whole message is the keyword.
 const KEYWORDS: Readonly<Record<string, InboundKeyword>> = {
   STOP: 'stop',
   UNSUBSCRIBE: 'stop',
