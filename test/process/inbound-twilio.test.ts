@@ -178,9 +178,15 @@ describe('the inbound Twilio webhook', () => {
     expect(await sql(`SELECT 1 FROM contact_replies WHERE contact_id = 'c-bob'`)).toEqual([]);
   });
 
-  it('a WhatsApp STOP suppresses WhatsApp only', async () => {
+  it('a WhatsApp STOP suppresses WhatsApp only, also a message addressed with the whatsapp: prefix', async () => {
+    await scheduleSms('ann-wa', 'c-ann', `whatsapp:${ANN}`, 3_600_000, { channel: 'whatsapp' });
+    await scheduleSms('ann-sms', 'c-ann', ANN, 3_600_000);
     expect((await inbound('t1', { From: `whatsapp:${ANN}`, Body: 'unsubscribe' })).status).toBe(200);
     expect(await sql(`SELECT channel, recipient, source FROM suppressions`)).toEqual([{ channel: 'whatsapp', recipient: ANN, source: 'inbound-stop' }]);
+    await dueNow('ann-wa');
+    await dueNow('ann-sms');
+    await waitFor('both settled', async () => (await message('ann-wa'))?.status === 'skipped' && (await message('ann-sms'))?.status === 'sent');
+    expect(await message('ann-wa')).toEqual({ status: 'skipped', skip_reason: 'suppressed' });
     expect((await inbound('t1', { From: `whatsapp:${ANN}`, Body: 'UNSTOP' })).status).toBe(200);
     expect(await sql(`SELECT 1 FROM suppressions`)).toEqual([]);
   });
@@ -202,6 +208,10 @@ describe('the inbound Twilio webhook', () => {
     const noFrom = await inbound('t1', { Body: 'hi' });
     expect(noFrom.status).toBe(400);
     expect(JSON.parse(noFrom.text).errors).toEqual([expect.objectContaining({ field: 'From' })]);
+    const nul = await inbound('t1', { From: ANN, Body: 'a\u0000b' });
+    expect(nul.status).toBe(400);
+    expect(JSON.parse(nul.text).errors).toEqual([expect.objectContaining({ field: 'Body' })]);
+    expect(await sql(`SELECT 1 FROM contact_replies WHERE body LIKE 'a%b'`)).toEqual([]);
   });
 
   it('the API key guard lets exactly the signed public routes through', async () => {

@@ -28,7 +28,12 @@ export const twilioInboundBody = z.looseObject({
   From: z
     .string({ message: 'required: the sender, +E.164 or whatsapp:+E.164' })
     .regex(/^(whatsapp:)?\+[1-9]\d{6,14}$/, { message: 'must be +E.164 or whatsapp:+E.164' }),
-  Body: z.string({ message: 'must be a string' }).max(20_000).optional(),
+  // PostgreSQL text cannot hold NUL: refused here as a 400 rather than failing the insert.
+  Body: z
+    .string({ message: 'must be a string' })
+    .max(20_000)
+    .refine((v) => !v.includes('\u0000'), { message: 'must not contain NUL characters' })
+    .optional(),
 });
 
 /**

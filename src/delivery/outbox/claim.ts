@@ -69,6 +69,10 @@ export async function claimDueMessages(
          WHEN EXISTS (SELECT 1 FROM suppressions s
                        WHERE s.tenant_id = m.tenant_id AND s.channel IN (m.channel, '*')
                          AND lower(s.recipient) = lower(m.recipient)) THEN 'suppressed'
+         -- A WhatsApp recipient may carry the whatsapp: prefix; its opt-out (an inbound STOP) names the number.
+         WHEN m.channel = 'whatsapp' AND m.recipient ILIKE 'whatsapp:%' AND EXISTS (SELECT 1 FROM suppressions s
+                       WHERE s.tenant_id = m.tenant_id AND s.channel IN ('whatsapp', '*')
+                         AND lower(s.recipient) = lower(substr(m.recipient, 10))) THEN 'suppressed'
          -- Consent the CRM recorded on the contact (recorded_consent, migration 0045): an explicit
          -- false opts out of that channel; a tenant requiring recorded consent sends SMS and
          -- WhatsApp only on an explicit true.
