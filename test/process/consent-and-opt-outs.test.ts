@@ -128,6 +128,20 @@ describe('consent and opt-outs at send time', () => {
     expect(smsTo('+15553330003')).toEqual([]);
   });
 
+  it('messaging settings: bad input is a 400 naming each field, an unknown tenant a 404, and nothing changes', async () => {
+    const before = await api('GET', '/v1/messaging-settings/t2');
+    expect(before.body).toEqual({ tenantId: 't2', requireRecordedConsent: true, helpText: null });
+    const bad = await api('PUT', '/v1/messaging-settings/t2', { requireRecordedConsent: 'yes', helpText: '  ', extra: 1 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['extra', 'helpText', 'requireRecordedConsent']);
+    expect((await api('PUT', '/v1/messaging-settings/t-none', {})).status).toBe(404);
+    expect((await api('GET', '/v1/messaging-settings/t-none')).status).toBe(404);
+    expect(await sql(`SELECT tenant_id FROM messaging_settings ORDER BY tenant_id`)).toEqual([{ tenant_id: 't2' }]);
+    expect((await api('GET', '/v1/messaging-settings/t2')).body).toEqual(before.body);
+    // A tenant that never set anything shows the defaults.
+    expect((await api('GET', '/v1/messaging-settings/t1')).body).toEqual({ tenantId: 't1', requireRecordedConsent: false, helpText: null });
+  });
+
   it('opt-outs from the API, an inbound STOP and a one-click unsubscribe land in one store, skip what was scheduled, and are lifted the same way', async () => {
     await putContact('ann', 't1', { email: 'ann@example.test' });
     await putContact('bob', 't1', { email: 'bob@example.test' });
