@@ -231,6 +231,7 @@ async function serveHttp(
     apiBodyLimits: { [`POST ${FOLLOWUPS_PATH}`]: FOLLOWUPS_BODY_LIMIT, [`POST /v1/messages`]: FOLLOWUPS_BODY_LIMIT },
     logger,
     apiRouters: modules.flatMap((m) => (m.apiRouter ? [m.apiRouter()] : [])),
+    publicApiRouters: modules.flatMap((m) => (m.publicApiRouter ? [m.publicApiRouter()] : [])),
     apiSpecs: modules.flatMap((m) => m.apiSpec?.() ?? []),
     locks: () => locks.list(),
     dashboard: { ...config.http.dashboard, sources: Object.assign({}, ...modules.map((m) => m.dashboard?.() ?? {})) },

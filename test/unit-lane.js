@@ -9,6 +9,8 @@ module.exports = [
   'test/calls/business-hours.test.ts',
   'test/calls/calls-config.test.ts',
   'test/channels/address-guard.test.ts',
+  'test/channels/unsubscribe-links.test.ts',
+  'test/crm/inbound/inbound-keywords.test.ts',
   'test/delivery/metric-labels.test.ts',
   'test/delivery/outcome.test.ts',
   'test/http/dashboard-html.test.ts',

@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger';
 import { redactText } from '../logging/redact';
 import type { Channel, OutboundMessage, SendOptions, SendResult } from './channel';
 import { PermanentDeliveryError, TransientDeliveryError } from './errors';
+import type { UnsubscribeLinks } from './unsubscribe-links';
 
 type SmtpError = Error & { code?: string; responseCode?: number; response?: string; command?: string };
 
@@ -17,7 +18,9 @@ const PERMANENT_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'ECONFIG', 'ENOAUTH', 
  * E-mail over SMTP through nodemailer. One connection per message (no pool): follow-up volumes
  * are small, and nothing stays open for shutdown to close. The idempotency key becomes the
  * Message-ID and an Idempotency-Key header, so a resend after a crash can be recognised by the
- * receiving side and by an operator searching the mail log.
+ * receiving side and by an operator searching the mail log. With unsubscribe links configured
+ * (UNSUBSCRIBE_SECRET and PUBLIC_BASE_URL) every message carries List-Unsubscribe and
+ * List-Unsubscribe-Post (RFC 8058 one-click) for its tenant and recipient.
  */
 export class EmailChannel implements Channel {
   readonly name = 'email' as const;
@@ -28,6 +31,7 @@ export class EmailChannel implements Channel {
     private readonly config: EmailChannelConfig,
     private readonly logger: Logger,
     timeouts: { connectionMs?: number; socketMs?: number } = {},
+    private readonly unsubscribe?: UnsubscribeLinks,
   ) {
     const connectionTimeout = timeouts.connectionMs ?? 10_000;
     const socketTimeout = timeouts.socketMs ?? 30_000;
@@ -54,7 +58,7 @@ export class EmailChannel implements Channel {
         subject: message.subject ?? '',
         text: message.body,
         messageId: messageIdFor(options.idempotencyKey, this.messageIdDomain),
-        headers: { 'Idempotency-Key': options.idempotencyKey },
+        headers: { 'Idempotency-Key': options.idempotencyKey, ...this.unsubscribeHeaders(message) },
         signal: options.signal,
       });
       log.debug('email accepted by SMTP server', { providerMessageId: info.messageId, response: info.response });
@@ -64,6 +68,13 @@ export class EmailChannel implements Channel {
       log.warn('email not sent', { error: mapped.message, permanent: mapped instanceof PermanentDeliveryError });
       throw mapped;
     }
+  }
+
+  private unsubscribeHeaders(message: OutboundMessage): Record<string, string> {
+    if (!this.unsubscribe) return {};
+    const url = this.unsubscribe.urlFor({ tenantId: message.tenantId, channel: 'email', recipient: message.recipient });
+    // RFC 8058: the HTTPS URI in angle brackets, and the POST body a one-click client sends to it.
+    return { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' };
   }
 }
 

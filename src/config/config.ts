@@ -61,6 +61,13 @@ export interface Config {
     readonly email: EmailChannelConfig | undefined;
     readonly twilio: TwilioChannelConfig | undefined;
   };
+  /** What the outside world calls: the inbound Twilio webhook and the one-click unsubscribe. */
+  readonly inbound: {
+    /** PUBLIC_BASE_URL without a trailing slash; undefined = no inbound webhook, no unsubscribe links. */
+    readonly publicBaseUrl: string | undefined;
+    /** UNSUBSCRIBE_SECRET: the HMAC key of unsubscribe links; undefined = no List-Unsubscribe header. */
+    readonly unsubscribeSecret: string | undefined;
+  };
   readonly campaigns: { readonly batchSize: number; readonly batchDelayMs: number };
   readonly scheduler: {
     readonly jobsEnabled: boolean;
@@ -295,6 +302,7 @@ function toConfig(e: Env): Config {
             }
           : undefined,
     },
+    inbound: { publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''), unsubscribeSecret: e.UNSUBSCRIBE_SECRET },
     campaigns: { batchSize: e.CAMPAIGN_BATCH_SIZE, batchDelayMs: e.CAMPAIGN_BATCH_DELAY },
     scheduler: {
       jobsEnabled: jobsEnabledOf(e),
@@ -403,6 +411,7 @@ export function secretValuesOf(config: Config): string[] {
     config.calls.telephonyWebhookToken,
     config.delivery.webhook.secret,
     config.channels.twilio?.authToken,
+    config.inbound.unsubscribeSecret,
     config.channels.email?.pass,
     urlPassword(config.channels.email?.url),
     urlPassword(config.database.url ? databaseTargetOf(config.database.url).url : undefined),

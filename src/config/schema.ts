@@ -136,6 +136,12 @@ export const envSchema = z.object({
   TWILIO_SMS_FROM: optionalText,
   TWILIO_WHATSAPP_FROM: optionalText,
   TWILIO_API_BASE_URL: url(['http:', 'https:']),
+  // The worker's address as the outside world reaches it (through any proxy): Twilio signs the
+  // inbound webhook over this URL, and e-mail unsubscribe links point at it.
+  PUBLIC_BASE_URL: url(['http:', 'https:']).refine((v) => v === undefined || !/[?#]/.test(v), {
+    message: 'must be a base URL without query or fragment, such as https://worker.example.com',
+  }),
+  UNSUBSCRIBE_SECRET: optionalText.refine((v) => v === undefined || v.length >= 32, { message: 'must be at least 32 characters' }),
 
   CAMPAIGN_BATCH_SIZE: int(1, 100_000).default(100),
   CAMPAIGN_BATCH_DELAY: int(0, 3_600_000).default(5_000),
@@ -277,6 +283,9 @@ export function channelProblems(env: Env): Array<{ variable: string; message: st
     if (!env.TWILIO_ACCOUNT_SID) problems.push({ variable: 'TWILIO_ACCOUNT_SID', message: 'is required for SMS and WhatsApp' });
     if (!env.TWILIO_AUTH_TOKEN) problems.push({ variable: 'TWILIO_AUTH_TOKEN', message: 'is required for SMS and WhatsApp' });
     if (!senders) problems.push({ variable: 'TWILIO_SMS_FROM', message: 'or TWILIO_WHATSAPP_FROM is required with Twilio credentials' });
+  }
+  if (env.UNSUBSCRIBE_SECRET && !env.PUBLIC_BASE_URL) {
+    problems.push({ variable: 'PUBLIC_BASE_URL', message: 'is required with UNSUBSCRIBE_SECRET (the unsubscribe links point at it)' });
   }
   return problems;
 }

@@ -5,6 +5,8 @@ import { campaignDashboard } from './campaigns/campaign-dashboard';
 import { createCampaignSchedulerJob } from './campaigns/campaign-scheduler-job';
 import { dataContractApiSpec, dataContractRoutes } from './contacts/contract-router';
 import { createDunningJob } from './dunning/dunning-job';
+import { twilioInboundApiSpec } from './inbound/twilio-inbound-api-spec';
+import { twilioInboundRoutes } from './inbound/twilio-inbound-routes';
 import { crmRoutes } from './http/crm-routes';
 import { crmV1ApiSpec, crmV1Routes } from './http/crm-v1-router';
 import { createKpiSnapshotJob } from './kpi/kpi-job';
@@ -18,7 +20,7 @@ import { createNurtureJob } from './nurture/nurture-job';
  * 24h/3h reminders are scheduled at exact times, not scanned for), enrolments and invoices.
  * Every message goes through the delivery engine's outbox.
  */
-export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => {
+export const crmModule: ModuleFactory = ({ config, db, logger, metrics, templates }) => {
   const campaignRecipients = new Counter({
     name: 'crm_worker_campaign_recipients_total',
     help: 'Campaign recipients expanded by this process, by outcome (queued into the outbox, or skipped: opted out / no address).',
@@ -49,7 +51,15 @@ export const crmModule: ModuleFactory = ({ config, db, metrics, templates }) => 
         crmV1Routes({ db, templates }),
         dataContractRoutes({ db, dunningReminderDays: config.crm.dunningReminderDays }),
       ),
-    apiSpec: () => [...dataContractApiSpec, ...crmV1ApiSpec],
+    // Twilio's inbound webhook is called by Twilio: signed (X-Twilio-Signature), not keyed.
+    publicApiRouter: () =>
+      twilioInboundRoutes({
+        db,
+        logger,
+        authToken: config.channels.twilio?.authToken,
+        publicBaseUrl: config.inbound.publicBaseUrl,
+      }),
     dashboard: () => ({ campaigns: campaignDashboard(db) }),
+    apiSpec: () => [...dataContractApiSpec, ...crmV1ApiSpec, ...twilioInboundApiSpec],
   };
 };

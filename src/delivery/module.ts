@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { deliveryApiRoutes, deliveryApiSpec } from './v1/delivery-api';
 import { createPersonalizer } from '../ai/build-personalizer';
 import { createPersonalizationMetrics } from '../ai/personalizer';
-import { buildChannels } from '../channels/build-channels';
+import { buildChannels, unsubscribeLinksOf } from '../channels/build-channels';
 import type { ChannelName } from '../channels/channel';
 import { LogChannel } from '../channels/log-channel';
 import { standInForUnconfigured } from '../channels/unconfigured-channels';
@@ -15,6 +15,8 @@ import { createDeliveryMetrics } from './delivery-metrics';
 import { Dispatcher } from './dispatcher';
 import { FollowUpService } from './followup-service';
 import { ChannelRateLimits } from './rate-limits';
+import { unsubscribeApiSpec } from './v1/unsubscribe-api-spec';
+import { unsubscribeRoutes } from './v1/unsubscribe-routes';
 import { workerHealth } from './worker-health';
 
 /**
@@ -79,7 +81,9 @@ export const deliveryModule: ModuleFactory = async (ctx): Promise<WorkerModule> 
           workerHealth: () => workerHealth(db, delivery.healthStaleMs),
         }),
       ),
-    apiSpec: () => deliveryApiSpec,
+    // One-click unsubscribe links (RFC 8058) are followed by recipients: signed, not keyed.
+    publicApiRouter: () => unsubscribeRoutes({ db, links: unsubscribeLinksOf(config) }),
+    apiSpec: () => [...deliveryApiSpec, ...unsubscribeApiSpec],
     dashboard: () => ({ messages: deliveryDashboard(service, db) }),
     async start() {
       if (!delivery.webhook.secret) log.warn('WEBHOOK_SECRET is not set: webhook requests go out unsigned');

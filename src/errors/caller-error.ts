@@ -13,10 +13,11 @@ export interface FieldProblem {
 }
 
 /** What kind of mistake: each is one problem type and one HTTP status. */
-export type CallerErrorKind = 'invalid-input' | 'not-found' | 'conflict' | 'unsupported-media-type' | 'payload-too-large';
+export type CallerErrorKind = 'invalid-input' | 'forbidden' | 'not-found' | 'conflict' | 'unsupported-media-type' | 'payload-too-large';
 
 const STATUS_OF_KIND: Record<CallerErrorKind, number> = {
   'invalid-input': 400,
+  forbidden: 403,
   'not-found': 404,
   conflict: 409,
   'unsupported-media-type': 415,
@@ -34,6 +35,17 @@ export class CallerError extends Error {
     super(message);
     this.name = 'CallerError';
     this.status = STATUS_OF_KIND[kind];
+  }
+}
+
+/**
+ * The caller could not show it may do this: a request whose signature is missing or wrong (the
+ * inbound webhook's X-Twilio-Signature, an unsubscribe link's HMAC). Not the API key's 401.
+ */
+export class ForbiddenError extends CallerError {
+  constructor(message: string) {
+    super('forbidden', message);
+    this.name = 'ForbiddenError';
   }
 }
 

@@ -41,6 +41,12 @@ export interface HttpDeps {
   logger: Logger;
   /** Extra /api routers contributed by later modules (delivery, campaigns, ...). */
   apiRouters?: express.Router[];
+  /**
+   * /api routes without the API key, each authenticating its caller by a signature (inbound
+   * webhook, unsubscribe links). Only what they route is let through; anything else under /api
+   * still meets the key.
+   */
+  publicApiRouters?: express.Router[];
   /** What the modules' /api/v1 routes promise: served as /api/v1/openapi.json. */
   apiSpecs?: RouteSpec[];
   /** Every lock in the store with its holder (the dashboard's locks and lease holders). */
@@ -63,6 +69,13 @@ export function createHttpApp(deps: HttpDeps): express.Express {
   // The API's description is public (it holds no data), so tools can read it without the key.
   const openApi = JSON.stringify(buildOpenApiDocument([...jobsApiSpec, ...(deps.apiSpecs ?? [])], API_VERSION));
   app.get('/api/v1/openapi.json', (_req, res) => void res.type('application/json').send(openApi));
+
+  if (deps.publicApiRouters && deps.publicApiRouters.length > 0) {
+    const publicApi = express.Router();
+    for (const router of deps.publicApiRouters) publicApi.use(router);
+    publicApi.use('/v1', problemErrorHandler(DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS));
+    app.use('/api', publicApi);
+  }
 
   const api = express.Router();
   if (deps.apiMaxInFlight !== undefined) api.use(limitInFlight(deps.apiMaxInFlight));

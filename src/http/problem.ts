@@ -20,6 +20,7 @@ export interface Problem {
 // A fixed set of problem types, so a client can branch on `type` without parsing `detail`.
 const TITLES = {
   'invalid-input': 'Invalid input',
+  forbidden: 'Forbidden',
   'not-found': 'Not found',
   conflict: 'Conflict',
   'unsupported-media-type': 'Unsupported media type',
@@ -31,6 +32,7 @@ export type ProblemKind = keyof typeof TITLES;
 
 const STATUS_OF: Record<ProblemKind, number> = {
   'invalid-input': 400,
+  forbidden: 403,
   'not-found': 404,
   conflict: 409,
   'unsupported-media-type': 415,

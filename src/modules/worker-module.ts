@@ -31,7 +31,8 @@ export interface ModuleContext {
 
 /**
  * A capability plugged into the worker (core jobs, delivery, knowledge, calls, CRM). Every part is
- * optional; the root wires jobs into the scheduler, routers under /api behind the API key,
+ * optional; the root wires jobs into the scheduler, routers under /api behind the API key (and
+ * the few signed public routes before it),
  * probes into /health, and calls start() after the HTTP server listens and stop() during the
  * ordered shutdown, after the scheduler has drained and before the clients close.
  */
@@ -39,6 +40,12 @@ export interface WorkerModule {
   readonly name: string;
   jobs?(): JobDefinition[];
   apiRouter?(): Router;
+  /**
+   * Routes under /api that the outside world calls without the API key (Twilio's inbound
+   * webhook, a one-click unsubscribe link): each authenticates its caller itself, by signature.
+   * A request no route here takes goes on to the API-key guard.
+   */
+  publicApiRouter?(): Router;
   /** What its /api/v1 routes promise, for the OpenAPI document (src/http/openapi). */
   apiSpec?(): RouteSpec[];
   /** What it shows and does on the operator dashboard (/dashboard): the outbox, campaigns. */

@@ -25,6 +25,9 @@ function writes(table: string): RegExp {
 const RULES: Rule[] = [
   { what: 'writes scheduled_messages', pattern: writes('scheduled_messages'), owners: ['delivery/outbox/'] },
   { what: 'writes calls', pattern: writes('calls'), owners: ['calls/call-store.ts'] },
+  // Every door's opt-out (API, inbound STOP, one-click unsubscribe) lands through one module.
+  { what: 'writes suppressions', pattern: writes('suppressions'), owners: ['delivery/suppression-store.ts'] },
+  { what: 'writes messaging_settings', pattern: writes('messaging_settings'), owners: ['delivery/messaging-settings.ts'] },
   { what: 'sends a NOTIFY', pattern: /\bpg_notify\s*\(|\bNOTIFY\s+["\w]/i, owners: ['delivery/outbox/wakeup.ts'] },
   { what: 'names the wake-up channel', pattern: /crm_delivery_wakeup/, owners: ['delivery/outbox/wakeup.ts'] },
 ];

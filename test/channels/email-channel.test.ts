@@ -1,6 +1,7 @@
 import { EmailChannel, messageIdFor } from '../../src/channels/email-channel';
 import type { OutboundMessage } from '../../src/channels/channel';
 import { PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/errors';
+import { UnsubscribeLinks } from '../../src/channels/unsubscribe-links';
 import type { EmailChannelConfig } from '../../src/config/config';
 import { createCapturingLogger } from '../fakes/capturing-logger';
 import { startSmtpSink, type SmtpSink } from '../fakes/smtp-sink';
@@ -72,6 +73,31 @@ describe('EmailChannel against a real SMTP server', () => {
     expect(error).toBeInstanceOf(PermanentDeliveryError);
     expect((error as PermanentDeliveryError).status).toBe(550);
     expect(sink.received).toHaveLength(0);
+  });
+
+  it('without unsubscribe links (no UNSUBSCRIBE_SECRET) a message has no List-Unsubscribe header', async () => {
+    await channel.send(message('dana.lee@customer.example'), options('k-no-list'));
+    expect(sink.received[0]!.headerLines.filter((h) => h.key.startsWith('list-unsubscribe'))).toEqual([]);
+  });
+
+  it('with unsubscribe links every message carries RFC 8058 one-click headers for its tenant and recipient', async () => {
+    const links = new UnsubscribeLinks('email-channel-test-secret-0123456789', 'https://worker.example.com');
+    const config: EmailChannelConfig = {
+      url: undefined,
+      host: '127.0.0.1',
+      port: sink.port,
+      secure: false,
+      user: undefined,
+      pass: undefined,
+      from: 'a@crm.example',
+    };
+    const linked = new EmailChannel(config, createCapturingLogger().logger, {}, links);
+    await linked.send(message('Dana.Lee@customer.example'), options('k-list'));
+    const headers = Object.fromEntries(sink.received[0]!.headerLines.map((h) => [h.key, h.line.slice(h.line.indexOf(':') + 1).trim()]));
+    const url = links.urlFor({ tenantId: 'tenant-1', channel: 'email', recipient: 'dana.lee@customer.example' });
+    expect(headers['list-unsubscribe']).toBe(`<${url}>`);
+    expect(headers['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
+    expect(links.verify(url.split('/').pop()!)).toEqual({ tenantId: 'tenant-1', channel: 'email', recipient: 'dana.lee@customer.example' });
   });
 
   it('maps a 451 reply to a transient error', async () => {

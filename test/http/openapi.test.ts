@@ -20,6 +20,11 @@ import { v1JobsRoutes } from '../../src/http/v1-jobs-routes';
 import { useProcessFixture } from '../support/process-fixture';
 import { REPO_ROOT, waitUntilStarted } from '../support/worker-process';
 import { createResponseValidator } from '../support/openapi-validator';
+import { twilioInboundApiSpec } from '../../src/crm/inbound/twilio-inbound-api-spec';
+import { twilioInboundRoutes } from '../../src/crm/inbound/twilio-inbound-routes';
+import { unsubscribeApiSpec } from '../../src/delivery/v1/unsubscribe-api-spec';
+import { unsubscribeRoutes } from '../../src/delivery/v1/unsubscribe-routes';
+import type { Logger } from '../../src/logging/logger';
 
 const run = promisify(execFile);
 
@@ -80,11 +85,20 @@ describe('the OpenAPI document of /api/v1', () => {
       crmV1Routes({ db: {} as Database, templates: {} as TemplateEngine }),
       v1CallRoutes({ db: {} as Database, defaults: { maxAttempts: 1, retrySpacingSeconds: 1 } }),
       v1JobsRoutes({ scheduler: { jobs: () => [], nextRun: () => null }, lockKeyOf: String, runsPageOf: async () => [] }),
+      // The public routes (no API key, signed) are documented too.
+      twilioInboundRoutes({ db: {} as Database, logger: { child: () => ({}) } as unknown as Logger, authToken: undefined, publicBaseUrl: undefined }),
+      unsubscribeRoutes({ db: {} as Database, links: undefined }),
     ];
     const routes = routers.flatMap(routesOf).filter((r) => /^\/v1(\/|$)/.test(r.split(' ')[1]!));
-    const documented = [...dataContractApiSpec, ...deliveryApiSpec, ...crmV1ApiSpec, ...callApiSpec, ...jobsApiSpec].map(
-      (s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`,
-    );
+    const documented = [
+      ...dataContractApiSpec,
+      ...deliveryApiSpec,
+      ...crmV1ApiSpec,
+      ...callApiSpec,
+      ...jobsApiSpec,
+      ...twilioInboundApiSpec,
+      ...unsubscribeApiSpec,
+    ].map((s) => `${s.method.toUpperCase()} ${s.path.replace(/\{([^}]+)\}/g, ':$1')}`);
     expect(routes.sort()).toEqual(documented.sort());
   });
 

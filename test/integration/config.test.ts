@@ -52,6 +52,27 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ BIND_ADDRESS: 'every-interface' })).toThrow(/BIND_ADDRESS: must be an IP address/);
   });
 
+  it('reads the public base URL and the unsubscribe secret, refusing a secret without the URL', () => {
+    expect(loadConfig({}).inbound).toEqual({ publicBaseUrl: undefined, unsubscribeSecret: undefined });
+    const secret = 'a'.repeat(32);
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://worker.example.com//', UNSUBSCRIBE_SECRET: secret }).inbound).toEqual({
+      publicBaseUrl: 'https://worker.example.com',
+      unsubscribeSecret: secret,
+    });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+    };
+    expect(problems({ UNSUBSCRIBE_SECRET: secret })).toEqual([expect.stringMatching(/^PUBLIC_BASE_URL: is required with UNSUBSCRIBE_SECRET/)]);
+    expect(problems({ PUBLIC_BASE_URL: 'https://w.example.com', UNSUBSCRIBE_SECRET: 'short' })).toEqual(['UNSUBSCRIBE_SECRET: must be at least 32 characters']);
+    expect(problems({ PUBLIC_BASE_URL: 'ftp://w.example.com' })).toEqual([expect.stringMatching(/^PUBLIC_BASE_URL: must be a URL starting with http/)]);
+    expect(problems({ PUBLIC_BASE_URL: 'https://w.example.com/?a=1' })).toEqual([expect.stringMatching(/^PUBLIC_BASE_URL: must be a base URL without query/)]);
+  });
+
   it('is frozen all the way down', () => {
     const config = loadConfig({});
     expect(Object.isFrozen(config)).toBe(true);

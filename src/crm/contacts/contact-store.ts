@@ -120,3 +120,19 @@ export function deleteContact(db: Database, id: string): Promise<{ messagesCance
     return { messagesCancelled, callsCancelled: await cancelQueuedCallsOfContact(tx, tenantId, id) };
   });
 }
+
+/**
+ * The tenant's contacts reached at a phone number on a channel (an inbound SMS or WhatsApp's
+ * sender): SMS by `phone`, WhatsApp by `whatsapp` or, when that is unset, `phone` (as the outbound
+ * side picks the address), a stored whatsapp: prefix ignored. At most `limit`, oldest first.
+ */
+export async function contactIdsByNumber(db: Queryable, tenantId: string, channel: 'sms' | 'whatsapp', number: string, limit = 20): Promise<string[]> {
+  const result = await db.query<{ id: string }>(
+    `SELECT id FROM contacts
+      WHERE tenant_id = $1
+        AND CASE WHEN $2 = 'whatsapp' THEN regexp_replace(coalesce(whatsapp, phone), '^whatsapp:', '') ELSE phone END = $3
+      ORDER BY created_at, id LIMIT $4`,
+    [tenantId, channel, number, limit],
+  );
+  return result.rows.map((r) => r.id);
+}

@@ -14,13 +14,19 @@ import { markLeadConverted } from './lead-store';
  * This once wrote leads.last_reply_at instead, which the send-time check never read:
  * an auto follow-up still went out after the lead had answered.
  */
-export function recordContactReply(db: Database, contactId: string, at: Date): Promise<{ leadsUpdated: number; nurtureStepsCancelled: number }> {
+export function recordContactReply(
+  db: Database,
+  contactId: string,
+  at: Date,
+  /** How the reply came in, when known (an inbound SMS: its channel and text). */
+  details: { channel?: string; body?: string } = {},
+): Promise<{ leadsUpdated: number; nurtureStepsCancelled: number }> {
   return db.transaction(async (tx) => {
     const contact = await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM contacts WHERE id = $1', [contactId]);
     const tenantId = contact.rows[0]?.tenant_id;
     if (tenantId === undefined) throw new NotFoundError(`contact ${contactId} not found`);
     const leads = await tx.query<{ id: string }>(`SELECT id FROM leads WHERE contact_id = $1 AND status = 'open' ORDER BY id`, [contactId]);
-    await recordReply(tx, { tenantId, contactId, leadIds: leads.rows.map((l) => l.id), receivedAt: at });
+    await recordReply(tx, { tenantId, contactId, leadIds: leads.rows.map((l) => l.id), receivedAt: at, channel: details.channel, body: details.body });
     const nurtureStepsCancelled = await stopEnrollmentsOf(tx, { contactId }, 'reply');
     return { leadsUpdated: leads.rows.length, nurtureStepsCancelled };
   });

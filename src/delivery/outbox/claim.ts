@@ -35,7 +35,7 @@ const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id,
   m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
   m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
 
-export type SkipReason = 'followups_disabled' | 'suppressed' | 'action_item_completed' | 'contact_replied' | 'stale';
+export type SkipReason = 'followups_disabled' | 'suppressed' | 'no_consent' | 'consent_not_recorded' | 'action_item_completed' | 'contact_replied' | 'stale';
 
 /** A claimed row; skip_reason is set when the send-time checks turned it into 'skipped' instead. */
 export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
@@ -49,8 +49,10 @@ export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
  *
  * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
  * opted out, the action item was done, the contact replied, the message is too late to make
- * sense) makes the row 'skipped' with its reason instead of 'claimed'. Still-scheduled needs no
- * check: only 'scheduled' rows are claimed.
+ * sense) makes the row 'skipped' with its reason instead of 'claimed'. Consent: the contact's
+ * recorded false for the channel is 'no_consent'; with the tenant's require_recorded_consent an
+ * SMS or WhatsApp without a recorded true is 'consent_not_recorded' (docs/delivery.md, Consent).
+ * Still-scheduled needs no check: only 'scheduled' rows are claimed.
  *
  * A claimed row is not yet being sent: no attempt is counted and its send has not started. The
  * dispatcher marks it 'sending' (markSending) just before the send; until then a cancel, a
@@ -67,6 +69,17 @@ export async function claimDueMessages(
          WHEN EXISTS (SELECT 1 FROM suppressions s
                        WHERE s.tenant_id = m.tenant_id AND s.channel IN (m.channel, '*')
                          AND lower(s.recipient) = lower(m.recipient)) THEN 'suppressed'
+         -- A WhatsApp recipient may carry the whatsapp: prefix; its opt-out (an inbound STOP) names the number.
+         WHEN m.channel = 'whatsapp' AND m.recipient ILIKE 'whatsapp:%' AND EXISTS (SELECT 1 FROM suppressions s
+                       WHERE s.tenant_id = m.tenant_id AND s.channel IN ('whatsapp', '*')
+                         AND lower(s.recipient) = lower(substr(m.recipient, 10))) THEN 'suppressed'
+         -- Consent the CRM recorded on the contact (recorded_consent, migration 0045): an explicit
+         -- false opts out of that channel; a tenant requiring recorded consent sends SMS and
+         -- WhatsApp only on an explicit true.
+         WHEN recorded_consent(m.tenant_id, m.contact_id, m.lead_id, m.channel) IS FALSE THEN 'no_consent'
+         WHEN m.channel IN ('sms', 'whatsapp')
+              AND EXISTS (SELECT 1 FROM messaging_settings ms WHERE ms.tenant_id = m.tenant_id AND ms.require_recorded_consent)
+              AND recorded_consent(m.tenant_id, m.contact_id, m.lead_id, m.channel) IS NOT TRUE THEN 'consent_not_recorded'
          WHEN m.skip_if_completed AND EXISTS (SELECT 1 FROM action_items a
                        WHERE a.id = m.action_item_id AND a.completed_at IS NOT NULL) THEN 'action_item_completed'
          WHEN m.stop_on_reply AND EXISTS (SELECT 1 FROM contact_replies r

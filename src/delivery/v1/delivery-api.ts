@@ -11,6 +11,8 @@ import { messageActionApiSpec } from './message-action-api-spec';
 import { messageActionRoutes } from './message-action-routes';
 import { messageApiSpec } from './message-api-spec';
 import { messageRoutes } from './message-routes';
+import { messagingSettingsApiSpec } from './messaging-settings-api-spec';
+import { messagingSettingsRoutes } from './messaging-settings-routes';
 import { suppressionApiSpec } from './suppression-api-spec';
 import { suppressionRoutes } from './suppression-routes';
 
@@ -25,8 +27,14 @@ export interface DeliveryApiDeps {
 
 /** Every delivery route under /api/v1: messages, the steps on them, suppressions, rule and status. */
 export function deliveryApiRoutes(deps: DeliveryApiDeps): Router {
-  return Router().use(messageRoutes(deps), messageActionRoutes(deps), suppressionRoutes(deps), deliveryStatusRoutes(deps));
+  return Router().use(messageRoutes(deps), messageActionRoutes(deps), suppressionRoutes(deps), messagingSettingsRoutes(deps), deliveryStatusRoutes(deps));
 }
 
 /** What those routes promise, for the OpenAPI document. */
-export const deliveryApiSpec: RouteSpec[] = [...messageApiSpec, ...messageActionApiSpec, ...suppressionApiSpec, ...deliveryStatusApiSpec];
+export const deliveryApiSpec: RouteSpec[] = [
+  ...messageApiSpec,
+  ...messageActionApiSpec,
+  ...suppressionApiSpec,
+  ...messagingSettingsApiSpec,
+  ...deliveryStatusApiSpec,
+];

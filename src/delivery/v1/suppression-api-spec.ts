@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
 import { pageSchema } from '../../http/pagination';
-import { SUPPRESSION_CHANNELS } from '../suppression-store';
+import { SUPPRESSION_CHANNELS, SUPPRESSION_SOURCES } from '../suppression-store';
 import { suppressionBody, suppressionKeyQuery, suppressionListQuery } from './suppression-routes';
 
 const invalid = { description: 'invalid input (an unknown tenant included): the problem names each field', problem: true };
@@ -12,7 +12,9 @@ export const suppressionViewSchema = z.strictObject({
   channel: z.enum(SUPPRESSION_CHANNELS),
   recipient: z.string(),
   reason: z.string().nullable(),
+  source: z.enum(SUPPRESSION_SOURCES).describe('the door of the latest opt-out: the API, an inbound STOP, a one-click e-mail unsubscribe'),
   createdAt: z.string().describe('ISO 8601 with offset'),
+  updatedAt: z.string().describe('when the latest opt-out of this key was set; ISO 8601 with offset'),
 });
 
 export const suppressionApiSpec: RouteSpec[] = [
