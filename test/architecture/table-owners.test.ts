@@ -25,6 +25,8 @@ function writes(table: string): RegExp {
 const RULES: Rule[] = [
   { what: 'writes scheduled_messages', pattern: writes('scheduled_messages'), owners: ['delivery/outbox/'] },
   { what: 'writes calls', pattern: writes('calls'), owners: ['calls/call-store.ts'] },
+  { what: 'writes tenant_quiet_hours', pattern: writes('tenant_quiet_hours'), owners: ['delivery/policy-store.ts'] },
+  { what: 'writes tenant_frequency_caps', pattern: writes('tenant_frequency_caps'), owners: ['delivery/policy-store.ts'] },
   { what: 'sends a NOTIFY', pattern: /\bpg_notify\s*\(|\bNOTIFY\s+["\w]/i, owners: ['delivery/outbox/wakeup.ts'] },
   { what: 'names the wake-up channel', pattern: /crm_delivery_wakeup/, owners: ['delivery/outbox/wakeup.ts'] },
 ];
