@@ -83,9 +83,21 @@ export async function removeQuietHours(db: Queryable, key: QuietHoursKey): Promi
   return result.rowCount > 0;
 }
 
-/** A tenant's windows, in key order (a tenant has a handful: no pages). */
-export async function listQuietHours(db: Queryable, tenantId: string): Promise<QuietHoursView[]> {
-  const result = await db.query<QuietRow>(`SELECT ${QUIET_COLUMNS} FROM tenant_quiet_hours WHERE tenant_id = $1 ORDER BY channel, applies_to`, [tenantId]);
+/**
+ * A tenant's windows in (channel, appliesTo) order after `after` (the last of the page before):
+ * keyset order on the primary key. Reads `limit + 1` rows; the extra one only says more follow.
+ */
+export async function listQuietHours(
+  db: Queryable,
+  tenantId: string,
+  options: { limit: number; after?: readonly [string, string] },
+): Promise<QuietHoursView[]> {
+  const result = await db.query<QuietRow>(
+    `SELECT ${QUIET_COLUMNS} FROM tenant_quiet_hours
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR (channel, applies_to) > ($2::text, $3::text))
+      ORDER BY channel, applies_to LIMIT $4`,
+    [tenantId, options.after?.[0] ?? null, options.after?.[1] ?? null, options.limit + 1],
+  );
   return result.rows.map(quietView);
 }
 
@@ -113,7 +125,7 @@ export async function removeFrequencyCap(db: Queryable, key: { tenantId: string;
   return result.rowCount > 0;
 }
 
-/** A tenant's caps, by class. */
+/** A tenant's caps, by class (at most one per class: three). */
 export async function listFrequencyCaps(db: Queryable, tenantId: string): Promise<FrequencyCapView[]> {
   const result = await db.query<CapRow>(`SELECT ${CAP_COLUMNS} FROM tenant_frequency_caps WHERE tenant_id = $1 ORDER BY class`, [tenantId]);
   return result.rows.map(capView);

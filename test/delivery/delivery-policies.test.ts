@@ -48,11 +48,11 @@ describe.each(['postgres', 'pglite'] as const)('delivery policies in the claim o
     ).rows[0]!;
 
   it('quiet hours hold a message to the window end in the contact zone, and let transactional messages and overrides through', async () => {
-    // A window from an hour ago to 3 s from now in Lord Howe's wall-clock time (crossing
+    // A window from an hour ago to 8 s from now in Lord Howe's wall-clock time (crossing
     // midnight or not, as the time of day makes it); in Kolkata (the tenant's zone) it is not now.
     const now = await databaseNow();
     const inLordHowe = (t: number) => DateTime.fromMillis(t, { zone: 'Australia/Lord_Howe' }).toFormat('HH:mm:ss');
-    const endsAt = Math.ceil((now + 3_000) / 1_000) * 1_000;
+    const endsAt = Math.ceil((now + 8_000) / 1_000) * 1_000;
     await putQuietHours(db, { tenantId: 'qh', channel: '*', appliesTo: '*', starts: inLordHowe(now - 3_600_000), ends: inLordHowe(endsAt), mode: 'hold' });
     await putQuietHours(db, { tenantId: 'qh', channel: '*', appliesTo: 'type:nurture', starts: '00:00', ends: '23:59:59', mode: 'skip' });
     await putQuietHours(db, { tenantId: 'qh', channel: 'log', appliesTo: 'campaign:open-camp', starts: '00:00', ends: '00:01', mode: 'off' });

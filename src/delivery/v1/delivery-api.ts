@@ -11,6 +11,8 @@ import { messageActionApiSpec } from './message-action-api-spec';
 import { messageActionRoutes } from './message-action-routes';
 import { messageApiSpec } from './message-api-spec';
 import { messageRoutes } from './message-routes';
+import { policyApiSpec } from './policy-api-spec';
+import { policyRoutes } from './policy-routes';
 import { suppressionApiSpec } from './suppression-api-spec';
 import { suppressionRoutes } from './suppression-routes';
 
@@ -23,10 +25,10 @@ export interface DeliveryApiDeps {
   workerHealth: () => Promise<WorkerHealth>;
 }
 
-/** Every delivery route under /api/v1: messages, the steps on them, suppressions, rule and status. */
+/** Every delivery route under /api/v1: messages, the steps on them, suppressions, policies, rule and status. */
 export function deliveryApiRoutes(deps: DeliveryApiDeps): Router {
-  return Router().use(messageRoutes(deps), messageActionRoutes(deps), suppressionRoutes(deps), deliveryStatusRoutes(deps));
+  return Router().use(messageRoutes(deps), messageActionRoutes(deps), suppressionRoutes(deps), policyRoutes(deps), deliveryStatusRoutes(deps));
 }
 
 /** What those routes promise, for the OpenAPI document. */
-export const deliveryApiSpec: RouteSpec[] = [...messageApiSpec, ...messageActionApiSpec, ...suppressionApiSpec, ...deliveryStatusApiSpec];
+export const deliveryApiSpec: RouteSpec[] = [...messageApiSpec, ...messageActionApiSpec, ...suppressionApiSpec, ...policyApiSpec, ...deliveryStatusApiSpec];
