@@ -11,6 +11,8 @@ module.exports = [
   'test/channels/address-guard.test.ts',
   'test/channels/unsubscribe-links.test.ts',
   'test/crm/inbound/inbound-keywords.test.ts',
+  'test/delivery/cap-decision.test.ts',
+  'test/delivery/message-class.test.ts',
   'test/delivery/metric-labels.test.ts',
   'test/delivery/outcome.test.ts',
   'test/http/dashboard-html.test.ts',

@@ -87,6 +87,12 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Datab
       labelNames: ['channel'] as const,
       registers,
     }),
+    policyActions: new Counter({
+      name: 'crm_worker_delivery_policy_total',
+      help: 'Messages a delivery policy acted on at send time, by policy (quiet-hours, frequency-cap) and action (held, skipped); a message held again counts again.',
+      labelNames: ['policy', 'action'] as const,
+      registers,
+    }),
     errorBackoff: new Gauge({
       name: 'crm_worker_delivery_error_backoff_seconds',
       help: 'How long the dispatcher waits, after a failed pass, before it next tries the database (0 while passes succeed).',

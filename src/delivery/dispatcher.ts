@@ -200,7 +200,16 @@ export class Dispatcher {
     for (const row of claimed) {
       if (row.skip_reason) {
         this.deps.metrics.sends.inc({ channel: row.channel, strategy: this.strategyOf(row), result: 'skipped' });
+        if (row.skip_reason === 'quiet-hours' || row.skip_reason === 'frequency-cap') {
+          this.deps.metrics.policyActions.inc({ policy: row.skip_reason, action: 'skipped' });
+        }
         this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
+        continue;
+      }
+      if (row.hold_reason) {
+        // Back to 'scheduled' until held_until: the next wake-up (min due_at) finds it then.
+        this.deps.metrics.policyActions.inc({ policy: row.hold_reason, action: 'held' });
+        this.log.info('message held at send time', { messageId: row.id, reason: row.hold_reason, heldUntil: row.held_until });
         continue;
       }
       this.queue.add(row, token);

@@ -23,12 +23,15 @@ export interface MessageView {
   recurrenceIntervalSeconds: number | null;
   nextOccurrenceId: string | null;
   resolution: string | null;
+  /** When a delivery policy (quiet hours, a frequency cap) last held it, until when and why. */
+  heldUntil: string | null;
+  holdReason: string | null;
 }
 
 /** The columns every read of a message for the API selects. */
 export const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, recipient, type, status, skip_reason,
   scheduled_at, due_at, attempts, last_error, sent_at, sent_by, idempotency_key, response_received_at, response_text,
-  recurrence_interval_seconds, next_occurrence_id::text AS next_occurrence_id, resolution`;
+  recurrence_interval_seconds, next_occurrence_id::text AS next_occurrence_id, resolution, held_until, hold_reason`;
 
 /** A row as VIEW_COLUMNS selects it. */
 export type Row = {
@@ -53,6 +56,8 @@ export type Row = {
   recurrence_interval_seconds: number | null;
   next_occurrence_id: string | null;
   resolution: string | null;
+  held_until: Date | null;
+  hold_reason: string | null;
 };
 
 function iso(value: Date | string | null): string | null {
@@ -82,5 +87,7 @@ export function toView(r: Row): MessageView {
     recurrenceIntervalSeconds: r.recurrence_interval_seconds,
     nextOccurrenceId: r.next_occurrence_id,
     resolution: r.resolution,
+    heldUntil: iso(r.held_until),
+    holdReason: r.hold_reason,
   };
 }

@@ -28,6 +28,8 @@ const RULES: Rule[] = [
   // Every door's opt-out (API, inbound STOP, one-click unsubscribe) lands through one module.
   { what: 'writes suppressions', pattern: writes('suppressions'), owners: ['delivery/suppression-store.ts'] },
   { what: 'writes messaging_settings', pattern: writes('messaging_settings'), owners: ['delivery/messaging-settings.ts'] },
+  { what: 'writes tenant_quiet_hours', pattern: writes('tenant_quiet_hours'), owners: ['delivery/policy-store.ts'] },
+  { what: 'writes tenant_frequency_caps', pattern: writes('tenant_frequency_caps'), owners: ['delivery/policy-store.ts'] },
   { what: 'sends a NOTIFY', pattern: /\bpg_notify\s*\(|\bNOTIFY\s+["\w]/i, owners: ['delivery/outbox/wakeup.ts'] },
   { what: 'names the wake-up channel', pattern: /crm_delivery_wakeup/, owners: ['delivery/outbox/wakeup.ts'] },
 ];

@@ -1,5 +1,7 @@
-import type { Queryable } from '../../db/database';
+import type { Database, Queryable } from '../../db/database';
 import type { ChannelName } from '../../channels/channel';
+import { classOfRowSql, type MessageClass } from '../message-class';
+import { applyFrequencyCaps, type HoldReason } from './frequency-cap';
 import { wakeUpAfter } from './wakeup';
 
 /**
@@ -35,10 +37,23 @@ const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id,
   m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
   m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
 
-export type SkipReason = 'followups_disabled' | 'suppressed' | 'no_consent' | 'consent_not_recorded' | 'action_item_completed' | 'contact_replied' | 'stale';
+export type SkipReason =
+  | 'followups_disabled'
+  | 'suppressed'
+  | 'no_consent'
+  | 'consent_not_recorded'
+  | 'action_item_completed'
+  | 'contact_replied'
+  | 'stale'
+  | 'quiet-hours'
+  | 'frequency-cap';
 
-/** A claimed row; skip_reason is set when the send-time checks turned it into 'skipped' instead. */
-export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
+/**
+ * A claimed row; skip_reason is set when the send-time checks turned it into 'skipped' instead,
+ * hold_reason when a delivery policy put it back to 'scheduled' until held_until (not claimed:
+ * the dispatcher must not send it).
+ */
+export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null; hold_reason: HoldReason | null; held_until: Date | null };
 
 /**
  * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token,
@@ -62,9 +77,31 @@ export async function claimDueMessages(
   db: Queryable,
   params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
 ): Promise<ClaimResult[]> {
-  const result = await db.query<ClaimResult>(
+  // One transaction: the frequency caps count what other workers claimed under a lock per
+  // contact (frequency-cap.ts), so this claim must not be visible before its cap step is done.
+  const claim = async (q: Queryable): Promise<ClaimResult[]> => {
+    const rows = await claimAndCheck(q, params);
+    return applyFrequencyCaps(q, rows);
+  };
+  return isDatabase(db) ? db.transaction(claim) : claim(db);
+}
+
+function isDatabase(db: Queryable): db is Database {
+  return typeof (db as Partial<Database>).transaction === 'function';
+}
+
+type CheckedRow = ClaimResult & { capped: boolean; message_class: MessageClass };
+
+async function claimAndCheck(
+  db: Queryable,
+  params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
+): Promise<CheckedRow[]> {
+  const result = await db.query<CheckedRow>(
     `WITH checked AS (
-       SELECT m.id, CASE
+       SELECT m.id, q.held_until, ${classOfRowSql('m')} AS message_class, ${classOfRowSql('m')} <> 'transactional' AND m.contact_id IS NOT NULL
+           AND EXISTS (SELECT 1 FROM tenant_frequency_caps f
+                        WHERE f.tenant_id = m.tenant_id AND f.class IN (${classOfRowSql('m')}, '*')) AS capped,
+         CASE
          WHEN m.type = 'followup' AND t.followup_enabled IS NOT TRUE THEN 'followups_disabled'
          WHEN EXISTS (SELECT 1 FROM suppressions s
                        WHERE s.tenant_id = m.tenant_id AND s.channel IN (m.channel, '*')
@@ -86,22 +123,44 @@ export async function claimDueMessages(
                        WHERE r.tenant_id = m.tenant_id AND r.received_at > m.created_at
                          AND ((m.contact_id IS NOT NULL AND r.contact_id = m.contact_id)
                            OR (m.lead_id IS NOT NULL AND r.lead_id = m.lead_id))) THEN 'contact_replied'
-         WHEN now() - m.scheduled_at > $5 * interval '1 second' THEN 'stale'
+         -- Late by its own time, or by the end of the hold a policy put it under.
+         WHEN now() - greatest(m.scheduled_at, m.held_until) > $5 * interval '1 second' THEN 'stale'
+         WHEN q.mode = 'skip' THEN 'quiet-hours'
        END AS reason
        FROM scheduled_messages m LEFT JOIN tenants t ON t.id = m.tenant_id
+       -- Quiet hours (migration 0040): the most specific window of the tenant for this message,
+       -- in the contact's zone, else the tenant's; transactional messages have none.
+       LEFT JOIN contacts ct ON ct.id = m.contact_id AND ct.tenant_id = m.tenant_id
+       LEFT JOIN LATERAL (
+         SELECT w.mode, quiet_hours_end(now(), coalesce(ct.timezone, t.timezone, 'UTC'), w.starts_at, w.ends_at) AS held_until
+           FROM (SELECT * FROM tenant_quiet_hours w
+                  WHERE w.tenant_id = m.tenant_id AND w.channel IN (m.channel, '*')
+                    AND w.applies_to IN ('*', 'type:' || m.type, 'campaign:' || coalesce(m.variables #>> '{campaign,id}', ''))
+                  ORDER BY w.applies_to LIKE 'campaign:%' DESC, w.applies_to LIKE 'type:%' DESC, w.channel <> '*' DESC
+                  LIMIT 1) w
+          WHERE w.mode <> 'off'
+       ) q0 ON ${classOfRowSql('m')} <> 'transactional'
+       CROSS JOIN LATERAL (SELECT CASE WHEN q0.held_until IS NOT NULL THEN q0.mode END AS mode,
+                                  CASE WHEN q0.mode = 'hold' THEN q0.held_until END AS held_until) q
        -- An array, not a join with the function: the planner then looks the picked rows up by
        -- primary key instead of guessing 1,000 and hashing the whole table.
        WHERE m.id = ANY (ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])))
      ), claimed AS (
        UPDATE scheduled_messages m
-          SET status = CASE WHEN c.reason IS NULL THEN 'claimed' ELSE 'skipped' END,
+          SET status = CASE WHEN c.reason IS NOT NULL THEN 'skipped' WHEN c.held_until IS NOT NULL THEN 'scheduled' ELSE 'claimed' END,
               skip_reason = c.reason,
-              claimed_by = $1,
-              lease_expires_at = CASE WHEN c.reason IS NULL THEN now() + $2 * interval '1 millisecond' END,
+              claimed_by = CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN NULL ELSE $1 END,
+              lease_expires_at = CASE WHEN c.reason IS NULL AND c.held_until IS NULL THEN now() + $2 * interval '1 millisecond' END,
+              -- Held by quiet hours: due again when the window ends (outbox/frequency-cap.ts holds too).
+              due_at = CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN c.held_until ELSE m.due_at END,
+              held_until = CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN c.held_until ELSE m.held_until END,
+              hold_reason = CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN 'quiet-hours' ELSE m.hold_reason END,
               updated_at = now()
          FROM checked c
         WHERE m.id = c.id
-        RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason, m.due_at AS claim_order
+        RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason, m.due_at AS claim_order, c.capped AND c.reason IS NULL AND c.held_until IS NULL AS capped, c.message_class,
+                  CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN 'quiet-hours' END AS hold_reason,
+                  CASE WHEN c.reason IS NULL THEN c.held_until END AS held_until
      )
      -- Handed out in due order (scheduling order among equals): the local queue sends oldest first.
      SELECT * FROM claimed ORDER BY claim_order, id::bigint`,

@@ -13,6 +13,8 @@ import { messageApiSpec } from './message-api-spec';
 import { messageRoutes } from './message-routes';
 import { messagingSettingsApiSpec } from './messaging-settings-api-spec';
 import { messagingSettingsRoutes } from './messaging-settings-routes';
+import { policyApiSpec } from './policy-api-spec';
+import { policyRoutes } from './policy-routes';
 import { suppressionApiSpec } from './suppression-api-spec';
 import { suppressionRoutes } from './suppression-routes';
 
@@ -25,9 +27,16 @@ export interface DeliveryApiDeps {
   workerHealth: () => Promise<WorkerHealth>;
 }
 
-/** Every delivery route under /api/v1: messages, the steps on them, suppressions, rule and status. */
+/** Every delivery route under /api/v1: messages, the steps on them, suppressions, policies, rule and status. */
 export function deliveryApiRoutes(deps: DeliveryApiDeps): Router {
-  return Router().use(messageRoutes(deps), messageActionRoutes(deps), suppressionRoutes(deps), messagingSettingsRoutes(deps), deliveryStatusRoutes(deps));
+  return Router().use(
+    messageRoutes(deps),
+    messageActionRoutes(deps),
+    suppressionRoutes(deps),
+    messagingSettingsRoutes(deps),
+    policyRoutes(deps),
+    deliveryStatusRoutes(deps),
+  );
 }
 
 /** What those routes promise, for the OpenAPI document. */
@@ -36,5 +45,6 @@ export const deliveryApiSpec: RouteSpec[] = [
   ...messageActionApiSpec,
   ...suppressionApiSpec,
   ...messagingSettingsApiSpec,
+  ...policyApiSpec,
   ...deliveryStatusApiSpec,
 ];

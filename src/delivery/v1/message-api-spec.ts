@@ -30,6 +30,8 @@ export const messageViewSchema = z.strictObject({
   recurrenceIntervalSeconds: z.number().int().nullable(),
   nextOccurrenceId: z.string().nullable(),
   resolution: z.string().nullable(),
+  heldUntil: z.string().nullable().describe('ISO 8601: when a delivery policy last held it until (quiet hours, a frequency cap)'),
+  holdReason: z.enum(['quiet-hours', 'frequency-cap']).nullable(),
 });
 
 /** One message as the caller sends it: the time as ISO 8601 with an offset, or a wall time with `timezone`. */
