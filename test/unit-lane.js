@@ -9,6 +9,7 @@ module.exports = [
   'test/calls/business-hours.test.ts',
   'test/calls/calls-config.test.ts',
   'test/channels/address-guard.test.ts',
+  'test/delivery/local-queue.test.ts',
   'test/delivery/metric-labels.test.ts',
   'test/delivery/outcome.test.ts',
   'test/http/pagination.test.ts',

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database';
 import type { ChannelName } from '../../channels/channel';
+import type { MessageClass } from '../message-class';
 import { wakeUpAfter } from './wakeup';
 
 /**
@@ -23,6 +24,8 @@ export interface ClaimedMessage {
   variables: Record<string, unknown>;
   tone: string | null;
   type: string;
+  /** transactional > followup > marketing (message-class.ts): the local queue keeps that order. */
+  class: MessageClass;
   personalize: boolean;
   context_hints: Record<string, unknown> | null;
   attempts: number;
@@ -32,7 +35,7 @@ export interface ClaimedMessage {
 }
 
 const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id, m.channel, m.recipient, m.scheduled_at,
-  m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
+  m.template, m.subject, m.variables, m.tone, m.type, m.class, m.personalize, m.context_hints, m.attempts,
   m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
 
 export type SkipReason = 'followups_disabled' | 'suppressed' | 'action_item_completed' | 'contact_replied' | 'stale';
@@ -44,8 +47,8 @@ export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null };
  * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token,
  * and runs the send-time checks in the same statement. SKIP LOCKED lets several workers claim
  * side by side without waiting on or taking each other's rows (the pick is the SQL function
- * delivery_pick_due, migration 0005, which walks the due index in order whatever the table's
- * statistics say); the lease says how long the claim holds if this worker dies.
+ * delivery_pick_due, migrations 0005 and 0051: by class, fair across tenants, index probes only
+ * whatever the table's statistics say); the lease says how long the claim holds if this worker dies.
  *
  * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
  * opted out, the action item was done, the contact replied, the message is too late to make
@@ -61,7 +64,9 @@ export async function claimDueMessages(
   params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
 ): Promise<ClaimResult[]> {
   const result = await db.query<ClaimResult>(
-    `WITH checked AS (
+    `WITH picked AS (
+       SELECT ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])) AS ids
+     ), checked AS (
        SELECT m.id, CASE
          WHEN m.type = 'followup' AND t.followup_enabled IS NOT TRUE THEN 'followups_disabled'
          WHEN EXISTS (SELECT 1 FROM suppressions s
@@ -78,7 +83,7 @@ export async function claimDueMessages(
        FROM scheduled_messages m LEFT JOIN tenants t ON t.id = m.tenant_id
        -- An array, not a join with the function: the planner then looks the picked rows up by
        -- primary key instead of guessing 1,000 and hashing the whole table.
-       WHERE m.id = ANY (ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])))
+       WHERE m.id = ANY ((SELECT ids FROM picked)::bigint[])
      ), claimed AS (
        UPDATE scheduled_messages m
           SET status = CASE WHEN c.reason IS NULL THEN 'claimed' ELSE 'skipped' END,
@@ -88,10 +93,11 @@ export async function claimDueMessages(
               updated_at = now()
          FROM checked c
         WHERE m.id = c.id
-        RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason, m.due_at AS claim_order
+        RETURNING ${CLAIMED_COLUMNS}, c.reason AS skip_reason
      )
-     -- Handed out in due order (scheduling order among equals): the local queue sends oldest first.
-     SELECT * FROM claimed ORDER BY claim_order, id::bigint`,
+     -- Handed out in the pick's order (by class, round-robin across tenants, due order inside a
+     -- tenant: migration 0051); the local queue keeps it.
+     SELECT claimed.* FROM claimed, picked ORDER BY array_position(picked.ids, claimed.id::bigint)`,
     [params.token, params.leaseMs, params.limit, params.excludeChannels, params.staleAfterSeconds],
     { name: 'delivery-claim' },
   );
