@@ -13,6 +13,7 @@ module.exports = [
   'test/crm/inbound/inbound-keywords.test.ts',
   'test/delivery/cap-decision.test.ts',
   'test/delivery/message-class.test.ts',
+  'test/delivery/local-queue.test.ts',
   'test/delivery/metric-labels.test.ts',
   'test/delivery/outcome.test.ts',
   'test/http/dashboard-html.test.ts',

@@ -66,6 +66,8 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private woken = false;
+  /** A NOTIFY said new rows were scheduled since the last claim: they may outrank the queue's. */
+  private notified = false;
   private lastHeartbeatAt = 0;
   private lastLeaseSweepAt = 0;
   private claimSeq = 0;
@@ -104,7 +106,7 @@ export class Dispatcher {
       stopping,
       abortSends: this.abortSends.signal,
     });
-    this.listener = new WakeUpListener({ db: deps.db, log: this.log, pingPrefix: this.tokenPrefix, onWakeUp: () => this.wakeUp() });
+    this.listener = new WakeUpListener({ db: deps.db, log: this.log, pingPrefix: this.tokenPrefix, onWakeUp: () => this.wakeUpForNewRows() });
   }
 
   start(): void {
@@ -137,6 +139,16 @@ export class Dispatcher {
   wakeUp(): void {
     this.woken = true;
     this.wake?.();
+  }
+
+  /**
+   * New rows were scheduled (a NOTIFY): they may outrank the queued ones (a transactional row
+   * behind a marketing backlog), so the next pass claims if the queue has any room, not only once
+   * it is down to its low-water mark.
+   */
+  private wakeUpForNewRows(): void {
+    this.notified = true;
+    this.wakeUp();
   }
 
   private async run(): Promise<void> {
@@ -184,7 +196,9 @@ export class Dispatcher {
     // Claim ahead of the free slots: one claim (the costly statement, with the send-time checks)
     // for a batch, while the slots drain the local queue.
     const { target, lowWater } = this.queue.target();
-    if (this.queue.prefetched.length >= lowWater) {
+    const refillBelow = this.notified ? target : lowWater;
+    this.notified = false;
+    if (this.queue.prefetched.length >= refillBelow) {
       await this.slots.launch();
       return false;
     }

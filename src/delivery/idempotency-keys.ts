@@ -54,6 +54,8 @@ export function requestFingerprint(r: ValidScheduleRequest): string {
     variables: r.variables ?? {},
     tone: r.tone ?? null,
     type: r.type ?? 'followup',
+    // Only when given: a request without it keeps the digest it had before classes existed.
+    class: r.class,
     skipIfCompleted: r.skipIfCompleted ?? false,
     actionItemId: r.actionItemId ?? null,
     stopOnReply: r.stopOnReply ?? false,

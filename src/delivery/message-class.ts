@@ -9,6 +9,7 @@
  * (test/delivery/message-class.test.ts checks the two agree).
  */
 
+/** In the order the dispatcher serves them (migration 0051). */
 export const MESSAGE_CLASSES = ['transactional', 'followup', 'marketing'] as const;
 export type MessageClass = (typeof MESSAGE_CLASSES)[number];
 
@@ -25,9 +26,18 @@ export const CLASS_BY_TYPE: Readonly<Record<string, MessageClass>> = Object.free
 /** The class of a message type when the row names none. */
 export const DEFAULT_CLASS: MessageClass = 'followup';
 
-/** The class of a message of `type`, when its row names none. */
-export function classOfType(type: string): MessageClass {
-  return Object.hasOwn(CLASS_BY_TYPE, type) ? CLASS_BY_TYPE[type]! : DEFAULT_CLASS;
+/** The same mapping under the name the scheduling side reads it by. */
+export const TYPE_CLASSES = CLASS_BY_TYPE;
+
+/**
+ * The class of a message of `type`, when the caller (or its row) names none. Set at scheduling
+ * (`scheduled_messages.class`, migration 0050) and served in MESSAGE_CLASSES order by the fair
+ * pick (migration 0051). hasOwn: a type named like an Object.prototype member ('constructor')
+ * is a caller's own type.
+ */
+export function classOfType(type: string | undefined | null): MessageClass {
+  const key = type ?? 'followup';
+  return Object.hasOwn(CLASS_BY_TYPE, key) ? CLASS_BY_TYPE[key]! : DEFAULT_CLASS;
 }
 
 const quote = (text: string): string => `'${text.replaceAll("'", "''")}'`;

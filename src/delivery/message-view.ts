@@ -1,3 +1,4 @@
+import type { MessageClass } from './message-class';
 import type { MessageStatus } from './outbox';
 
 /** A scheduled message as the API shows it. */
@@ -9,6 +10,8 @@ export interface MessageView {
   channel: string;
   recipient: string;
   type: string;
+  /** transactional, followup or marketing: which due messages go first (message-class.ts). */
+  class: MessageClass;
   status: MessageStatus;
   skipReason: string | null;
   scheduledAt: string;
@@ -29,7 +32,7 @@ export interface MessageView {
 }
 
 /** The columns every read of a message for the API selects. */
-export const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, recipient, type, status, skip_reason,
+export const VIEW_COLUMNS = `id::text AS id, tenant_id, contact_id, lead_id, channel, recipient, type, class, status, skip_reason,
   scheduled_at, due_at, attempts, last_error, sent_at, sent_by, idempotency_key, response_received_at, response_text,
   recurrence_interval_seconds, next_occurrence_id::text AS next_occurrence_id, resolution, held_until, hold_reason`;
 
@@ -42,6 +45,7 @@ export type Row = {
   channel: string;
   recipient: string;
   type: string;
+  class: MessageClass;
   status: MessageStatus;
   skip_reason: string | null;
   scheduled_at: Date;
@@ -73,6 +77,7 @@ export function toView(r: Row): MessageView {
     channel: r.channel,
     recipient: r.recipient,
     type: r.type,
+    class: r.class,
     status: r.status,
     skipReason: r.skip_reason,
     scheduledAt: iso(r.scheduled_at)!,

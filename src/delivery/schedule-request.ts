@@ -3,6 +3,7 @@ import { createTemplateEngine, TemplateRenderError, type TemplateEngine } from '
 import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
 import { isPrivateUrl } from '../channels/address-guard';
+import { MESSAGE_CLASSES } from './message-class';
 
 export const CHANNEL_NAMES = ['email', 'sms', 'whatsapp', 'webhook', 'log'] as const satisfies readonly ChannelName[];
 
@@ -41,6 +42,7 @@ export const scheduleRequestSchema = z.object({
     .max(64)
     .regex(/^[a-z0-9_-]+$/i, 'letters, digits, - and _ only')
     .optional(),
+  class: z.enum(MESSAGE_CLASSES, { error: `must be one of ${MESSAGE_CLASSES.join(', ')}` }).optional(),
   idempotencyKey: z.string().trim().min(1, 'required').max(512),
   skipIfCompleted: z.boolean().optional(),
   actionItemId: optionalId,

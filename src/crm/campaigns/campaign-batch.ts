@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database';
+import { classOfType } from '../../delivery/message-class';
 import { insertOutboxRows, wakeUpAfter } from '../../delivery/outbox';
 
 export interface BatchOutcome {
@@ -110,6 +111,7 @@ export async function expandCampaignBatch(tx: Queryable, campaignId: string, lim
                            || coalesce(k.attributes, '{}'::jsonb),
                 'campaign', jsonb_build_object('id', camp.id, 'name', camp.name))`,
            type: `'campaign'`,
+           class: `'${classOfType('campaign')}'`,
            status: `'scheduled'`,
            idempotency_key: `'campaign:' || camp.id || ':' || k.contact_id`,
          },

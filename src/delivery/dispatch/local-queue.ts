@@ -1,6 +1,7 @@
 import type { ChannelName } from '../../channels/channel';
 import type { DeliveryConfig } from '../../config/config';
 import { monotonicMs } from '../../util/deadline';
+import { MESSAGE_CLASSES } from '../message-class';
 import type { ClaimedMessage } from '../outbox/claim';
 
 /** Until when (monotonicMs) this process may count on a row's lease; shared by its queue entry and its slot. */
@@ -32,9 +33,14 @@ export interface InFlight {
 export type QueueConfig = Pick<DeliveryConfig, 'batchSize' | 'concurrency' | 'leaseMs' | 'sendTimeoutMs' | 'markAhead'>;
 
 /**
- * The dispatcher's local queue: rows claimed and not yet marked (prefetched, oldest first), rows
- * marked 'sending' waiting for a slot (marked), and rows in the send slots (inFlight). It holds
- * the arithmetic of how much to hold and what to mark next; it makes no database call.
+ * The dispatcher's local queue: rows claimed and not yet marked (prefetched), rows marked
+ * 'sending' waiting for a slot (marked), and rows in the send slots (inFlight). It holds the
+ * arithmetic of how much to hold and what to mark next; it makes no database call.
+ *
+ * Prefetched rows are kept by class (transactional, followup, marketing: message-class.ts), and
+ * inside a class in the order the claims handed them out (the pick's: round-robin across tenants,
+ * due order inside a tenant). A transactional row claimed while a marketing backlog is queued
+ * goes ahead of it: it waits only for the sends in the slots and the rows already marked.
  */
 export class LocalQueue {
   readonly prefetched: Prefetched[] = [];
@@ -50,7 +56,12 @@ export class LocalQueue {
   ) {}
 
   add(row: ClaimedMessage, token: string): void {
-    this.prefetched.push({ row, token, heldSince: monotonicMs() });
+    const entry = { row, token, heldSince: monotonicMs() };
+    // After every row of its class or a higher one (usually the end: a claim comes in class order).
+    const rank = classRank(row);
+    let at = this.prefetched.length;
+    while (at > 0 && classRank(this.prefetched[at - 1]!.row) > rank) at--;
+    this.prefetched.splice(at, 0, entry);
   }
 
   recordSendTime(tookMs: number): void {
@@ -75,17 +86,21 @@ export class LocalQueue {
     return monotonicMs() - this.config.leaseMs / 2;
   }
 
-  /** Takes the prefetched rows held past half the lease (oldest first, so a prefix of the queue). */
+  /**
+   * Takes the prefetched rows held past half the lease. Not always a prefix of the queue: a
+   * transactional row claimed later sits ahead of older marketing rows.
+   */
   takeHeldTooLong(): Prefetched[] {
     const before = this.heldTooLongBefore();
-    if (this.prefetched.length === 0 || this.prefetched[0]!.heldSince >= before) return [];
+    if (!this.prefetched.some((g) => g.heldSince < before)) return [];
     const stale = this.prefetched.filter((g) => g.heldSince < before);
-    this.prefetched.splice(0, stale.length);
+    const kept = this.prefetched.filter((g) => g.heldSince >= before);
+    this.prefetched.splice(0, this.prefetched.length, ...kept);
     return stale;
   }
 
   /**
-   * The next rows to mark 'sending', oldest first: one per free slot, plus up to markAhead
+   * The next rows to mark 'sending', in queue order: one per free slot, plus up to markAhead
    * (DELIVERY_MARK_AHEAD) marked before a slot is free, so a slot that frees starts its next send
    * at once instead of waiting for a statement (at 5 sends in flight that wait was most of the
    * time a message spent in its slot). Only rows of channels whose unknown outcomes are resent
@@ -149,4 +164,9 @@ export class LocalQueue {
     }
     return byToken;
   }
+}
+
+/** 0 for transactional, 1 for followup, 2 for marketing. */
+function classRank(row: ClaimedMessage): number {
+  return MESSAGE_CLASSES.indexOf(row.class);
 }

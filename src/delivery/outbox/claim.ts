@@ -25,6 +25,8 @@ export interface ClaimedMessage {
   variables: Record<string, unknown>;
   tone: string | null;
   type: string;
+  /** transactional > followup > marketing (message-class.ts): the local queue keeps that order. */
+  class: MessageClass;
   personalize: boolean;
   context_hints: Record<string, unknown> | null;
   attempts: number;
@@ -34,7 +36,7 @@ export interface ClaimedMessage {
 }
 
 const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id, m.channel, m.recipient, m.scheduled_at,
-  m.template, m.subject, m.variables, m.tone, m.type, m.personalize, m.context_hints, m.attempts,
+  m.template, m.subject, m.variables, m.tone, m.type, m.class, m.personalize, m.context_hints, m.attempts,
   m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
 
 export type SkipReason =
@@ -59,8 +61,8 @@ export type ClaimResult = ClaimedMessage & { skip_reason: SkipReason | null; hol
  * Claims up to `limit` due rows (due on the database's clock, never the worker's) for this token,
  * and runs the send-time checks in the same statement. SKIP LOCKED lets several workers claim
  * side by side without waiting on or taking each other's rows (the pick is the SQL function
- * delivery_pick_due, migration 0005, which walks the due index in order whatever the table's
- * statistics say); the lease says how long the claim holds if this worker dies.
+ * delivery_pick_due, migrations 0005 and 0051: by class, fair across tenants, index probes only
+ * whatever the table's statistics say); the lease says how long the claim holds if this worker dies.
  *
  * The checks: whatever changed since scheduling (the tenant switched follow-ups off, the contact
  * opted out, the action item was done, the contact replied, the message is too late to make
@@ -97,7 +99,9 @@ async function claimAndCheck(
   params: { token: string; limit: number; leaseMs: number; excludeChannels: readonly string[]; staleAfterSeconds: number },
 ): Promise<CheckedRow[]> {
   const result = await db.query<CheckedRow>(
-    `WITH checked AS (
+    `WITH picked AS (
+       SELECT ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])) AS ids
+     ), checked AS (
        SELECT m.id, q.held_until, ${classOfRowSql('m')} AS message_class, ${classOfRowSql('m')} <> 'transactional' AND m.contact_id IS NOT NULL
            AND EXISTS (SELECT 1 FROM tenant_frequency_caps f
                         WHERE f.tenant_id = m.tenant_id AND f.class IN (${classOfRowSql('m')}, '*')) AS capped,
@@ -144,7 +148,7 @@ async function claimAndCheck(
                                   CASE WHEN q0.mode = 'hold' THEN q0.held_until END AS held_until) q
        -- An array, not a join with the function: the planner then looks the picked rows up by
        -- primary key instead of guessing 1,000 and hashing the whole table.
-       WHERE m.id = ANY (ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])))
+       WHERE m.id = ANY ((SELECT ids FROM picked)::bigint[])
      ), claimed AS (
        UPDATE scheduled_messages m
           SET status = CASE WHEN c.reason IS NOT NULL THEN 'skipped' WHEN c.held_until IS NOT NULL THEN 'scheduled' ELSE 'claimed' END,
@@ -162,8 +166,9 @@ async function claimAndCheck(
                   CASE WHEN c.reason IS NULL AND c.held_until IS NOT NULL THEN 'quiet-hours' END AS hold_reason,
                   CASE WHEN c.reason IS NULL THEN c.held_until END AS held_until
      )
-     -- Handed out in due order (scheduling order among equals): the local queue sends oldest first.
-     SELECT * FROM claimed ORDER BY claim_order, id::bigint`,
+     -- Handed out in the pick's order (by class, round-robin across tenants, due order inside a
+     -- tenant: migration 0051); the local queue keeps it.
+     SELECT claimed.* FROM claimed, picked ORDER BY array_position(picked.ids, claimed.id::bigint)`,
     [params.token, params.leaseMs, params.limit, params.excludeChannels, params.staleAfterSeconds],
     { name: 'delivery-claim' },
   );

@@ -16,6 +16,7 @@ export const NEW_ROW_COLUMNS = [
   'variables',
   'tone',
   'type',
+  'class',
   'status',
   'personalize',
   'context_hints',

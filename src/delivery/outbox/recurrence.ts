@@ -46,6 +46,7 @@ export async function scheduleNextOccurrences(db: Queryable, ids: readonly strin
            variables: 'variables',
            tone: 'tone',
            type: 'type',
+           class: 'class',
            personalize: 'personalize',
            context_hints: 'context_hints',
            idempotency_key: `coalesce(series_key, regexp_replace(idempotency_key, '@r[0-9]+$', '')) || '@r'

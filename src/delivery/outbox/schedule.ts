@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../../db/database';
 import type { ChannelName } from '../../channels/channel';
 import { isSystemKey, requestFingerprint } from '../idempotency-keys';
 import { IdempotencyKeyConflictError } from '../key-conflict-error';
+import { classOfType, type MessageClass } from '../message-class';
 import { validateScheduleRequests, type ValidScheduleRequest, type ValidationOptions } from '../schedule-request';
 import { ValidationError } from '../validation-error';
 import { insertOutboxRows, sameNames } from './new-rows';
@@ -23,6 +24,8 @@ export interface ScheduleRequest {
   tone?: string;
   /** e.g. 'followup', 'campaign', 'lead-reminder', 'appointment-reminder', 'nurture', 'dunning'. */
   type?: string;
+  /** Which due messages go first (message-class.ts); by default the type's class. */
+  class?: MessageClass;
   /**
    * Unique per tenant. The same key with the same payload again is one row (a duplicate); with a
    * different payload it is refused (IdempotencyKeyConflictError), except for the keys
@@ -58,6 +61,7 @@ const INPUT_COLUMNS = [
   'variables',
   'tone',
   'type',
+  'class',
   'personalize',
   'context_hints',
   'idempotency_key',
@@ -103,6 +107,7 @@ export async function scheduleMessages(db: Queryable, requests: ScheduleRequest[
         variables: r.variables ?? {},
         tone: r.tone ?? null,
         type: r.type ?? 'followup',
+        class: r.class ?? classOfType(r.type),
         personalize: r.personalize ?? false,
         context_hints: r.contextHints ?? null,
         idempotency_key: r.idempotencyKey,
@@ -116,7 +121,7 @@ export async function scheduleMessages(db: Queryable, requests: ScheduleRequest[
         `WITH input AS (
            SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
              tenant_id text, contact_id text, lead_id text, channel text, recipient text,
-             scheduled_at timestamptz, template text, subject text, variables jsonb, tone text, type text,
+             scheduled_at timestamptz, template text, subject text, variables jsonb, tone text, type text, class text,
              personalize boolean, context_hints jsonb, idempotency_key text, skip_if_completed boolean,
              action_item_id text, stop_on_reply boolean, recurrence_interval_seconds integer, request_fingerprint text)
          ), inserted AS (

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RouteSpec } from '../../http/openapi/route-spec';
 import { pageSchema } from '../../http/pagination';
+import { MESSAGE_CLASSES } from '../message-class';
 import { MESSAGE_STATUSES } from '../outbox';
 import { scheduleRequestSchema } from '../schedule-request';
 import { cancelBody, listQuery, MAX_MESSAGES_PER_REQUEST } from './message-routes';
@@ -16,6 +17,7 @@ export const messageViewSchema = z.strictObject({
   channel: z.string(),
   recipient: z.string(),
   type: z.string(),
+  class: z.enum(MESSAGE_CLASSES),
   status: z.enum(MESSAGE_STATUSES),
   skipReason: z.string().nullable(),
   scheduledAt: instant,
