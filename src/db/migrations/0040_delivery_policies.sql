@@ -9,13 +9,11 @@ ALTER TABLE scheduled_messages
   ADD COLUMN held_until  timestamptz,
   ADD COLUMN hold_reason text;
 
--- The message class ('transactional' | 'followup' | 'marketing'). Another branch adds the same
--- column, hence IF NOT EXISTS. NULL means "derived from type at send time" by
--- src/delivery/message-class.ts, which is the one place the type -> class mapping lives; the
--- backfill below repeats it for rows stored before this migration (test/delivery/message-class
--- checks the two agree).
-ALTER TABLE scheduled_messages ADD COLUMN IF NOT EXISTS class text
-  CHECK (class IS NULL OR class IN ('transactional', 'followup', 'marketing'));
+-- The message class ('transactional' | 'followup' | 'marketing'), filled from the type for rows
+-- stored before this migration. 0050 makes it NOT NULL, gives it its CHECK and a trigger for
+-- INSERTs that name none; src/delivery/message-class.ts is the mapping the worker uses
+-- (test/delivery/message-class checks the SQL agrees).
+ALTER TABLE scheduled_messages ADD COLUMN IF NOT EXISTS class text;
 UPDATE scheduled_messages SET class = CASE type
     WHEN 'appointment-reminder' THEN 'transactional'
     WHEN 'dunning' THEN 'transactional'

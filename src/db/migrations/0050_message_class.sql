@@ -3,7 +3,8 @@
 -- one; the type -> class mapping is src/delivery/message-class.ts, mirrored here for the SQL door,
 -- for the rows stored before this migration and for an INSERT that names no class
 -- (test/delivery/message-class.test.ts keeps the two equal).
--- IF NOT EXISTS: branch 'gates' (quiet hours, caps) adds the same column in its own migration.
+-- 0040 (quiet hours, caps) added the column; this migration owns its constraints. IF NOT EXISTS
+-- keeps it whole should it run on a schema where 0040's column is missing.
 ALTER TABLE scheduled_messages ADD COLUMN IF NOT EXISTS class text;
 
 CREATE FUNCTION message_class_of(type text) RETURNS text
