@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { killAll, REPO_ROOT, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+
+// npx's own cache, new for this run: the first `npx crm-worker` of a fresh clone, as a newcomer's.
+const npmCache = mkdtempSync(path.join(os.tmpdir(), 'crmw-npx-cache-'));
 
 function npx(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -12,7 +15,7 @@ function npx(args: string[], env: Record<string, string> = {}): Promise<{ code: 
       {
         cwd: REPO_ROOT,
         // Only what the command is given: no DATABASE_URL or REDIS_URL of the test run.
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(), ...env },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? os.homedir(), npm_config_cache: npmCache, ...env },
         timeout: 60_000,
       },
       (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr }),
@@ -27,10 +30,15 @@ describe('npx crm-worker in the repository', () => {
   afterAll(async () => {
     await killAll(workers);
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(npmCache, { recursive: true, force: true });
   });
 
-  it('prints its usage', async () => {
+  it('prints its usage, without rebuilding dist/ under running workers', async () => {
+    // npm exec runs the project's `prepare`; a full build there deleted dist/ while other worker
+    // processes started from it. The build runs only when the sources are newer than dist/.
+    const before = statSync(path.join(REPO_ROOT, 'dist', 'main.js')).mtimeMs;
     const help = await npx(['--help']);
+    expect(statSync(path.join(REPO_ROOT, 'dist', 'main.js')).mtimeMs).toBe(before);
     expect(help.code).toBe(0);
     // src/cli writes the usage to stderr when no command is given, --help included.
     expect(help.stdout + help.stderr).toContain('crm-worker dead list');

@@ -1,4 +1,4 @@
--- A message's class (issue 14, item 5): 'transactional' > 'followup' > 'marketing', the order the
+-- A message's class: 'transactional' > 'followup' > 'marketing', the order the
 -- dispatcher serves due messages in (0051). Set at scheduling from the type unless the caller gives
 -- one; the type -> class mapping is src/delivery/message-class.ts, mirrored here for the SQL door,
 -- for the rows stored before this migration and for an INSERT that names no class
