@@ -27,8 +27,6 @@ const built = fs.statSync(stamp, { throwIfNoEntry: false });
 const sourcesChanged = inputs.reduce((max, entry) => Math.max(max, newestMtimeMs(path.join(root, entry))), 0);
 if (built && built.mtimeMs >= sourcesChanged) process.exit(0);
 
-const npm = process.env.npm_execpath
-  ? [process.execPath, [process.env.npm_execpath, 'run', '--silent', 'build']]
-  : ['npm', ['run', '--silent', 'build']];
+const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath, 'run', '--silent', 'build']] : ['npm', ['run', '--silent', 'build']];
 // The build writes dist/.build-stamp last, so a build cut off halfway is redone.
 execFileSync(npm[0], npm[1], { cwd: root, stdio: 'inherit' });
