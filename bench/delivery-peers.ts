@@ -1,4 +1,7 @@
 /**
+ * QUEUE OVERHEAD ONLY: the peers' handlers here do nothing, while crm-worker's rows are real
+ * signed sends, so this is not a comparison of the work (that is bench/delivery-fair.ts, issue 17
+ * item 1). What it does show: how fast each queue hands out jobs with nothing else to do.
  * Exact-time delivery and burst, crm-worker side by side with BullMQ delayed jobs and pg-boss
  * startAfter (issue 6; issue 3's delivery bench). Each system's consumer is its own process;
  * this process only enqueues (before anything is due), runs the no-op webhook sink for
@@ -470,8 +473,16 @@ async function main(): Promise<void> {
   const out = [
     crmOnly
       ? '# Exact-time delivery and backlog throughput: crm-worker (issue 3)'
-      : '# Exact-time delivery and burst: crm-worker vs BullMQ delayed jobs vs pg-boss startAfter',
+      : '# Queue overhead (no-op handlers): crm-worker vs BullMQ delayed jobs vs pg-boss startAfter',
     '',
+    ...(crmOnly
+      ? []
+      : [
+          "**Queue overhead only.** The peers' handlers here do nothing while crm-worker's rows are real signed sends: these",
+          'rows measure how fast each queue hands out jobs, not the same work. The comparison of the same work is',
+          '`npm run bench:fair` (delivery-fair.md).',
+          '',
+        ]),
     machineDescription(),
     load,
     `- bullmq: ${require('bullmq/package.json').version}, pg-boss: ${require('pg-boss/package.json').version} (the last major that runs on Node 20)`,

@@ -44,6 +44,45 @@ export async function scheduleThroughOutbox(pool: Pool, run: string, dues: numbe
   }
 }
 
+/** One webhook message of a fair bench: its idempotency key ends in its due time (the sink reads lag from it). */
+export interface BenchMessage {
+  tenantId: string;
+  /** Picks the class: 'bench' is a follow-up, 'campaign' marketing, 'appointment-reminder' transactional. */
+  type: string;
+  n: number;
+  due: number;
+  key: string;
+}
+
+/** The tenant rows the outbox's tenant checks read; follow-ups enabled. */
+export async function ensureTenants(pool: Pool, tenantIds: readonly string[]): Promise<void> {
+  for (const id of tenantIds) {
+    await pool.query(`INSERT INTO tenants (id, name, status, followup_enabled) VALUES ($1, $1, 'active', true) ON CONFLICT (id) DO NOTHING`, [id]);
+  }
+}
+
+/** Schedules webhook messages to the sink target through the outbox API, in slices. */
+export async function scheduleBenchMessages(pool: Pool, messages: readonly BenchMessage[]): Promise<void> {
+  const db = poolQueryable(pool);
+  const SLICE = 2_000;
+  for (let start = 0; start < messages.length; start += SLICE) {
+    await scheduleMessages(
+      db,
+      messages.slice(start, start + SLICE).map((m): ScheduleRequest => ({
+        tenantId: m.tenantId,
+        contactId: `contact-${m.n}`,
+        channel: 'webhook',
+        recipient: SINK_TARGET,
+        scheduledAt: new Date(m.due),
+        template: 'bench message {{ n }}',
+        variables: { n: m.n },
+        type: m.type,
+        idempotencyKey: m.key,
+      })),
+    );
+  }
+}
+
 /**
  * A no-op webhook receiver: answers 200 at once and records when each message arrived. Its
  * receipt time stands in for "handler start" (it is later than the dispatcher's handler start
