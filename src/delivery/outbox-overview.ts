@@ -1,22 +1,38 @@
 import type { Queryable } from '../db/database';
-import type { ChannelLag, OutboxCount, OutboxOverview } from '../http/dashboard/dashboard-sources';
+import type { ChannelLag, HeldCounts, OutboxCount, OutboxOverview } from '../http/dashboard/dashboard-sources';
 
-/** A row count of one (status, channel) and, for scheduled rows, how many are due and since when. */
+/**
+ * A row count of one (status, channel) and, for scheduled rows, how many are due and since when,
+ * and how many a delivery policy holds back (held_until still ahead).
+ */
 export interface OutboxCell extends OutboxCount {
   dueNow: number;
   oldestDueSeconds: number | null;
+  held: HeldCounts;
 }
 
 /**
  * The whole outbox (every tenant) by status and channel on the database's clock: the queue status
- * (/api/v1/queue) sums it by status, the dashboard shows it as it is. The quiet-hours held count
- * belongs here beside dueNow once scheduled_messages has held_until.
+ * (/api/v1/queue) sums it by status, the dashboard shows it as it is. Held counts only scheduled
+ * rows not due yet whose hold has not ended: a row keeps held_until and hold_reason once released
+ * (0040), so one due again, rescheduled to now or sent since is not held any more. The counts ride
+ * on the same single scan.
  */
 export async function outboxCells(db: Queryable): Promise<OutboxCell[]> {
-  const result = await db.query<{ status: string; channel: string; n: string | number; due_now: string | number; oldest_due_s: string | null }>(
+  const result = await db.query<{
+    status: string;
+    channel: string;
+    n: string | number;
+    due_now: string | number;
+    oldest_due_s: string | null;
+    held_quiet_hours: string | number;
+    held_frequency_cap: string | number;
+  }>(
     `SELECT status, channel, count(*) AS n,
             count(*) FILTER (WHERE status = 'scheduled' AND due_at <= now()) AS due_now,
-            extract(epoch FROM now() - min(due_at) FILTER (WHERE status = 'scheduled' AND due_at <= now())) AS oldest_due_s
+            extract(epoch FROM now() - min(due_at) FILTER (WHERE status = 'scheduled' AND due_at <= now())) AS oldest_due_s,
+            count(*) FILTER (WHERE status = 'scheduled' AND due_at > now() AND held_until > now() AND hold_reason = 'quiet-hours') AS held_quiet_hours,
+            count(*) FILTER (WHERE status = 'scheduled' AND due_at > now() AND held_until > now() AND hold_reason = 'frequency-cap') AS held_frequency_cap
        FROM scheduled_messages GROUP BY status, channel ORDER BY channel, status`,
   );
   return result.rows.map((r) => ({
@@ -25,6 +41,7 @@ export async function outboxCells(db: Queryable): Promise<OutboxCell[]> {
     count: Number(r.n),
     dueNow: Number(r.due_now),
     oldestDueSeconds: seconds(r.oldest_due_s),
+    held: { quietHours: Number(r.held_quiet_hours), frequencyCap: Number(r.held_frequency_cap) },
   }));
 }
 
@@ -58,11 +75,16 @@ export async function outboxOverview(db: Queryable): Promise<OutboxOverview> {
   for (const r of recent) Object.assign(lagOf(r.channel), { sentLastHour: r.sent, averageLagSeconds: r.averageSeconds, maxLagSeconds: r.maxSeconds });
   const dueNow = cells.reduce((sum, c) => sum + c.dueNow, 0);
   const scheduled = cells.filter((c) => c.status === 'scheduled').reduce((sum, c) => sum + c.count, 0);
+  const held: HeldCounts = {
+    quietHours: cells.reduce((sum, c) => sum + c.held.quietHours, 0),
+    frequencyCap: cells.reduce((sum, c) => sum + c.held.frequencyCap, 0),
+  };
   return {
     counts: cells.map(({ status, channel, count }) => ({ status, channel, count })),
     lag: [...lag.values()].sort((a, b) => (a.channel < b.channel ? -1 : 1)),
     dueNow,
     scheduledLater: scheduled - dueNow,
+    held,
   };
 }
 

@@ -251,6 +251,39 @@ describe('the operator dashboard in headless Chromium', () => {
     });
   });
 
+  it('counts a message held by quiet hours, and no longer once it is released', async () => {
+    // Quiet hours around now for tenant 'qh' only (UTC wall clock, an hour back to two ahead): a
+    // campaign due now is claimed, held to the window's end and put back to 'scheduled'.
+    expect((await call('PUT', '/v1/tenants/qh', { name: 'Quiet', status: 'active', timezone: 'UTC' })).status).toBe(201);
+    const hhmm = (t: number) => new Date(t).toISOString().slice(11, 16);
+    const now = Date.now();
+    expect((await call('PUT', '/v1/quiet-hours', { tenantId: 'qh', starts: hhmm(now - 3_600_000), ends: hhmm(now + 2 * 3_600_000) })).status).toBe(201);
+    const created = await call('POST', '/v1/messages', { messages: [{ ...message('held-1'), tenantId: 'qh', type: 'campaign' }] });
+    expect(created.status).toBe(201);
+    const id: string = created.body.ids[0];
+    await waitFor('the campaign held by quiet hours', async () => {
+      const m = (await call('GET', `/v1/messages/${id}`)).body;
+      return m.status === 'scheduled' && m.holdReason === 'quiet-hours';
+    });
+
+    const page = await newPage();
+    await withScreenshotOnFailure(page, 'dashboard-held', async () => {
+      expect((await signIn(page)).status()).toBe(200);
+      expect(Number(await page.textContent('#outbox [data-count="held-quiet-hours"]'))).toBe(1);
+      expect(Number(await page.textContent('#outbox [data-count="held-frequency-cap"]'))).toBe(0);
+      // Held is part of "scheduled for later", not of "due now".
+      expect(Number(await page.textContent('#outbox [data-count="scheduled-later"]'))).toBeGreaterThanOrEqual(1);
+
+      // Released (the window removed, the hold cut short as the end of a window would): due now,
+      // held no more, though the row keeps its hold_reason.
+      expect((await call('DELETE', '/v1/quiet-hours?tenantId=qh')).status).toBe(204);
+      await fixture.sql(`UPDATE scheduled_messages SET due_at = now(), held_until = now() WHERE id = $1`, [id]);
+      await waitFor(`message ${id} sent`, async () => (await statusOf(id)) === 'sent');
+      await page.reload();
+      expect(Number(await page.textContent('#outbox [data-count="held-quiet-hours"]'))).toBe(0);
+    });
+  });
+
   it('signs out: the cookie is gone and the dashboard asks for the key again', async () => {
     const page = await newPage();
     await withScreenshotOnFailure(page, 'dashboard-sign-out', async () => {

@@ -29,10 +29,12 @@ const CASES: Case[] = [
   { zone: 'America/New_York', night: '2026-11-01', starts: '21:00', ends: '08:00' },
   { zone: 'America/New_York', night: '2026-11-01', starts: '23:00', ends: '01:30' }, // 01:30 happens twice
   { zone: 'America/New_York', night: '2026-11-01', starts: '01:15', ends: '01:45' }, // the window happens twice
+  { zone: 'America/New_York', night: '2026-11-01', starts: '01:30', ends: '02:00' }, // turning back leaves it at 01:00
   { zone: 'Australia/Lord_Howe', night: '2026-10-04', starts: '21:00', ends: '08:00' },
   { zone: 'Australia/Lord_Howe', night: '2026-10-04', starts: '22:00', ends: '02:15' }, // 02:00-02:30 skipped
   { zone: 'Australia/Lord_Howe', night: '2026-04-05', starts: '21:00', ends: '08:00' },
   { zone: 'Australia/Lord_Howe', night: '2026-04-05', starts: '23:00', ends: '01:45' }, // 01:30-02:00 twice
+  { zone: 'Australia/Lord_Howe', night: '2026-04-05', starts: '01:45', ends: '02:30' }, // turning back leaves it at 01:30
   { zone: 'Asia/Kolkata', night: '2026-03-08', starts: '21:00', ends: '08:00' },
   { zone: 'Asia/Kolkata', night: '2026-11-01', starts: '09:30', ends: '18:00' }, // a daytime window
 ];

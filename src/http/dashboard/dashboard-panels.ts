@@ -54,7 +54,9 @@ function outboxPanel(overview: OutboxOverview): SafeHtml {
   const count = (status: string, channel: string) => overview.counts.find((c) => c.status === status && c.channel === channel)?.count ?? 0;
   return html`<p>
       Due now: <strong data-count="due-now">${overview.dueNow}</strong> · scheduled for later:
-      <strong data-count="scheduled-later">${overview.scheduledLater}</strong>
+      <strong data-count="scheduled-later">${overview.scheduledLater}</strong>, of them held by quiet hours:
+      <strong data-count="held-quiet-hours">${overview.held.quietHours}</strong>, by a frequency cap:
+      <strong data-count="held-frequency-cap">${overview.held.frequencyCap}</strong>
     </p>
     ${
       channels.length === 0

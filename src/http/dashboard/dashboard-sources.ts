@@ -29,11 +29,21 @@ export interface ChannelLag {
   maxLagSeconds: number | null;
 }
 
+/** Scheduled messages a delivery policy holds back until a later time, by policy. */
+export interface HeldCounts {
+  /** Held to the end of the contact's quiet hours. */
+  quietHours: number;
+  /** Deferred until the contact's frequency cap allows another. */
+  frequencyCap: number;
+}
+
 export interface OutboxOverview {
   counts: OutboxCount[];
   lag: ChannelLag[];
   dueNow: number;
+  /** Scheduled and not due yet, the held ones included. */
   scheduledLater: number;
+  held: HeldCounts;
 }
 
 /** A message as the dead and unknown lists show it (a subset of the API's message view). */
