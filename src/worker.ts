@@ -144,6 +144,7 @@ async function buildModules(
     timeoutMs: config.health.checkTimeoutMs,
     intervalMs: config.health.probeIntervalMs,
     logger,
+    onResult: (dependency, up) => metrics.dependencyUp.set({ dependency }, up ? 1 : 0),
   });
   await health.start();
   shutdown.register('health monitor', async () => health.stop());

@@ -184,6 +184,7 @@ export class Dispatcher {
       this.lastLeaseSweepAt = now;
     }
     this.lastTickAt = new Date();
+    this.deps.metrics.dispatcherLastTick.set(this.lastTickAt.getTime() / 1000);
     await this.slots.renewWaitingLeases();
 
     // Rows held past half the lease (slots busy longer than the queue was sized for) go back
