@@ -10,7 +10,7 @@
 /** Bottom first. */
 export const tiers = [
   ['util', 'logging', 'metrics', 'errors'], // no imports from other rooms; errors: the caller-error hierarchy every module throws
-  ['redis', 'db', 'lifecycle'], // clients and process plumbing
+  ['redis', 'db', 'lifecycle', 'observability'], // clients and process plumbing; observability: traces and error tracking behind small interfaces
   ['locks', 'config', 'health'], // leases on Redis; config validates names with db/schema
   ['scheduler', 'channels', 'ai', 'templates'], // cron runtime; one file per channel; OpenAI; the sandboxed template engine every module is handed
   ['http'], // express app, problems, OpenAPI route specs: knows probes and services, never capabilities

@@ -93,6 +93,10 @@ export async function startWorker(options: StartWorkerOptions = {}): Promise<Wor
       logger,
       shutdown: async () => running?.stop(),
       releaseLocks: async () => running?.releaseLocks(),
+      reportFatal: async (error) => {
+        running?.errors.capture(error, { fatal: 'true' });
+        await running?.errors.flush(1_500);
+      },
     });
   }
   running = await startComposedWorker(config, { logger });

@@ -1,6 +1,8 @@
 import { ConfigError, loadConfig, secretValuesOf, type Config } from './config/config';
 import { installProcessHandlers } from './lifecycle/process-handlers';
 import { createLogger } from './logging/logger';
+import { createRedactor } from './logging/redact';
+import { openErrorReporting } from './observability/error-reporting';
 import type { RunningWorker, WorkerOptions } from './worker';
 
 /**
@@ -25,16 +27,29 @@ export async function main(options: WorkerOptions = {}): Promise<void> {
   }
   let worker: RunningWorker | undefined;
   const logger = options.logger ?? createLogger({ level: config.logLevel, instanceId: config.instanceId, secrets: secretValuesOf(config) });
+  // Before the worker loads, so that an error during startup is reported too (SENTRY_DSN).
+  const errors = await openErrorReporting({
+    dsn: config.observability.sentryDsn,
+    environment: config.observability.sentryEnvironment,
+    instanceId: config.instanceId,
+    redactValue: createRedactor(secretValuesOf(config)).value,
+  });
+  const reportFatal = async (error: unknown) => {
+    errors.capture(error, { fatal: 'true' });
+    await errors.flush(1_500);
+  };
   installProcessHandlers({
     logger,
     shutdown: async () => worker?.stop(),
     releaseLocks: async () => worker?.releaseLocks(),
+    reportFatal,
   });
   try {
     const { startWorker } = await import('./worker');
-    worker = await startWorker(config, { ...options, logger });
+    worker = await startWorker(config, { ...options, logger, errors });
   } catch (err) {
     logger.error('startup failed', { error: (err as Error).stack ?? String(err) });
+    await reportFatal(err);
     process.exit(1);
   }
 }

@@ -11,6 +11,9 @@ import { ShutdownSequence } from './lifecycle/shutdown';
 import { createInProcessLeaseLocks } from './locks/in-process-lease-locks';
 import { lockKey, type LeaseLocks } from './locks/lease';
 import { createLogger, type Logger } from './logging/logger';
+import { createRedactor } from './logging/redact';
+import { openErrorReporting, type ErrorReporter } from './observability/error-reporting';
+import { openTracing, type Tracing } from './observability/tracing';
 import { createMetrics, type Metrics } from './metrics/metrics';
 import { createTemplateEngine } from './templates/template-engine';
 import type { ModuleContext, WorkerModule } from './modules/worker-module';
@@ -24,6 +27,8 @@ export interface WorkerOptions {
   /** Jobs beyond the built-in catalogue (test fixtures use this; production does not). */
   extraJobs?: (deps: { config: Config }) => JobDefinition[];
   logger?: Logger;
+  /** Error tracking opened by the caller (main.ts opens it before the worker loads); else opened here from the config. */
+  errors?: ErrorReporter;
 }
 
 export interface RunningWorker {
@@ -33,6 +38,8 @@ export interface RunningWorker {
   readonly locks: LeaseLocks;
   readonly db: Database;
   readonly logger: Logger;
+  /** Where unhandled errors go (SENTRY_DSN), for the process handlers. */
+  readonly errors: ErrorReporter;
   /** Ordered, graceful stop; idempotent. */
   stop(): Promise<void>;
   /** Best-effort release of every held lease (crash path). */
@@ -62,9 +69,10 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
     jobsEnabled: config.scheduler.jobsEnabled,
   });
 
+  const { tracing, errors } = await openObservability(config, options.errors, shutdown);
   const pools = await openDatabase(config, logger, shutdown);
   const { redis, locks } = await openLocks(config, logger, shutdown);
-  const built = await buildModules({ config, logger, pools, redis, locks, extraJobs: options.extraJobs }, shutdown);
+  const built = await buildModules({ config, logger, pools, redis, locks, tracing, errors, extraJobs: options.extraJobs }, shutdown);
   const lifecycle = { isStarted: () => started, isShuttingDown: () => shutdown.started };
   const { port } = await serveHttp({ config, logger, startedAt, db: pools.api, locks, lifecycle, ...built }, shutdown);
   await built.start();
@@ -72,7 +80,28 @@ export async function startWorker(config: Config, options: WorkerOptions = {}): 
   logger.info('crm-worker started', { instance: config.instanceId, pid: process.pid, port, jobs: built.jobs.map((j) => j.name) });
 
   const releaseLocks = () => releaseHeldLeases(locks);
-  return { config, port, scheduler: built.scheduler, locks, db: pools.api, logger, stop: () => shutdown.run(), releaseLocks };
+  return { config, port, scheduler: built.scheduler, locks, db: pools.api, logger, errors, stop: () => shutdown.run(), releaseLocks };
+}
+
+/**
+ * Step 0: traces (OTEL_EXPORTER_OTLP_ENDPOINT) and error tracking (SENTRY_DSN), each loaded only
+ * when configured. Registered first, so the shutdown runs it last: the spans of the final ticks and
+ * sends are exported. Both scrub with the logs' redaction and the configured secrets.
+ */
+async function openObservability(
+  config: Config,
+  given: ErrorReporter | undefined,
+  shutdown: ShutdownSequence,
+): Promise<{ tracing: Tracing; errors: ErrorReporter }> {
+  const redactor = createRedactor(secretValuesOf(config));
+  const { otlpEndpoint, serviceName, sentryDsn, sentryEnvironment } = config.observability;
+  const errors =
+    given ?? (await openErrorReporting({ dsn: sentryDsn, environment: sentryEnvironment, instanceId: config.instanceId, redactValue: redactor.value }));
+  const tracing = await openTracing({ endpoint: otlpEndpoint, serviceName, instanceId: config.instanceId, redactText: redactor.text });
+  shutdown.register('traces and error reports', async () => {
+    await Promise.allSettled([tracing.shutdown(), errors.flush(2_000)]);
+  });
+  return { tracing, errors };
 }
 
 /** Step 1: the pools (closed last), migrated and warmed. */
@@ -111,10 +140,19 @@ async function openLocks(config: Config, logger: Logger, shutdown: ShutdownSeque
  * HTTP server's step, they run before it, while /health still answers.
  */
 async function buildModules(
-  deps: { config: Config; logger: Logger; pools: WorkerPools; redis: RedisConnection | undefined; locks: LeaseLocks; extraJobs: WorkerOptions['extraJobs'] },
+  deps: {
+    config: Config;
+    logger: Logger;
+    pools: WorkerPools;
+    redis: RedisConnection | undefined;
+    locks: LeaseLocks;
+    tracing: Tracing;
+    errors: ErrorReporter;
+    extraJobs: WorkerOptions['extraJobs'];
+  },
   shutdown: ShutdownSequence,
 ) {
-  const { config, logger, pools, redis, locks } = deps;
+  const { config, logger, pools, redis, locks, tracing, errors } = deps;
   const metrics = createMetrics();
   const shutdownController = new AbortController();
   /** Aborted when shutdown begins, so that batch jobs stop at their next boundary (JobContext.stopping). */
@@ -130,6 +168,7 @@ async function buildModules(
     redis,
     shutdownSignal: shutdownController.signal,
     templates,
+    tracing,
   };
   const modules = await buildWorkerModules(context);
 
@@ -144,6 +183,7 @@ async function buildModules(
     timeoutMs: config.health.checkTimeoutMs,
     intervalMs: config.health.probeIntervalMs,
     logger,
+    onResult: (dependency, up) => metrics.dependencyUp.set({ dependency }, up ? 1 : 0),
   });
   await health.start();
   shutdown.register('health monitor', async () => health.stop());
@@ -159,6 +199,8 @@ async function buildModules(
       lockTtlMs: config.scheduler.lockTtlMs,
       shutdownSignal: shutdownController.signal,
       stoppingSignal: stoppingController.signal,
+      tracing,
+      errors,
     },
     jobs,
     config.scheduler.timezone,

@@ -24,6 +24,7 @@ module.exports = [
   'test/lint/layering-rule.test.ts',
   'test/lint/unit-lane.test.ts',
   'test/metrics/rendered-cache.test.ts',
+  'test/observability/traceparent.test.ts',
   'test/scheduler/cron-timer.test.ts',
   'test/util/iso-time.test.ts',
 ];

@@ -48,6 +48,14 @@ export interface Config {
   };
   readonly redis: RedisConfig;
   readonly qdrant: { readonly url: string | undefined };
+  /** Traces and error tracking, each off while its variable is unset (src/observability). */
+  readonly observability: {
+    /** OTEL_EXPORTER_OTLP_ENDPOINT: traces go to <endpoint>/v1/traces over OTLP/HTTP. */
+    readonly otlpEndpoint: string | undefined;
+    readonly serviceName: string;
+    readonly sentryDsn: string | undefined;
+    readonly sentryEnvironment: string | undefined;
+  };
   readonly openai: {
     /** Undefined means personalization is off: messages go out as rendered. */
     readonly apiKey: string | undefined;
@@ -276,6 +284,12 @@ function toConfig(e: Env): Config {
       commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     },
     qdrant: { url: e.QDRANT_URL },
+    observability: {
+      otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+      serviceName: e.OTEL_SERVICE_NAME,
+      sentryDsn: e.SENTRY_DSN,
+      sentryEnvironment: e.SENTRY_ENVIRONMENT,
+    },
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, model: e.OPENAI_MODEL, timeoutMs: e.OPENAI_TIMEOUT_MS },
     channels: {
       // channelProblems() has already rejected half-configured channels.
@@ -404,6 +418,14 @@ export function secretValuesOf(config: Config): string[] {
       return undefined;
     }
   };
+  const urlUser = (url: string | undefined) => {
+    if (!url) return undefined;
+    try {
+      return decodeURIComponent(new URL(url).username) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const values = [
     config.http.apiKey,
     config.openai.apiKey,
@@ -416,13 +438,15 @@ export function secretValuesOf(config: Config): string[] {
     urlPassword(config.channels.email?.url),
     urlPassword(config.database.url ? databaseTargetOf(config.database.url).url : undefined),
     urlPassword(config.redis.url),
+    // The DSN's key is its user name: whoever has it can send events to the project.
+    urlUser(config.observability.sentryDsn),
     config.redis.sentinel?.password,
     config.redis.sentinel?.sentinelPassword,
   ];
   return values.filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
-const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|_URL$/;
+const SECRET_NAME = /KEY|TOKEN|SECRET|PASS|_URL$|_DSN$|_ENDPOINT$/;
 
 /** Values of these variables never appear in messages: URLs carry credentials too. */
 export function isSecret(variable: string): boolean {

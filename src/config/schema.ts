@@ -115,6 +115,12 @@ export const envSchema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),
 
   QDRANT_URL: url(['http:', 'https:']),
+  // Traces over OTLP/HTTP to this endpoint (/v1/traces is appended, as the OpenTelemetry spec says); unset = off.
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']),
+  OTEL_SERVICE_NAME: z.string().trim().min(1, { message: 'must not be empty' }).max(200).default('crm-worker'),
+  // Error tracking through Sentry; unset = off.
+  SENTRY_DSN: url(['http:', 'https:']),
+  SENTRY_ENVIRONMENT: optionalText,
   OPENAI_API_KEY: optionalText,
   OPENAI_BASE_URL: url(['http:', 'https:']),
   OPENAI_MODEL: z.string().trim().min(1, { message: 'must not be empty' }).default('gpt-4o-mini'),

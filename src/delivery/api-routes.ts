@@ -4,7 +4,7 @@ import type { DeliveryConfig } from '../config/config';
 import type { Database } from '../db/database';
 import { applyAutoFollowUpRule } from './auto-followup';
 import type { FollowUpService } from './followup-service';
-import { isObject, parseHttpTime, scheduleRequestsFromBody } from './http-bodies';
+import { isObject, parseHttpTime, scheduleRequestsFromBody, withTraceparentHeader } from './http-bodies';
 import { IdempotencyKeyConflictError } from './key-conflict-error';
 import {
   autoFollowUpBody,
@@ -80,7 +80,7 @@ export function deliveryRoutes(deps: {
         templates: deps.templates,
         privateWebhookUrls: config.webhook.allowPrivate ? 'allow' : 'refuse',
       });
-      res.status(201).json(await service.schedule(requests));
+      res.status(201).json(await service.schedule(withTraceparentHeader(requests, req.get('traceparent'))));
     }),
   );
 

@@ -15,12 +15,21 @@ const COUNT_DEADLINE_MS = 1_000;
  * connection waiting, one per scrape, until the pool is used up and the worker's own work and
  * health probe cannot get one.
  */
-async function countRowsByStatus(db: Database): Promise<Map<string, number>> {
+async function countRowsByStatus(db: Database): Promise<OutboxCounts> {
   const result = await db.transaction(async (tx) => {
     await tx.query(`SET LOCAL statement_timeout = ${COUNT_DEADLINE_MS}`);
-    return tx.query<{ status: string; n: string | number }>('SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status');
+    return tx.query<{ status: string; n: string | number; due: string | number }>(
+      `SELECT status, count(*) AS n, count(*) FILTER (WHERE due_at <= now()) AS due FROM scheduled_messages GROUP BY status`,
+    );
   });
-  return new Map(result.rows.map((r) => [r.status, Number(r.n)]));
+  const due = result.rows.find((r) => r.status === 'scheduled')?.due ?? 0;
+  return { byStatus: new Map(result.rows.map((r) => [r.status, Number(r.n)])), due: Number(due) };
+}
+
+interface OutboxCounts {
+  byStatus: Map<string, number>;
+  /** Scheduled rows whose time has come and that no dispatcher has claimed yet: the backlog. */
+  due: number;
 }
 
 /**
@@ -32,7 +41,7 @@ async function countRowsByStatus(db: Database): Promise<Map<string, number>> {
 export function createDeliveryMetrics(registers: Metrics['registers'], db: Database) {
   // At most one count in flight: while one still waits (for a pool connection, say), scrapes keep
   // the last values instead of queueing more work on a database that is already slow.
-  let counting: Promise<Map<string, number>> | undefined;
+  let counting: Promise<OutboxCounts> | undefined;
   return {
     sends: new Counter({
       name: 'crm_worker_delivery_sends_total',
@@ -63,9 +72,24 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Datab
         try {
           // The client-side deadline covers the wait for a pool connection, before the statement starts.
           const counts = await withDeadline(count, COUNT_DEADLINE_MS, 'outbox row counts for /metrics');
-          for (const status of MESSAGE_STATUSES) this.set({ status }, counts.get(status) ?? 0);
+          for (const status of MESSAGE_STATUSES) this.set({ status }, counts.byStatus.get(status) ?? 0);
         } catch {
           // A scrape during a database outage (or hang) keeps the last values; /health reports the outage.
+        }
+      },
+    }),
+    // Registered after `rows`, whose collect starts the count this one reads: one count per scrape.
+    dueRows: new Gauge({
+      name: 'crm_worker_delivery_due_messages',
+      help: 'Scheduled outbox rows already due and not yet claimed (the backlog; future messages are not counted).',
+      registers,
+      async collect() {
+        const count = counting;
+        if (!count) return;
+        try {
+          this.set((await withDeadline(count, COUNT_DEADLINE_MS, 'outbox backlog count for /metrics')).due);
+        } catch {
+          // As for the rows: the last value stays.
         }
       },
     }),
@@ -96,6 +120,11 @@ export function createDeliveryMetrics(registers: Metrics['registers'], db: Datab
     errorBackoff: new Gauge({
       name: 'crm_worker_delivery_error_backoff_seconds',
       help: 'How long the dispatcher waits, after a failed pass, before it next tries the database (0 while passes succeed).',
+      registers,
+    }),
+    dispatcherLastTick: new Gauge({
+      name: 'crm_worker_delivery_dispatcher_last_tick_timestamp_seconds',
+      help: "Unix time of this process's last dispatcher pass (what /api/worker/health calls stale after 5 minutes).",
       registers,
     }),
     databaseErrors: new Counter({

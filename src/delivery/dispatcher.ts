@@ -20,6 +20,7 @@ import type { ChannelRateLimits } from './rate-limits';
 import { SentWriter } from './sent-writer';
 import type { TemplateEngine } from '../templates/template-engine';
 import { recordHeartbeat } from './worker-health';
+import type { Tracing } from '../observability/tracing';
 
 export interface DispatcherDeps {
   db: Database;
@@ -36,6 +37,8 @@ export interface DispatcherDeps {
   templates: TemplateEngine;
   /** The database's clock, for sent_at and the lag; sampled on every heartbeat. */
   clock: DatabaseClock;
+  /** A span per send (OTEL_EXPORTER_OTLP_ENDPOINT); none without. */
+  tracing?: Tracing;
 }
 
 const HEARTBEAT_EVERY_MS = 5_000;
@@ -184,6 +187,7 @@ export class Dispatcher {
       this.lastLeaseSweepAt = now;
     }
     this.lastTickAt = new Date();
+    this.deps.metrics.dispatcherLastTick.set(this.lastTickAt.getTime() / 1000);
     await this.slots.renewWaitingLeases();
 
     // Rows held past half the lease (slots busy longer than the queue was sized for) go back

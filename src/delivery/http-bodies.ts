@@ -2,7 +2,8 @@ import { IANAZone } from 'luxon';
 import { parseIsoInstant, parseZonedTime } from '../util/iso-time';
 import type { ScheduleRequest } from './outbox';
 import { reservedKeyProblem } from './idempotency-keys';
-import { scheduleRequestSchema, validateScheduleRequests, type ValidationOptions } from './schedule-request';
+import { scheduleRequestSchema, traceparentSchema, validateScheduleRequests, type ValidationOptions } from './schedule-request';
+import { TRACEPARENT_PROBLEM } from '../observability/traceparent';
 import { ValidationError, type FieldIssue } from './validation-error';
 
 /**
@@ -74,4 +75,16 @@ export function scheduleRequestsFromBody(body: unknown, options: ValidationOptio
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The W3C `traceparent` request header (Trace Context) given to POST /api/followups or
+ * /api/v1/messages: every message of the body that has no `traceparent` field of its own is
+ * scheduled with it. A header that is not a traceparent is a 400 naming `traceparent`.
+ */
+export function withTraceparentHeader(requests: ScheduleRequest[], header: string | undefined): ScheduleRequest[] {
+  if (header === undefined) return requests;
+  const parsed = traceparentSchema().safeParse(header.trim());
+  if (!parsed.success) throw new ValidationError([{ field: 'traceparent', message: `${TRACEPARENT_PROBLEM} (header)` }]);
+  return requests.map((r) => (r.traceparent ? r : { ...r, traceparent: parsed.data }));
 }

@@ -65,6 +65,7 @@ export const deliveryModule: ModuleFactory = async (ctx): Promise<WorkerModule> 
         instanceId: config.instanceId,
         templates,
         clock: databaseClock,
+        ...(ctx.tracing ? { tracing: ctx.tracing } : {}),
       })
     : undefined;
 

@@ -4,6 +4,7 @@ import { ValidationError, type FieldIssue } from './validation-error';
 import type { ChannelName } from '../channels/channel';
 import { isPrivateUrl } from '../channels/address-guard';
 import { MESSAGE_CLASSES } from './message-class';
+import { MAX_TRACEPARENT_LENGTH, parseTraceparent, TRACEPARENT_PROBLEM } from '../observability/traceparent';
 
 export const CHANNEL_NAMES = ['email', 'sms', 'whatsapp', 'webhook', 'log'] as const satisfies readonly ChannelName[];
 
@@ -55,7 +56,16 @@ export const scheduleRequestSchema = z.object({
     .min(MIN_RECURRENCE_INTERVAL_SECONDS, `must be at least ${MIN_RECURRENCE_INTERVAL_SECONDS} seconds`)
     .max(366 * 86_400, 'must be at most 366 days')
     .nullish(),
+  traceparent: traceparentSchema().nullish(),
 });
+
+/** A W3C traceparent (src/observability/traceparent.ts), as a field and as the HTTP header. */
+export function traceparentSchema() {
+  return z
+    .string({ error: 'must be a string' })
+    .max(MAX_TRACEPARENT_LENGTH, TRACEPARENT_PROBLEM)
+    .refine((value) => parseTraceparent(value) !== undefined, TRACEPARENT_PROBLEM);
+}
 
 export type ValidScheduleRequest = z.infer<typeof scheduleRequestSchema>;
 

@@ -46,7 +46,13 @@ export class HealthMonitor {
   constructor(
     private readonly probes: readonly Probe[],
     private readonly fixed: Readonly<Record<string, ServiceStatus>>,
-    private readonly options: { timeoutMs: number; intervalMs: number; logger: Logger },
+    private readonly options: {
+      timeoutMs: number;
+      intervalMs: number;
+      logger: Logger;
+      /** Told every probe's result (the crm_worker_dependency_up gauge), changed or not. */
+      onResult?: (service: string, up: boolean) => void;
+    },
   ) {
     for (const probe of probes) {
       this.results.set(probe.service, { status: 'unknown', required: probe.required, checkedAt: undefined });
@@ -124,6 +130,7 @@ export class HealthMonitor {
       });
     }
     this.results.set(probe.service, next);
+    this.options.onResult?.(probe.service, isUp(next.status));
   }
 }
 

@@ -6,6 +6,8 @@ export interface ProcessHandlerOptions {
   shutdown: () => Promise<void>;
   /** Best-effort release of held locks before a crash exit. */
   releaseLocks: () => Promise<void>;
+  /** Reports an uncaught error to error tracking and waits for it to be sent (bounded by the exit timer). */
+  reportFatal?: (error: unknown) => Promise<void>;
 }
 
 /**
@@ -22,10 +24,11 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
    * Every exit path releases held leases first (bounded), so other replicas need not wait out
    * LOCK_TTL_MS before the jobs run again. Best-effort: a lease that already expired is fine.
    */
-  const releaseThenExit = (code: number) => {
+  const releaseThenExit = (code: number, fatal?: { error: unknown }) => {
     const exit = () => process.exit(code);
     setTimeout(exit, 2_000).unref();
-    options.releaseLocks().then(exit, exit);
+    const report = fatal && options.reportFatal ? options.reportFatal(fatal.error) : Promise.resolve();
+    void Promise.allSettled([options.releaseLocks(), report]).then(exit);
   };
   let signalledAt: number | undefined;
   let firstSignal: NodeJS.Signals | undefined;
@@ -62,7 +65,7 @@ export function installProcessHandlers(options: ProcessHandlerOptions): void {
   const onFatal = (kind: string) => (err: unknown) => {
     logger.error(`${kind}: exiting`, { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     // Never wait long on a process that is already in trouble (releaseThenExit is bounded).
-    releaseThenExit(1);
+    releaseThenExit(1, { error: err });
   };
   process.on('uncaughtException', onFatal('uncaught exception'));
   process.on('unhandledRejection', onFatal('unhandled rejection'));

@@ -78,6 +78,12 @@ export function createMetrics() {
       labelNames: ['job'] as const,
       registers,
     }),
+    dependencyUp: new Gauge({
+      name: 'crm_worker_dependency_up',
+      help: 'Latest background probe of each dependency /health reports (database, redis, qdrant, ...): 1 answering, 0 not.',
+      labelNames: ['dependency'] as const,
+      registers,
+    }),
     leasesLost: new Counter({
       name: 'crm_worker_leases_lost_total',
       help: 'Leases lost while held (renewal refused or unconfirmed before the TTL ran out).',

@@ -5,6 +5,7 @@ import type { Probe } from '../health/health-monitor';
 import type { LeaseLocks } from '../locks/lease';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
+import type { Tracing } from '../observability/tracing';
 import type { RedisConnection } from '../redis/redis-client';
 import type { JobDefinition } from '../scheduler/job';
 import type { TemplateEngine } from '../templates/template-engine';
@@ -27,6 +28,8 @@ export interface ModuleContext {
   readonly shutdownSignal: AbortSignal;
   /** The one sandboxed template engine (TEMPLATE_* limits), for scheduling checks and sends alike. */
   readonly templates: TemplateEngine;
+  /** Spans of the module's own work (the dispatcher's sends); none when absent (the CLI, tests) or without OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly tracing?: Tracing;
 }
 
 /**

@@ -5,6 +5,8 @@ import { LockStoreUnavailableError } from '../locks/lease';
 import { LeaseLostError } from '../locks/renewing-lease';
 import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
+import type { ErrorReporter } from '../observability/error-reporting';
+import { noTracing, type Tracing } from '../observability/tracing';
 import { monotonicMs } from '../util/deadline';
 import { FencedDatabase } from './fenced-database';
 import type { JobDefinition } from './job';
@@ -28,6 +30,10 @@ export interface TickDeps {
   shutdownSignal: AbortSignal;
   /** Aborted when shutdown begins (JobContext.stopping); without it, jobs learn only of the abort. */
   stoppingSignal?: AbortSignal;
+  /** A span per tick (OTEL_EXPORTER_OTLP_ENDPOINT); none without. */
+  tracing?: Tracing;
+  /** Failed ticks are reported here (SENTRY_DSN); none without. */
+  errors?: ErrorReporter;
 }
 
 /**
@@ -64,6 +70,33 @@ export async function runTick(
   fireTime: Date,
   trigger: 'schedule' | 'manual' = 'schedule',
   timing?: TickTiming,
+): Promise<TickResult> {
+  const span = (deps.tracing ?? noTracing).startSpan('crm_worker.tick', {
+    attributes: { 'crm_worker.job': job.name, 'crm_worker.fire_time': fireTime.toISOString(), 'crm_worker.trigger': trigger },
+  });
+  let result: TickResult;
+  try {
+    result = await leaseAndRun(deps, job, fireTime, trigger, timing);
+  } catch (err) {
+    span.end(err);
+    throw err;
+  }
+  span.setAttributes(
+    result.ran
+      ? { 'crm_worker.run_id': result.runId, 'crm_worker.outcome': result.outcome, 'crm_worker.items': result.items }
+      : { 'crm_worker.outcome': 'skipped', 'crm_worker.skip_reason': result.reason },
+  );
+  span.end(result.ran && result.outcome === 'failed' ? (result.error ?? 'failed') : undefined);
+  return result;
+}
+
+/** runTick without its span: the lease, the fenced run, the holder's catch-up, the release. */
+async function leaseAndRun(
+  deps: TickDeps,
+  job: JobDefinition,
+  fireTime: Date,
+  trigger: 'schedule' | 'manual',
+  timing: TickTiming | undefined,
 ): Promise<TickResult> {
   const log = deps.logger.child({ job: job.name, fireTime: fireTime.toISOString() });
   const skip = skipper(deps, job, log);
@@ -144,7 +177,10 @@ async function runFenced(
     error = (err as Error).message ?? String(err);
     if (err instanceof LeaseLostError || lease.signal.aborted) outcome = 'lease-lost';
     else if (deps.shutdownSignal.aborted) outcome = 'aborted';
-    else outcome = 'failed';
+    else {
+      outcome = 'failed';
+      deps.errors?.capture(err, { job: job.name, runId, fireTime: fireTime.toISOString() });
+    }
   }
   const seconds = (monotonicMs() - startedAt) / 1000;
   deps.metrics.jobRunning.set({ job: job.name }, 0);

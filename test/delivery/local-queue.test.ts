@@ -32,6 +32,7 @@ const row = (id: string, cls: MessageClass, tenant = 'a'): ClaimedMessage => ({
   idempotency_key: id,
   recurrence_interval_seconds: null,
   resolution: null,
+  traceparent: null,
 });
 
 describe('local queue order', () => {

@@ -9,7 +9,22 @@ import { waitFor } from '../support/wait';
 // Qdrant client, nodemailer, redis and pg each cost start time and resident memory (twilio alone
 // about 0.2 s and several MB of heap here), and a worker that never sends SMS should pay none of it.
 const PRELOAD = path.join(REPO_ROOT, 'test', 'support', 'loaded-packages-preload.js');
-const CLIENTS = ['@electric-sql/pglite', '@qdrant/js-client-rest', 'nodemailer', 'openai', 'pg', 'redis', 'twilio'];
+// The OpenTelemetry SDK and exporter and Sentry too: loaded only with OTEL_EXPORTER_OTLP_ENDPOINT or
+// SENTRY_DSN. (@opentelemetry/api, the SDK's small interface package, is left out: prom-client
+// requires it whenever it is installed, for its exemplars.)
+const CLIENTS = [
+  '@electric-sql/pglite',
+  '@opentelemetry/exporter-trace-otlp-http',
+  '@opentelemetry/sdk-trace-base',
+  '@qdrant/js-client-rest',
+  '@sentry/core',
+  '@sentry/node',
+  'nodemailer',
+  'openai',
+  'pg',
+  'redis',
+  'twilio',
+];
 
 async function clientsLoadedBy(name: string, env: Record<string, string>, workers: WorkerProcess[]): Promise<string[]> {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-loaded-')), 'packages.json');
@@ -73,5 +88,14 @@ describe('client libraries are loaded only when configured', () => {
       workers,
     );
     expect(loaded).toEqual(['openai', 'pg', 'twilio']);
+  });
+
+  it('with an OTLP endpoint and a Sentry DSN: OpenTelemetry and Sentry', async () => {
+    const loaded = await clientsLoadedBy(
+      'observed',
+      { DATABASE_URL: db.url, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', SENTRY_DSN: 'http://publickey@127.0.0.1:1/1' },
+      workers,
+    );
+    expect(loaded).toEqual(['@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/sdk-trace-base', '@sentry/core', '@sentry/node', 'pg']);
   });
 });

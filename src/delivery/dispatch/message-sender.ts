@@ -4,6 +4,7 @@ import type { DeliveryConfig } from '../../config/config';
 import type { Database } from '../../db/database';
 import type { DatabaseClock } from '../../db/database-clock';
 import type { Logger } from '../../logging/logger';
+import { noTracing, type Tracing } from '../../observability/tracing';
 import { monotonicMs, startDeadline } from '../../util/deadline';
 import type { DeliveryMetrics } from '../delivery-metrics';
 import { releaseClaims, type ClaimedMessage } from '../outbox/claim';
@@ -33,6 +34,14 @@ export interface MessageSenderDeps extends ComposeDeps {
   strategyOf: (row: ClaimedMessage) => string;
   stopping: () => boolean;
   abortSends: AbortSignal;
+  /** A span per send, the child of the message's traceparent when it was scheduled with one. */
+  tracing?: Tracing;
+}
+
+/** How one delivery ended, for its span: the counter's result, or why nothing was sent. */
+interface Delivered {
+  result: string;
+  error?: Error;
 }
 
 /**
@@ -44,6 +53,23 @@ export class MessageSender {
   constructor(private readonly deps: MessageSenderDeps) {}
 
   async deliver(row: ClaimedMessage, token: string): Promise<void> {
+    // Ids, channel and tenant only: the recipient (an address or phone number) never goes on a span.
+    const span = (this.deps.tracing ?? noTracing).startSpan('crm_worker.send', {
+      parent: row.traceparent,
+      attributes: {
+        'crm_worker.message.id': row.id,
+        'crm_worker.channel': row.channel,
+        'crm_worker.tenant.id': row.tenant_id,
+        'crm_worker.message.type': this.deps.strategyOf(row),
+        'crm_worker.attempt': row.attempts,
+      },
+    });
+    const delivered = await this.deliverRow(row, token);
+    span.setAttributes({ 'crm_worker.result': delivered.result });
+    span.end(delivered.error);
+  }
+
+  private async deliverRow(row: ClaimedMessage, token: string): Promise<Delivered> {
     const { config, metrics, rateLimits, db } = this.deps;
     const labels = { channel: row.channel, strategy: this.deps.strategyOf(row) };
     let sendDeadline: ReturnType<typeof startDeadline> | undefined;
@@ -56,16 +82,15 @@ export class MessageSender {
       if (waitMs > 0) {
         const reason =
           destinationWaitMs > 0 ? `receiver ${destination} asked to wait: waiting ${waitMs} ms` : `rate limit of channel ${row.channel}: waiting ${waitMs} ms`;
-        await this.apply(row, token, labels, { kind: 'held-back', waitMs, reason });
-        return;
+        return { result: await this.apply(row, token, labels, { kind: 'held-back', waitMs, reason }) };
       }
       if (!channel) throw new PermanentDeliveryError(`channel ${row.channel} is not configured in this worker`);
       const { subject, body } = await composeMessage(row, this.deps, this.deps.abortSends);
-      if (!(await this.deps.slots.leaseCoversSend(row, token))) return;
+      if (!(await this.deps.slots.leaseCoversSend(row, token))) return { result: 'lease-expired' };
       if (this.deps.stopping()) {
         // Shutdown began before this send started: nothing is sent after that; the row goes back.
         await persistWrite(() => releaseClaims(db, { ids: [row.id], token }), this.deps.log, this.deps.abortSends);
-        return;
+        return { result: 'released' };
       }
       this.deps.slots.markStarted(row.id);
       const sendStartedAt = monotonicMs();
@@ -109,10 +134,11 @@ export class MessageSender {
         },
         row.recurrence_interval_seconds !== null,
       );
+      return { result: 'sent' };
     } catch (err) {
       // A send cut off by its deadline may have reached the provider all the same.
       const timedOut = sendDeadline?.signal.aborted === true && (sendDeadline.signal.reason as Error | undefined)?.name === 'TimeoutError';
-      await this.apply(row, token, labels, { kind: 'error', error: err as Error, timedOut });
+      return { result: await this.apply(row, token, labels, { kind: 'error', error: err as Error, timedOut }), error: err as Error };
     }
   }
 
@@ -132,9 +158,9 @@ export class MessageSender {
     token: string,
     labels: { channel: string; strategy: string },
     result: Exclude<SendResult, { kind: 'sent' }>,
-  ): Promise<void> {
+  ): Promise<string> {
     const decision = decideOutcome(result, this.context(row));
-    if (decision.status === 'sent') return;
+    if (decision.status === 'sent') return 'sent';
     const { metrics, rateLimits, db } = this.deps;
     if (decision.status === 'scheduled' && decision.slowDown) {
       const slow = decision.slowDown;
@@ -161,5 +187,6 @@ export class MessageSender {
         ? { id: row.id, token, status: decision.status, error: decision.error, retryInMs: decision.retryInMs, refundAttempt: decision.refundAttempt }
         : { id: row.id, token, status: decision.status, error: decision.error };
     await persistWrite(() => recordAttemptFailure(db, write), this.deps.log, this.deps.abortSends);
+    return decision.counter;
   }
 }

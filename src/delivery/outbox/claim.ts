@@ -33,11 +33,13 @@ export interface ClaimedMessage {
   idempotency_key: string;
   recurrence_interval_seconds: number | null;
   resolution: string | null;
+  /** The W3C traceparent the message was scheduled with: its send's span is that span's child. */
+  traceparent: string | null;
 }
 
 const CLAIMED_COLUMNS = `m.id::text AS id, m.tenant_id, m.contact_id, m.lead_id, m.channel, m.recipient, m.scheduled_at,
   m.template, m.subject, m.variables, m.tone, m.type, m.class, m.personalize, m.context_hints, m.attempts,
-  m.idempotency_key, m.recurrence_interval_seconds, m.resolution`;
+  m.idempotency_key, m.recurrence_interval_seconds, m.resolution, m.traceparent`;
 
 export type SkipReason =
   | 'followups_disabled'

@@ -27,6 +27,7 @@ export const NEW_ROW_COLUMNS = [
   'recurrence_interval_seconds',
   'request_fingerprint',
   'previous_occurrence_id',
+  'traceparent',
 ] as const;
 
 export type NewRowColumn = (typeof NEW_ROW_COLUMNS)[number];

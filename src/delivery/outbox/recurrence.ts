@@ -56,6 +56,8 @@ export async function scheduleNextOccurrences(db: Queryable, ids: readonly strin
            stop_on_reply: 'stop_on_reply',
            recurrence_interval_seconds: 'recurrence_interval_seconds',
            previous_occurrence_id: 'id',
+           // Every occurrence's send joins the trace the series was scheduled in.
+           traceparent: 'traceparent',
          },
          from: 'planned',
          returning: 'id, previous_occurrence_id, due_at',

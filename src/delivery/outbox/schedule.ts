@@ -39,6 +39,11 @@ export interface ScheduleRequest {
   /** Facts the AI personalization may use (ai_context_hints in the CRM's schema). */
   contextHints?: Record<string, unknown> | null;
   recurrenceIntervalSeconds?: number | null;
+  /**
+   * The caller's W3C traceparent: the send's span joins that trace as its child. Not part of the
+   * request's identity: the same message scheduled again from another trace is a duplicate.
+   */
+  traceparent?: string | null;
 }
 
 export interface ScheduleResult {
@@ -70,6 +75,7 @@ const INPUT_COLUMNS = [
   'stop_on_reply',
   'recurrence_interval_seconds',
   'request_fingerprint',
+  'traceparent',
 ] as const;
 
 // Large schedules go in slices so one statement's JSON parameter stays a few megabytes.
@@ -116,6 +122,7 @@ export async function scheduleMessages(db: Queryable, requests: ScheduleRequest[
         stop_on_reply: r.stopOnReply ?? false,
         recurrence_interval_seconds: r.recurrenceIntervalSeconds ?? null,
         request_fingerprint: fingerprints[start + i],
+        traceparent: r.traceparent ?? null,
       }));
       const result = await q.query<{ ids: string[] | null }>(
         `WITH input AS (
@@ -123,7 +130,8 @@ export async function scheduleMessages(db: Queryable, requests: ScheduleRequest[
              tenant_id text, contact_id text, lead_id text, channel text, recipient text,
              scheduled_at timestamptz, template text, subject text, variables jsonb, tone text, type text, class text,
              personalize boolean, context_hints jsonb, idempotency_key text, skip_if_completed boolean,
-             action_item_id text, stop_on_reply boolean, recurrence_interval_seconds integer, request_fingerprint text)
+             action_item_id text, stop_on_reply boolean, recurrence_interval_seconds integer, request_fingerprint text,
+             traceparent text)
          ), inserted AS (
            ${insertOutboxRows({ values: { ...sameNames(INPUT_COLUMNS), due_at: 'scheduled_at' }, from: 'input', returning: 'id, due_at' })}
          ), woken AS (

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { FollowUpService } from '../followup-service';
-import { scheduleRequestsFromBody } from '../http-bodies';
+import { scheduleRequestsFromBody, withTraceparentHeader } from '../http-bodies';
 import { MESSAGE_STATUSES, type MessageStatus } from '../outbox';
 import type { ValidationOptions } from '../schedule-request';
 import { cursorFor, pageQueryFields } from '../../http/pagination';
@@ -50,7 +50,7 @@ export function messageRoutes(deps: { service: FollowUpService; validation: Vali
     if (body.messages.length > MAX_MESSAGES_PER_REQUEST) {
       throw ProblemError.invalid([{ field: 'messages', message: `at most ${MAX_MESSAGES_PER_REQUEST} per request` }]);
     }
-    const requests = scheduleRequestsFromBody(body, deps.validation);
+    const requests = withTraceparentHeader(scheduleRequestsFromBody(body, deps.validation), req.get('traceparent'));
     res.status(201).json(await service.schedule(requests));
   });
 
