@@ -93,6 +93,8 @@ cleanup() {
       done
     fi
     compose down -v >"$LOGS/down.log" 2>&1 || log "compose down failed: $(tail -n 3 "$LOGS/down.log")"
+    # podman-compose 1.0.3's down leaves the project's network behind.
+    podman network rm -f "${PROJECT}_default" >>"$LOGS/down.log" 2>&1 || true
   fi
   rm -rf "$WORK"
   exit "$status"
