@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh Debian machine it installs what the tests need
-# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg, chromium), starts PostgreSQL and Redis
+# (PostgreSQL, Redis, promtool, supervisord, faketime, yamllint, psycopg, chromium, podman), starts PostgreSQL and Redis
 # when they are down, installs the npm dependencies, builds, type-checks, lints (ESLint and
-# Prettier, failing fast), and runs the whole suite against the real services. Safe to rerun;
-# changes nothing that is already in place.
+# Prettier, failing fast), runs the whole suite against the real services, then builds and runs
+# the container image (scripts/container-test.sh; reported as skipped when containers cannot run
+# here). Safe to rerun; changes nothing that is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,12 @@ command -v jq >/dev/null || missing+=(jq)
 /usr/bin/python3 -c "import psycopg" 2>/dev/null || missing+=(python3-psycopg)
 # The operator dashboard is tested in real headless Chromium (playwright-core drives the system binary).
 command -v chromium >/dev/null || missing+=(chromium)
+# The image is built and run with podman (runc: crun fails here on setrlimit and cgroups; netavark
+# and aardvark-dns give compose's network its names), its base images made with debootstrap.
+command -v podman >/dev/null || missing+=(podman netavark aardvark-dns iptables)
+command -v runc >/dev/null || missing+=(runc)
+command -v podman-compose >/dev/null || missing+=(podman-compose)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
@@ -100,4 +107,25 @@ node -e '
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' || true
+
+# --- the container image: built from Dockerfile.worker and run with docker-compose.stateless.yml --
+# Only on a whole run: a run of chosen test files (arguments to jest) leaves it out, saying so.
+if [ $# -gt 0 ]; then
+  log "container test: SKIPPED (jest arguments given; run bash scripts/container-test.sh alone)"
+else
+  set +e
+  # On the real clock even in the year-ahead run: podman, apt and TLS under libfaketime would test
+  # the machine's tools, not the worker (the worker inside is not under the preload either way).
+  env -u LD_PRELOAD -u FAKETIME -u FAKETIME_DONT_FAKE_MONOTONIC bash scripts/container-test.sh 2>&1 | tee .test-results/container-test.log
+  container_status=${PIPESTATUS[0]}
+  set -e
+  if [ "$container_status" != 0 ]; then
+    log "container test: FAILED (.test-results/container-test.log)"
+    status=1
+  elif grep -q '^\[container-test\] SKIPPED' .test-results/container-test.log; then
+    log "container test: SKIPPED ($(sed -n 's/^\[container-test\] SKIPPED: //p' .test-results/container-test.log))"
+  else
+    log "container test: passed"
+  fi
+fi
 exit $status

@@ -98,6 +98,8 @@ export interface Config {
     readonly dimensions: number;
     readonly syncSchedule: string;
     readonly syncBatchSize: number;
+    /** How often each replica copies stored embeddings its own Qdrant lacks (vector-copy.ts). */
+    readonly copyIntervalMs: number;
     readonly snapshotSchedule: string;
     readonly snapshotKeep: number;
   };
@@ -344,6 +346,7 @@ function toConfig(e: Env): Config {
       dimensions: e.EMBEDDING_DIMENSIONS,
       syncSchedule: e.KNOWLEDGE_SYNC_CRON ?? '0 */5 * * * *',
       syncBatchSize: e.KNOWLEDGE_SYNC_BATCH_SIZE,
+      copyIntervalMs: e.KNOWLEDGE_COPY_INTERVAL_MS,
       snapshotSchedule: e.QDRANT_SNAPSHOT_CRON ?? '0 15 2 * * *',
       snapshotKeep: e.QDRANT_SNAPSHOT_KEEP,
     },

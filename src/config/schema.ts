@@ -186,6 +186,7 @@ export const envSchema = z.object({
   EMBEDDING_DIMENSIONS: int(1, 65_536).default(1536),
   KNOWLEDGE_SYNC_CRON: cron,
   KNOWLEDGE_SYNC_BATCH_SIZE: int(1, 2_048).default(64),
+  KNOWLEDGE_COPY_INTERVAL_MS: int(100, 86_400_000).default(30_000),
   QDRANT_SNAPSHOT_CRON: cron,
   QDRANT_SNAPSHOT_KEEP: int(1, 1_000).default(7),
   // --- calls ---

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config';
+import type { Database } from '../db/database';
 import type { Probe } from '../health/health-monitor';
 import type { Logger } from '../logging/logger';
 import type { ModuleFactory, WorkerModule } from '../modules/worker-module';
@@ -8,6 +9,7 @@ import { createKnowledgeSyncJob } from './knowledge-sync-job';
 import { qdrantProbe } from './qdrant-probe';
 import { QdrantReadiness } from './qdrant-readiness';
 import { createQdrantSnapshotJob } from './qdrant-snapshot-job';
+import { copyStoredVectors, createSerial, startVectorCopier } from './vector-copy';
 
 /** Why a knowledge job is not registered; undefined when it can run. */
 export function knowledgeJobsDisabled(config: Config): { 'knowledge-sync'?: string; 'qdrant-snapshot'?: string } {
@@ -28,6 +30,7 @@ export function knowledgeJobsDisabled(config: Config): { 'knowledge-sync'?: stri
 export async function createKnowledgeModule(deps: {
   config: Config;
   logger: Logger;
+  db: Database;
   /** Tests pass their own embedder; production builds the openai one from config. */
   embedder?: Embedder;
 }): Promise<WorkerModule> {
@@ -69,6 +72,12 @@ export async function createKnowledgeModule(deps: {
     logger,
   });
 
+  // Each replica's own Qdrant follows the stored embeddings; knowledge-sync runs on one replica.
+  const serial = createSerial();
+  const copyStored = (signal?: AbortSignal) =>
+    copyStoredVectors({ db: deps.db, client, collection: k.collection, batchSize: k.syncBatchSize, ...(signal ? { signal } : {}) });
+  let copier: { stop(): Promise<void> } | undefined;
+
   const jobs: JobDefinition[] = [];
   if (!disabled['knowledge-sync']) {
     const embedder =
@@ -88,6 +97,8 @@ export async function createKnowledgeModule(deps: {
         embedder,
         collection: k.collection,
         batchSize: k.syncBatchSize,
+        serial,
+        copyStored,
       }),
     );
   }
@@ -113,9 +124,13 @@ export async function createKnowledgeModule(deps: {
       if (disabled['knowledge-sync']) logger.info('knowledge-sync disabled', { reason: disabled['knowledge-sync'] });
       // Not awaited: the crons start now; only the vector jobs wait for Qdrant.
       readiness.start();
+      copier = startVectorCopier({ intervalMs: k.copyIntervalMs, readiness, serial, copy: copyStored, logger });
     },
-    stop: () => readiness.stop(),
+    async stop() {
+      await copier?.stop();
+      await readiness.stop();
+    },
   };
 }
 
-export const knowledgeModule: ModuleFactory = ({ config, logger }) => createKnowledgeModule({ config, logger });
+export const knowledgeModule: ModuleFactory = ({ config, logger, db }) => createKnowledgeModule({ config, logger, db });

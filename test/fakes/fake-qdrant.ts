@@ -28,7 +28,7 @@ export interface FakeQdrant {
 /**
  * A local stand-in for the parts of Qdrant's REST API that crm-worker uses through
  * @qdrant/js-client-rest: /, /readyz, collection exists/create/get, points upsert/retrieve/
- * delete/count, collection delete, collection snapshots create/list/delete. Responses use Qdrant's envelope
+ * delete/count/scroll, collection delete, collection snapshots create/list/delete. Responses use Qdrant's envelope
  * ({result, status, time}); vectors of the wrong size are refused with 400 as Qdrant does.
  */
 export async function startFakeQdrant(): Promise<FakeQdrant> {
@@ -125,6 +125,23 @@ export async function startFakeQdrant(): Promise<FakeQdrant> {
         return ok({ operation_id: ++snapshotCounter, status: 'completed' });
       }
       if (rest === '/points/count' && req.method === 'POST') return ok({ count: collection.points.size });
+      if (rest === '/points/scroll' && req.method === 'POST') {
+        // Ordered by id, a page from `offset` (an id) on, as Qdrant pages; payload keys as asked.
+        const ids = [...collection.points.keys()].sort();
+        const start = body.offset === undefined || body.offset === null ? 0 : Math.max(0, ids.indexOf(String(body.offset)));
+        const limit: number = body.limit ?? 10;
+        const page = ids.slice(start, start + limit).map((id) => collection.points.get(id)!);
+        const payloadOf = (p: FakePoint) =>
+          Array.isArray(body.with_payload) ? Object.fromEntries(body.with_payload.map((k: string) => [k, p.payload[k]])) : p.payload;
+        return ok({
+          points: page.map((p) => ({
+            id: p.id,
+            ...(body.with_payload === false ? {} : { payload: payloadOf(p) }),
+            ...(body.with_vector ? { vector: p.vector } : {}),
+          })),
+          next_page_offset: ids[start + limit] ?? null,
+        });
+      }
       if (rest === '/snapshots' && req.method === 'POST') {
         const created = new Date(Date.now() + snapshotCounter++).toISOString().replace('Z', '');
         const snapshot = {
