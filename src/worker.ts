@@ -98,9 +98,12 @@ async function openObservability(
   const errors =
     given ?? (await openErrorReporting({ dsn: sentryDsn, environment: sentryEnvironment, instanceId: config.instanceId, redactValue: redactor.value }));
   const tracing = await openTracing({ endpoint: otlpEndpoint, serviceName, instanceId: config.instanceId, redactText: redactor.text });
-  shutdown.register('traces and error reports', async () => {
-    await Promise.allSettled([tracing.shutdown(), errors.flush(2_000)]);
-  });
+  // Nothing to flush when neither is configured: no step, so the shutdown log lists only real work.
+  if (otlpEndpoint || sentryDsn || given) {
+    shutdown.register('traces and error reports', async () => {
+      await Promise.allSettled([tracing.shutdown(), errors.flush(2_000)]);
+    });
+  }
   return { tracing, errors };
 }
 
