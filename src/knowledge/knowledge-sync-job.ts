@@ -4,17 +4,7 @@ import type { Embedder } from './embedder';
 import { pointIdFor } from './point-id';
 import { isMissingCollection } from './qdrant-errors';
 import { READY_WAIT_MS, type QdrantReadiness } from './qdrant-readiness';
-import { pointPayload } from './vector-copy';
-
-interface PendingDocument {
-  id: string;
-  tenant_id: string | null;
-  title: string;
-  content: string;
-  metadata: Record<string, unknown>;
-  updated_at: Date;
-  content_hash: string;
-}
+import { pointPayload, type PendingDocument } from './vector-copy';
 
 // The text that is embedded, and whose hash decides whether a document changed.
 const TEXT = `concat_ws(E'\\n\\n', NULLIF(d.title, ''), d.content)`;

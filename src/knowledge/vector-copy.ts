@@ -4,6 +4,17 @@ import type { Logger } from '../logging/logger';
 import { isMissingCollection } from './qdrant-errors';
 import type { QdrantReadiness } from './qdrant-readiness';
 
+/** A knowledge document row as the sync job and the copier read it. */
+export interface PendingDocument {
+  id: string;
+  tenant_id: string | null;
+  title: string;
+  content: string;
+  metadata: Record<string, unknown>;
+  updated_at: Date;
+  content_hash: string;
+}
+
 /** The payload of a knowledge point; content_hash says which version of the document it holds. */
 export function pointPayload(doc: {
   id: string;
@@ -68,17 +79,7 @@ export async function copyStoredVectors(deps: {
   let copied = 0;
   for (let i = 0; i < toCopy.length; i += deps.batchSize) {
     deps.signal?.throwIfAborted();
-    const rows = await db.query<{
-      point_id: string;
-      vector: number[];
-      id: string;
-      tenant_id: string | null;
-      title: string;
-      content: string;
-      metadata: Record<string, unknown>;
-      updated_at: Date;
-      content_hash: string;
-    }>(
+    const rows = await db.query<PendingDocument & { point_id: string; vector: number[] }>(
       `SELECT v.point_id::text AS point_id, to_json(v.vector) AS vector, v.content_hash,
               d.id, d.tenant_id, d.title, d.content, d.metadata, d.updated_at
          FROM knowledge_vectors v
