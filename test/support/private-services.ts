@@ -52,17 +52,38 @@ function pgBin(name: string): string {
   return path.join('/usr/lib/postgresql', versions[0]!, 'bin', name);
 }
 
+/** A PostgreSQL binary's command line, run as the postgres OS user when we are root. */
+function pgCommand(bin: string, args: string[]): [string, ...string[]] {
+  return process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', pgBin(bin), ...args] : [pgBin(bin), ...args];
+}
+
+/** For setup, before anything of the test runs in this process. */
+function runPgSync(bin: string, args: string[]): void {
+  const [exe, ...rest] = pgCommand(bin, args);
+  execFileSync(exe, rest, { stdio: 'pipe' });
+}
+
+/**
+ * For everything once a test runs: pg_ctl stop, promote and restart wait seconds, and a
+ * synchronous call would freeze this process for as long — with the webhook sinks and fakes the
+ * workers are talking to. A send then times out and is retried although it had arrived: a repeat
+ * that the worker did not cause (it was seen once around the promotion, fault table row 34).
+ */
+function runPg(bin: string, args: string[]): Promise<void> {
+  const [exe, ...rest] = pgCommand(bin, args);
+  return new Promise<void>((resolve, reject) =>
+    execFile(exe, rest, (err, _stdout, stderr) => (err ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message} ${stderr}`)) : resolve())),
+  );
+}
+
 /** initdb + pg_ctl in a temp folder, run as the postgres OS user when we are root. */
 export async function startPrivatePostgres() {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pg-'));
-  const asRoot = process.getuid?.() === 0;
-  const run = (bin: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' }) : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
-  if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
-  run('initdb', ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
+  runPgSync('initdb', ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const start = async () => {
-    run('pg_ctl', [
+    await runPg('pg_ctl', [
       '-D',
       path.join(dir, 'data'),
       '-l',
@@ -77,18 +98,11 @@ export async function startPrivatePostgres() {
   };
   /** immediate (default): a crash; fast: backends terminated, the WAL flushed to any standby first. */
   const stop = async (mode: 'immediate' | 'fast' = 'immediate') => {
-    run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', mode, '-w', 'stop']);
+    await runPg('pg_ctl', ['-D', path.join(dir, 'data'), '-m', mode, '-w', 'stop']);
   };
-  /**
-   * `pg_ctl restart -m <mode>` (immediate: a crash and recovery; fast: backends terminated), run
-   * without blocking this process, so that sinks and fakes in the test keep answering meanwhile.
-   */
+  /** `pg_ctl restart -m <mode>` (immediate: a crash and recovery; fast: backends terminated). */
   const restart = async (mode: 'immediate' | 'fast') => {
-    const args = ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-m', mode, '-w', 'restart'];
-    const [exe, ...rest] = asRoot ? ['runuser', '-u', 'postgres', '--', pgBin('pg_ctl'), ...args] : [pgBin('pg_ctl'), ...args];
-    await new Promise<void>((resolve, reject) =>
-      execFile(exe!, rest, (err, _stdout, stderr) => (err ? reject(new Error(`pg_ctl restart: ${err.message} ${stderr}`)) : resolve())),
-    );
+    await runPg('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-m', mode, '-w', 'restart']);
     await waitFor('private postgres to accept connections', () => canConnect(port));
   };
   await start();
@@ -128,12 +142,9 @@ function canConnect(port: number): Promise<boolean> {
 export async function startPrivateStandby(primary: { port: number }) {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pg-standby-'));
-  const asRoot = process.getuid?.() === 0;
-  const run = (bin: string, args: string[]) =>
-    asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', pgBin(bin), ...args], { stdio: 'pipe' }) : execFileSync(pgBin(bin), args, { stdio: 'pipe' });
-  if (asRoot) execFileSync('chown', ['postgres:postgres', dir]);
-  run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', path.join(dir, 'data'), '-R', '-X', 'stream']);
-  run('pg_ctl', [
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', dir]);
+  await runPg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', path.join(dir, 'data'), '-R', '-X', 'stream']);
+  await runPg('pg_ctl', [
     '-D',
     path.join(dir, 'data'),
     '-l',
@@ -149,11 +160,11 @@ export async function startPrivateStandby(primary: { port: number }) {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     /** `pg_ctl promote -w`: the standby leaves recovery and takes writes. */
     async promote() {
-      run('pg_ctl', ['-D', path.join(dir, 'data'), '-w', 'promote']);
+      await runPg('pg_ctl', ['-D', path.join(dir, 'data'), '-w', 'promote']);
     },
     async destroy() {
       try {
-        run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+        await runPg('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
       } catch {
         // already stopped
       }
