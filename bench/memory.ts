@@ -19,6 +19,7 @@ import { Pool } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/services';
 import { spawnWorker, waitUntilStarted, WORKER_MAIN } from '../test/support/worker-process';
 import { SINK_TARGET, scheduleThroughOutbox, startNoopSink } from './lib/crm-side';
+import type { scheduleMessages } from '../src/delivery/outbox';
 import { machineDescription } from './lib/machine';
 import { peakRssSampler, rssBytes } from './lib/process-stats';
 
@@ -65,6 +66,11 @@ function builds(): Build[] {
   });
 }
 
+/** The scheduleMessages of the build beside `main` (its dist/delivery/outbox). */
+function ownScheduler(main: string): typeof scheduleMessages {
+  return (require(path.join(path.dirname(main), 'delivery', 'outbox', 'index.js')) as { scheduleMessages: typeof scheduleMessages }).scheduleMessages;
+}
+
 async function migrate(main: string, url: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const m = spawn(process.execPath, [path.join(path.dirname(main), 'db', 'migrate-cli.js')], { env: { ...process.env, DATABASE_URL: url }, stdio: 'ignore' });
@@ -106,10 +112,12 @@ async function measureBuild(build: Build, round: number): Promise<Record<Measure
     let load = load1();
     out.pgRest = { bytes: await restingRss(build, `memory-rest-${round}`, env), load };
 
+    // Through the build's own scheduling code: an older build's table has fewer columns.
     await scheduleThroughOutbox(
       pool,
       `${run}-${round}`,
       Array.from({ length: BURST }, () => Date.now()),
+      ownScheduler(build.main),
     );
     load = load1();
     const w = spawnBuild(build, `memory-burst-${round}`, env);

@@ -24,7 +24,7 @@ export const SINK_TARGET = 'sink';
  * Schedules webhook messages through the outbox API, the way the CRM application does; each
  * idempotency key ends in the message's due time so the sink can compute lag without a lookup.
  */
-export async function scheduleThroughOutbox(pool: Pool, run: string, dues: number[]): Promise<void> {
+export async function scheduleThroughOutbox(pool: Pool, run: string, dues: number[], schedule: typeof scheduleMessages = scheduleMessages): Promise<void> {
   const db = poolQueryable(pool);
   await pool.query(`INSERT INTO tenants (id, name, status, followup_enabled) VALUES ($1, 'bench', 'active', true) ON CONFLICT (id) DO NOTHING`, [BENCH_TENANT]);
   const SLICE = 2_000;
@@ -40,7 +40,7 @@ export async function scheduleThroughOutbox(pool: Pool, run: string, dues: numbe
       type: 'bench',
       idempotencyKey: `${run}:${start + k}:${due}`,
     }));
-    await scheduleMessages(db, requests);
+    await schedule(db, requests);
   }
 }
 
