@@ -19,7 +19,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 
-log() { printf '[container-test] %s\n' "$*"; }
+# To stderr: functions whose stdout is their result (debian_base prints an image tag) log too, and
+# a log line in the tag made `podman run` fail with "invalid reference format" on a machine whose
+# stand-in images were not built yet (reported as a skip).
+log() { printf '[container-test] %s\n' "$*" >&2; }
 pass() { printf '[container-test] PASS: %s\n' "$*"; }
 skip() {
   printf '[container-test] SKIPPED: %s\n' "$*"
