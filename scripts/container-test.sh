@@ -206,6 +206,14 @@ until_ok 180 "/health 200 with qdrant and the collection healthy" health_ok ||
   fail "/health never answered 200 with qdrant and the collection healthy: $(curl -s "$URL/health")"
 pass "/health 200, services: $(curl -sf "$URL/health" | jq -c '.services | {database, redis, qdrant, knowledgeCollection}')"
 
+# /health can answer before supervisord counts a program as started (startsecs=5): STARTING until
+# then, so wait for RUNNING rather than read the status once.
+both_running() {
+  local s
+  s=$(podman exec crm-worker supervisorctl status) || true
+  grep -Eq '^qdrant +RUNNING' <<<"$s" && grep -Eq '^worker +RUNNING' <<<"$s"
+}
+until_ok 60 "qdrant and worker RUNNING under supervisord" both_running || true
 status=$(podman exec crm-worker supervisorctl status) || fail "supervisorctl status: $status"
 printf '%s\n' "$status" | sed 's/^/  /'
 grep -Eq '^qdrant +RUNNING' <<<"$status" || fail "qdrant is not RUNNING"
