@@ -17,7 +17,7 @@ import { machineDescription, percentile } from './lib/machine';
 import { cpuSeconds, loadLine, peakRssSampler } from './lib/process-stats';
 import { preciseNow } from './lib/recorder';
 import { startSignedSink } from './lib/signed-sink';
-import { buildFairPeers, FAIR_CONFIGS, openFairSystem, type FairConfig, type FairMessage } from './lib/fair-systems';
+import { buildFairPeers, dueFollowUps, FAIR_CONFIGS, openFairSystem, type FairConfig } from './lib/fair-systems';
 import { envInt, loadNow, median, roundOrder } from './lib/rounds';
 import { workDescription } from './lib/fair-work-text';
 
@@ -65,10 +65,6 @@ interface BurstRun {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function messages(group: string, dues: number[]): FairMessage[] {
-  return dues.map((due, n) => ({ tenantId: TENANT, type: 'bench', n: n + 1, due, key: `${group}:${n + 1}:${due}` }));
-}
-
 async function waitForSent(count: () => Promise<number>, expected: number, capMs: number): Promise<void> {
   const until = Date.now() + capMs;
   while (Date.now() < until && (await count()) < expected) await sleep(200);
@@ -82,7 +78,8 @@ async function runLag(config: FairConfig, tag: string): Promise<LagRun> {
     const consumer = await system.startConsumer();
     const first = Date.now() + LAG_LEAD_MS;
     await system.enqueue(
-      messages(
+      dueFollowUps(
+        TENANT,
         tag,
         Array.from({ length: LAG_COUNT }, (_, i) => first + (i * LAG_SPREAD_MS) / LAG_COUNT),
       ),
@@ -117,7 +114,8 @@ async function runBurst(config: FairConfig, tag: string): Promise<BurstRun> {
   try {
     const due = Date.now();
     await system.enqueue(
-      messages(
+      dueFollowUps(
+        TENANT,
         tag,
         Array.from({ length: BURST_COUNT }, () => due),
       ),

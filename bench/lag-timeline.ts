@@ -12,7 +12,7 @@ import path from 'node:path';
 import { machineDescription, percentile } from './lib/machine';
 import { loadLine } from './lib/process-stats';
 import { startSignedSink } from './lib/signed-sink';
-import { buildFairPeers, FAIR_CONFIGS, openFairSystem, type FairConfig, type FairMessage } from './lib/fair-systems';
+import { buildFairPeers, dueFollowUps, FAIR_CONFIGS, openFairSystem, type FairConfig } from './lib/fair-systems';
 import { envInt, loadNow, median, roundOrder } from './lib/rounds';
 
 const COUNT = 10_000;
@@ -32,9 +32,6 @@ interface Split {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const dueMessages = (group: string, dues: number[]): FairMessage[] =>
-  dues.map((due, n) => ({ tenantId: TENANT, type: 'bench', n: n + 1, due, key: `${group}:${n + 1}:${due}` }));
-
 async function run(config: FairConfig, warm: boolean, tag: string): Promise<Split> {
   const load = loadNow();
   const sink = await startSignedSink();
@@ -45,10 +42,10 @@ async function run(config: FairConfig, warm: boolean, tag: string): Promise<Spli
     if (warm) {
       const warmDues = Array.from({ length: WARM_COUNT }, (_, i) => Date.now() + 1_000 + i * 2);
       // Ids after the measured ones: peers key their follow-up rows by n.
-      await system.enqueue(dueMessages(`${tag}w`, warmDues).map((m) => ({ ...m, n: m.n + COUNT })));
+      await system.enqueue(dueFollowUps(TENANT, `${tag}w`, warmDues).map((m) => ({ ...m, n: m.n + COUNT })));
     }
     const dues = Array.from({ length: COUNT }, (_, i) => first + (i * SPREAD_MS) / COUNT);
-    await system.enqueue(dueMessages(tag, dues));
+    await system.enqueue(dueFollowUps(TENANT, tag, dues));
     const complete = await sink.waitFor(tag, COUNT, first - Date.now() + SPREAD_MS + 15_000);
     await consumer.stop();
     const g = sink.group(tag);

@@ -39,6 +39,14 @@ export const FAIR_CONFIGS: readonly FairConfig[] = [
 export type Urgency = 'high' | 'low';
 export type FairMessage = BenchMessage & { urgency?: Urgency };
 
+/**
+ * Follow-ups of one tenant due at `dues`, numbered from 1, keyed `<group>:<n>:<due>` (the sink
+ * counts them under `group` and reads their lag from the key): the exact-time runs' messages.
+ */
+export function dueFollowUps(tenantId: string, group: string, dues: readonly number[]): FairMessage[] {
+  return dues.map((due, n) => ({ tenantId, type: 'bench', n: n + 1, due, key: `${group}:${n + 1}:${due}` }));
+}
+
 const PEERS_BUILD = path.join(__dirname, '..', 'tmp', 'fair-peers-build', 'bench', 'peers');
 
 /** Peers run as plain JavaScript, like crm-worker's dist/main.js (a TypeScript loader would add its own cost). */
