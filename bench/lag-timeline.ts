@@ -32,6 +32,7 @@ interface Split {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function run(config: FairConfig, warm: boolean, tag: string): Promise<Split> {
   const load = loadNow();
   const sink = await startSignedSink();
