@@ -8,14 +8,16 @@ import type { Logger } from '../logging/logger';
 import { monotonicMs } from '../util/deadline';
 import { DatabaseBackoff } from './database-backoff';
 import type { DeliveryMetrics } from './delivery-metrics';
+import { Claimer } from './dispatch/claimer';
 import { LocalQueue } from './dispatch/local-queue';
+import { sweepExpiredLeases } from './dispatch/lease-sweep';
 import { MessageSender } from './dispatch/message-sender';
 import { delay } from './dispatch/persist';
 import { SendSlots } from './dispatch/send-slots';
 import { WakeUpListener } from './dispatch/wakeup-listener';
+import { WakeableSleep } from './dispatch/wakeable-sleep';
 import { strategyLabeler } from './metric-labels';
-import { claimDueMessages, nextWakeInMs, releaseClaims } from './outbox/claim';
-import { expireLeases, reconcileUnknownByResend } from './outbox/recovery';
+import { nextWakeInMs, releaseClaims } from './outbox/claim';
 import type { ChannelRateLimits } from './rate-limits';
 import { SentWriter } from './sent-writer';
 import type { TemplateEngine } from '../templates/template-engine';
@@ -49,7 +51,8 @@ const LEASE_SWEEP_EVERY_MS = 1_000;
  * database, on its clock) and is woken early by NOTIFY when something earlier is scheduled
  * (dispatch/wakeup-listener.ts), so there is no fixed poll. Rows are claimed with SKIP LOCKED
  * under a lease, a batch at a time ahead of the free send slots (one claim statement per batch,
- * not per send), into the local queue (dispatch/local-queue.ts) as 'claimed'; the send slots
+ * not per send; a NOTIFY during a claim claims beside it: dispatch/claimer.ts), into the local
+ * queue (dispatch/local-queue.ts) as 'claimed'; the send slots
  * (dispatch/send-slots.ts) mark each group about to start 'sending' and start at most
  * `concurrency` sends (dispatch/message-sender.ts). Database errors back off exponentially and
  * the loop resumes by itself; nothing here crashes the process.
@@ -67,14 +70,12 @@ export class Dispatcher {
   private readonly backoff: DatabaseBackoff;
   private stopping = false;
   private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-  private woken = false;
+  private readonly sleeper = new WakeableSleep();
   /** A NOTIFY said new rows were scheduled since the last claim: they may outrank the queue's. */
   private notified = false;
   private lastHeartbeatAt = 0;
   private lastLeaseSweepAt = 0;
-  private claimSeq = 0;
-  private readonly tokenPrefix: string;
+  private readonly claimer: Claimer;
   /** The closed set of `strategy` label values (metric-labels.ts): never a caller's free text. */
   private readonly strategyOf: (row: { type: string; variables: Record<string, unknown> | null }) => string;
   /** Last successful tick (for logs and tests); the shared record is delivery_heartbeats. */
@@ -84,7 +85,7 @@ export class Dispatcher {
     this.log = deps.logger.child({ component: 'delivery-dispatcher' });
     this.sentWriter = new SentWriter(deps.db, this.log, deps.metrics);
     this.backoff = new DatabaseBackoff({ db: deps.db, metrics: deps.metrics, log: this.log, stop: this.stopSignal.signal });
-    this.tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
+    const tokenPrefix = `${deps.instanceId}:${randomBytes(3).toString('hex')}`;
     this.strategyOf = strategyLabeler(deps.config.followup.scheduleSeconds);
     const stopping = () => this.stopping;
     this.queue = new LocalQueue(deps.config, deps.idempotentChannels);
@@ -109,7 +110,16 @@ export class Dispatcher {
       stopping,
       abortSends: this.abortSends.signal,
     });
-    this.listener = new WakeUpListener({ db: deps.db, log: this.log, pingPrefix: this.tokenPrefix, onWakeUp: () => this.wakeUpForNewRows() });
+    this.claimer = new Claimer({
+      ...deps,
+      queue: this.queue,
+      log: this.log,
+      strategyOf: this.strategyOf,
+      launch: () => this.slots.launch(),
+      stopping,
+      tokenPrefix,
+    });
+    this.listener = new WakeUpListener({ db: deps.db, log: this.log, pingPrefix: tokenPrefix, onWakeUp: () => this.wakeUpForNewRows() });
   }
 
   start(): void {
@@ -126,6 +136,7 @@ export class Dispatcher {
     this.stopSignal.abort();
     this.wakeUp();
     await this.loop;
+    await this.claimer.settled();
     await this.slots.settled();
     await this.slots.release(this.queue.takeAllWaiting()).catch(() => undefined);
     const deadline = monotonicMs() + timeoutMs;
@@ -140,8 +151,7 @@ export class Dispatcher {
 
   /** Wakes the loop to look for due work now (NOTIFY, a freed slot, a test). */
   wakeUp(): void {
-    this.woken = true;
-    this.wake?.();
+    this.sleeper.wake();
   }
 
   /**
@@ -152,6 +162,7 @@ export class Dispatcher {
   private wakeUpForNewRows(): void {
     this.notified = true;
     this.wakeUp();
+    this.claimer.newRowsScheduled();
   }
 
   private async run(): Promise<void> {
@@ -161,7 +172,7 @@ export class Dispatcher {
         const claimedFull = await this.tick();
         this.backoff.succeeded();
         if (claimedFull || this.stopping) continue;
-        await this.sleep(await this.millisUntilNextWork());
+        await this.sleeper.sleep(await this.millisUntilNextWork());
       } catch (err) {
         // The LISTEN connection may have died with the database: listen again after recovery.
         this.listener.drop();
@@ -172,7 +183,7 @@ export class Dispatcher {
 
   /** One pass: heartbeat, lease sweep, claim into the local queue and launch. True when there is more to claim now. */
   private async tick(): Promise<boolean> {
-    const { db, config } = this.deps;
+    const { db } = this.deps;
     // Intervals on the monotonic clock: a wall-clock step back would otherwise stop the
     // heartbeat, the listener check and the lease sweep for the size of the step.
     const now = monotonicMs();
@@ -183,7 +194,7 @@ export class Dispatcher {
       this.lastHeartbeatAt = now;
     }
     if (now - this.lastLeaseSweepAt >= LEASE_SWEEP_EVERY_MS) {
-      await this.sweepLeases();
+      await sweepExpiredLeases({ ...this.deps, log: this.log });
       this.lastLeaseSweepAt = now;
     }
     this.lastTickAt = new Date();
@@ -207,45 +218,9 @@ export class Dispatcher {
       return false;
     }
     const limit = target - this.queue.prefetched.length;
-    const token = `${this.tokenPrefix}:${++this.claimSeq}`;
-    const claimed = await claimDueMessages(db, {
-      token,
-      limit,
-      leaseMs: config.leaseMs,
-      excludeChannels: this.deps.rateLimits.pausedChannels(),
-      staleAfterSeconds: config.staleAfterSeconds,
-    });
-    for (const row of claimed) {
-      if (row.skip_reason) {
-        this.deps.metrics.sends.inc({ channel: row.channel, strategy: this.strategyOf(row), result: 'skipped' });
-        if (row.skip_reason === 'quiet-hours' || row.skip_reason === 'frequency-cap') {
-          this.deps.metrics.policyActions.inc({ policy: row.skip_reason, action: 'skipped' });
-        }
-        this.log.info('message skipped at send time', { messageId: row.id, reason: row.skip_reason });
-        continue;
-      }
-      if (row.hold_reason) {
-        // Back to 'scheduled' until held_until: the next wake-up (min due_at) finds it then.
-        this.deps.metrics.policyActions.inc({ policy: row.hold_reason, action: 'held' });
-        this.log.info('message held at send time', { messageId: row.id, reason: row.hold_reason, heldUntil: row.held_until });
-        continue;
-      }
-      this.queue.add(row, token);
-    }
+    const claimed = await this.claimer.claimForLoop(limit);
     await this.slots.launch();
-    return claimed.length === limit && this.queue.prefetched.length < lowWater;
-  }
-
-  private async sweepLeases(): Promise<void> {
-    const { db, metrics, idempotentChannels } = this.deps;
-    const { unknown: expired, returned } = await expireLeases(db);
-    if (returned > 0) this.log.info('claimed messages returned to scheduled: their claimer died before starting them', { returned });
-    for (const row of expired) {
-      const action = idempotentChannels.includes(row.channel) ? 'resent' : 'operator';
-      metrics.reconciled.inc({ channel: row.channel, action });
-      this.log.warn('message outcome unknown: its sender died after claiming it', { messageId: row.id, channel: row.channel, action });
-    }
-    await reconcileUnknownByResend(db, idempotentChannels);
+    return claimed === limit && this.queue.prefetched.length < lowWater;
   }
 
   private async millisUntilNextWork(): Promise<number> {
@@ -261,22 +236,5 @@ export class Dispatcher {
     const resumeAt = rateLimits.nextResumeAt();
     if (resumeAt !== undefined) candidates.push(Math.max(0, resumeAt - monotonicMs()));
     return Math.max(0, Math.min(...candidates));
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken || ms <= 0) {
-      this.woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
-    this.wake = undefined;
-    this.woken = false;
   }
 }
