@@ -97,11 +97,13 @@ describe('campaign expansion under SIGKILL and SIGTERM', () => {
     expect(done).toEqual({ status: 'sending', queued: CONTACTS - 20, skipped: 20, targeted: CONTACTS, expanded: true });
     expect(await outbox('killed')).toEqual({ rows: CONTACTS - 20, keys: CONTACTS - 20, contacts: CONTACTS - 20 });
     expect(await recipients('killed')).toBe(CONTACTS);
+    // Stopped first: the run that set expanded_at logs its end after that commit, so its line is
+    // certain to be in the logs only once the worker has drained and its stdout has closed.
+    second.kill('SIGTERM');
+    expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
     // The second worker resumed from the cursor rather than starting over.
     const resumedBatches = second.logs.filter((l) => l.message === 'job run finished' && l.job === 'campaign-scheduler' && Number(l.items) > 0);
     expect(resumedBatches.map((l) => Number(l.items)).reduce((a, b) => a + b, 0)).toBe(CONTACTS - 20 - atKill.queued);
-    second.kill('SIGTERM');
-    expect(await second.waitForExit()).toEqual({ code: 0, signal: null });
     expectJobInvariants(await checkJobInvariants(fixture.db.url, workers));
   });
 

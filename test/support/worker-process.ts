@@ -67,8 +67,19 @@ export function spawnWorker(
     }
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  // 'exit' can come before the last of stdout has been read; a test that checks the logs right
+  // after waitForExit needs them all, so the exit counts once the pipes have closed too (or a
+  // moment later, should a grandchild hold them open).
+  const streamsClosed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('exit', (code, signal) => {
+      const info = { code, signal };
+      const grace = setTimeout(() => resolve(info), 5_000);
+      void streamsClosed.then(() => {
+        clearTimeout(grace);
+        resolve(info);
+      });
+    }),
   );
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   void exited.then((info) => (exitInfo = info));
