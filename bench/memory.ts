@@ -17,7 +17,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Pool } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/services';
-import { spawnWorker, waitUntilStarted, WORKER_MAIN } from '../test/support/worker-process';
+import { spawnWorker, waitUntilStarted, WORKER_MAIN, WORKER_NODE_FLAGS } from '../test/support/worker-process';
 import { SINK_TARGET, scheduleThroughOutbox, startNoopSink } from './lib/crm-side';
 import type { scheduleMessages } from '../src/delivery/outbox';
 import { machineDescription } from './lib/machine';
@@ -43,11 +43,6 @@ const MEASURES: Record<Measure, string> = {
   embeddedAgain: 'embedded, at rest, started again',
 };
 
-/** The node flags of `npm start` (package.json), which a worker of this checkout runs with. */
-function startFlags(): string[] {
-  const start = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
-  return start.split(' ').filter((word) => word.startsWith('--'));
-}
 const spawnBuild = (build: Build, name: string, env: Record<string, string>) =>
   spawnWorker(name, { LOG_LEVEL: 'info', ...env }, { command: process.execPath, args: [...build.nodeFlags, build.main] });
 
@@ -56,7 +51,7 @@ const load1 = () => os.loadavg()[0]!.toFixed(1);
 
 function builds(): Build[] {
   const spec = process.env.BENCH_MEMORY_BUILDS;
-  if (!spec) return [{ label: 'this build', main: WORKER_MAIN, nodeFlags: startFlags() }];
+  if (!spec) return [{ label: 'this build', main: WORKER_MAIN, nodeFlags: [...WORKER_NODE_FLAGS] }];
   return spec.split(',').map((entry) => {
     const at = entry.indexOf('=');
     const [main, flags] = entry.slice(at + 1).split('#');

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from './worker-process';
+import { REPO_ROOT, WORKER_NODE_FLAGS } from './worker-process';
 import { NPM_QDRANT_BINARY } from './real-qdrant';
 import { waitFor } from './wait';
 
@@ -62,6 +62,7 @@ export function startSupervisor(env: Record<string, string>): Supervisor {
     SUPERVISOR_PASSWORD: randomBytes(12).toString('hex'),
     WORKER_HOME: REPO_ROOT,
     WORKER_ENTRY: 'dist/main.js',
+    WORKER_NODE_FLAGS: WORKER_NODE_FLAGS.join(' '),
     WORKER_STOP_WAIT_SECS: '30',
     QDRANT_BIN: '/nonexistent/qdrant',
     QDRANT_CONFIG_PATH: path.join(REPO_ROOT, 'docker', 'qdrant.yaml'),

@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from './node-flags';
 import { waitFor } from './wait';
+
+export { WORKER_NODE_FLAGS };
 
 export const REPO_ROOT = path.join(__dirname, '..', '..');
 export const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'main.js');
