@@ -16,6 +16,7 @@ command -v stress-ng >/dev/null || { echo "stress-ng is missing: apt-get install
 stress-ng --cpu "$(nproc)" --cpu-method matrixprod --quiet &
 stress=$!
 trap 'kill "$stress" 2>/dev/null || true' EXIT
+mkdir -p .test-results
 sleep 5 # let the load average climb before the first round
 
 {

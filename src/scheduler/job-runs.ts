@@ -99,8 +99,12 @@ export async function claimTick(
   }
 }
 
+/**
+ * The run's outcome, from its own worker. It also replaces 'abandoned': that is the next holder's
+ * guess when no outcome was recorded in time, and the worker that ran it knows better.
+ */
 export async function finishRun(db: Queryable, runId: string, result: { outcome: RunOutcome; items: number; error?: string }): Promise<void> {
-  await db.query(`UPDATE job_runs SET outcome = $2, items = $3, error = $4, finished_at = now() WHERE run_id = $1`, [
+  await db.query(`UPDATE job_runs SET outcome = $2, items = $3, error = $4, finished_at = now() WHERE run_id = $1 AND outcome IN ('running', 'abandoned')`, [
     runId,
     result.outcome,
     result.items,

@@ -7,7 +7,7 @@ import type { Logger } from '../logging/logger';
 import type { Metrics } from '../metrics/metrics';
 import type { ErrorReporter } from '../observability/error-reporting';
 import { noTracing, type Tracing } from '../observability/tracing';
-import { monotonicMs } from '../util/deadline';
+import { monotonicMs, sleep } from '../util/deadline';
 import { FencedDatabase } from './fenced-database';
 import type { JobDefinition } from './job';
 import { claimTick, finishRun, FireTimeAheadOfDatabaseError, readDatabaseNow, recordedFireTimes, type RunOutcome } from './job-runs';
@@ -190,17 +190,37 @@ async function runFenced(
   if (outcome === 'succeeded') deps.metrics.lastSuccess.set({ job: job.name }, Date.now() / 1000);
   if (outcome === 'lease-lost') deps.metrics.leasesLost.inc({ job: job.name });
 
-  try {
-    // The outcome row is history, not a job write: it is recorded even after the lease was lost.
-    await finishRun(deps.db, runId, { outcome, items, ...(error ? { error } : {}) });
-  } catch (err) {
-    runLog.warn('could not record the run outcome; the next holder will mark it abandoned', {
-      error: (err as Error).message,
-    });
-  }
+  await recordOutcome(deps.db, runId, { outcome, items, ...(error ? { error } : {}) }, runLog);
   const level = outcome === 'succeeded' ? 'info' : outcome === 'aborted' ? 'warn' : 'error';
   runLog.log(level, 'job run finished', { outcome, items, durationMs: Math.round(seconds * 1000), ...(error ? { error } : {}) });
   return { ran: true, runId, outcome, items, ...(error ? { error } : {}) };
+}
+
+/** Pauses between tries to record an outcome: a killed connection is replaced at once, a restarting server takes longer. */
+const OUTCOME_RETRY_DELAYS_MS = [100, 1_000];
+
+/**
+ * Records the run's outcome, retried: the run's work is committed by now, and one failed UPDATE
+ * (a terminated backend, a connection reset) must not leave a finished run to be marked
+ * 'abandoned' by the next holder. The outcome row is history, not a job write: it is recorded even
+ * after the lease was lost. If every try fails the next holder marks it abandoned, and a later
+ * record still replaces that guess (finishRun).
+ */
+async function recordOutcome(db: Database, runId: string, result: Parameters<typeof finishRun>[2], runLog: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await finishRun(db, runId, result);
+      return;
+    } catch (err) {
+      const delayMs = OUTCOME_RETRY_DELAYS_MS[attempt];
+      if (delayMs === undefined) {
+        runLog.warn('could not record the run outcome; the next holder will mark it abandoned', { error: (err as Error).message, attempts: attempt + 1 });
+        return;
+      }
+      runLog.debug('recording the run outcome failed; retrying', { error: (err as Error).message, delayMs });
+      await sleep(delayMs);
+    }
+  }
 }
 
 /**

@@ -72,19 +72,22 @@ describe('delivery: the SMS limit of 10 per minute holds across two worker proce
       },
       { limitMs: 50_000 },
     );
-    const sent = await Promise.all(workers.map((w) => smsSends(w, 'sent')));
-    expect(sent[0]! + sent[1]!).toBe(10);
-    expect(twilio.messages).toHaveLength(10);
-    // Rows the limit is turning back right now are still 'claimed' or 'sending' for a moment (a
-    // loaded run saw three): wait until every row has settled, then count.
-    const rows = await waitFor('every row settled', async () => {
+    // One process can be turned back while the other's sends are still in flight (a loaded run
+    // counted 6 sent here), and rows the limit is turning back are 'claimed' or 'sending' for a
+    // moment: wait until ten are sent and no row is between states, then count everything.
+    const rows = await waitFor('ten sent and every row settled', async () => {
       const result = await db.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM scheduled_messages GROUP BY status ORDER BY status`);
-      return result.rows.some((r) => r.status === 'claimed' || r.status === 'sending') ? undefined : result;
+      const unsettled = result.rows.some((r) => r.status === 'claimed' || r.status === 'sending');
+      const sentRows = Number(result.rows.find((r) => r.status === 'sent')?.n ?? 0);
+      return unsettled || sentRows < 10 ? undefined : result;
     });
     expect(rows.rows.map((r) => [r.status, Number(r.n)])).toEqual([
       ['scheduled', 20],
       ['sent', 10],
     ]);
+    const sent = await Promise.all(workers.map((w) => smsSends(w, 'sent')));
+    expect(sent[0]! + sent[1]!).toBe(10);
+    expect(twilio.messages).toHaveLength(10);
     // The SMS the limit turned back wait for the next minute's budget, their attempt not used up.
     const deferred = await db.query<{ due_in_s: string; attempts: number }>(
       `SELECT extract(epoch FROM due_at - now()) AS due_in_s, attempts FROM scheduled_messages
