@@ -1,3 +1,6 @@
+/** Thrown by a check when waiting longer cannot help (the process it waits on has exited): waitFor rethrows it at once. */
+export class GiveUp extends Error {}
+
 /**
  * Polls until the check returns a value (not undefined/false). The limit only stops a broken
  * test from hanging; no test asserts how long anything took.
@@ -16,6 +19,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined && value !== false) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw new Error(`gave up waiting for ${what}: ${err.message}`);
       lastError = err;
     }
     if (Date.now() - start > limitMs) {

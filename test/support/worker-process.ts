@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { WORKER_NODE_FLAGS } from './node-flags';
-import { waitFor } from './wait';
+import { GiveUp, waitFor } from './wait';
 
 export { WORKER_NODE_FLAGS };
 
@@ -105,7 +105,8 @@ export function spawnWorker(
           `${name}: ${what}`,
           () => {
             if (exitInfo && !logs.some(predicate)) {
-              throw new Error(`${name} exited (${JSON.stringify(exitInfo)}); stderr: ${stderr.join('').slice(-2000)}`);
+              // exitInfo is set once stdout has closed (above): the line can no longer come.
+              throw new GiveUp(`${name} exited (${JSON.stringify(exitInfo)}); stderr: ${stderr.join('').slice(-2000)}`);
             }
             return logs.find(predicate);
           },
