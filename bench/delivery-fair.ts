@@ -262,7 +262,9 @@ async function main(): Promise<void> {
     ...sections,
   ].join('\n');
   fs.mkdirSync(path.join(__dirname, 'results'), { recursive: true });
-  const file = path.join(__dirname, 'results', SMOKE ? 'delivery-fair-smoke.md' : 'delivery-fair.md');
+  // A run of some systems only (BENCH_SYSTEMS) gets its own file: it must not replace the full comparison.
+  const only = process.env.BENCH_SYSTEMS ? `-${[...systems].join('-')}` : '';
+  const file = path.join(__dirname, 'results', SMOKE ? `delivery-fair${only}-smoke.md` : `delivery-fair${only}.md`);
   fs.writeFileSync(file, out);
   process.stdout.write(out);
 }

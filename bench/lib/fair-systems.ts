@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import PgBoss from 'pg-boss';
 import { Pool } from 'pg';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../../test/support/services';
-import { spawnWorker, waitUntilStarted, WORKER_MAIN, type WorkerProcess } from '../../test/support/worker-process';
+import { spawnWorker, waitUntilStarted, WORKER_MAIN, WORKER_NODE_FLAGS, type WorkerProcess } from '../../test/support/worker-process';
 import { ensureTenants, scheduleBenchMessages, SINK_TARGET, type BenchMessage } from './crm-side';
 import { FOLLOWUP_DDL, FOLLOWUP_TABLE, insertFollowups } from './followup-work';
 import { SINK_SECRET, type SignedSink } from './signed-sink';
@@ -99,16 +99,21 @@ export async function openFairSystem(config: FairConfig, sink: SignedSink, runTa
     return {
       ...base,
       async startConsumer() {
-        const w = spawnWorker(`fair-${runTag}`, {
-          DATABASE_URL: db.url,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_KEY_PREFIX: `crmw-fair:${runTag}:`,
-          WEBHOOK_TARGETS: `${SINK_TARGET}=${sink.url}`,
-          WEBHOOK_SECRET: SINK_SECRET,
-          WEBHOOK_ALLOW_PRIVATE: 'true',
-          LOG_LEVEL: 'info',
-          ...(config.settings === 'best' ? CRM_TUNED_ENV : {}),
-        });
+        const w = spawnWorker(
+          `fair-${runTag}`,
+          {
+            DATABASE_URL: db.url,
+            REDIS_URL: TEST_REDIS_URL,
+            REDIS_KEY_PREFIX: `crmw-fair:${runTag}:`,
+            WEBHOOK_TARGETS: `${SINK_TARGET}=${sink.url}`,
+            WEBHOOK_SECRET: SINK_SECRET,
+            WEBHOOK_ALLOW_PRIVATE: 'true',
+            LOG_LEVEL: 'info',
+            ...(config.settings === 'best' ? CRM_TUNED_ENV : {}),
+            // As `npm start` and the image run it: node with the shipped heap flags.
+          },
+          { command: process.execPath, args: [...WORKER_NODE_FLAGS, WORKER_MAIN] },
+        );
         workers.push(w);
         await waitUntilStarted(w);
         return {
