@@ -76,6 +76,12 @@ export interface FairSystem {
 }
 
 /** Sets up one run of one system: database, schema, queue. */
+/** The node flags crm-worker runs with: the shipped ones, or BENCH_CRM_NODE_FLAGS ('' for node's defaults) to compare. */
+export function crmNodeFlags(): string[] {
+  const given = process.env.BENCH_CRM_NODE_FLAGS;
+  return given === undefined ? [...WORKER_NODE_FLAGS] : given.split(' ').filter(Boolean);
+}
+
 export async function openFairSystem(config: FairConfig, sink: SignedSink, runTag: string, tenants: readonly string[]): Promise<FairSystem> {
   const db = await createTestDatabase();
   const pool = new Pool({ connectionString: db.url, max: 4 });
@@ -112,7 +118,7 @@ export async function openFairSystem(config: FairConfig, sink: SignedSink, runTa
             ...(config.settings === 'best' ? CRM_TUNED_ENV : {}),
             // As `npm start` and the image run it: node with the shipped heap flags.
           },
-          { command: process.execPath, args: [...WORKER_NODE_FLAGS, WORKER_MAIN] },
+          { command: process.execPath, args: [...crmNodeFlags(), WORKER_MAIN] },
         );
         workers.push(w);
         await waitUntilStarted(w);

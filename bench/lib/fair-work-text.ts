@@ -1,4 +1,4 @@
-import { WORKER_NODE_FLAGS } from '../../test/support/worker-process';
+import { crmNodeFlags } from './fair-systems';
 import { FAIR_HTTP_CONNECTIONS, FAIR_POOL_MAX } from './followup-work';
 
 /** The per-message work of each system, written out at the top of every fair-bench result. */
@@ -18,7 +18,7 @@ export function workDescription(): string[] {
     `  Its SQL goes through a pg Pool of ${FAIR_POOL_MAX} connections (crm-worker's DB_DISPATCHER_POOL_MAX default).`,
     '  The queue then records completion its own way (BullMQ: Redis; pg-boss: its own pool, 10 connections',
     '  by default, fetch and complete statements).',
-    `- **crm-worker** (\`node ${WORKER_NODE_FLAGS.join(' ')} dist/main.js\`, the whole worker, as \`npm start\` runs it): rows scheduled through its outbox API. Per message`,
+    `- **crm-worker** (\`node ${crmNodeFlags().join(' ')} dist/main.js\`, the whole worker, ${process.env.BENCH_CRM_NODE_FLAGS === undefined ? 'with the flags `npm start` runs it with' : 'with BENCH_CRM_NODE_FLAGS, not the shipped flags'}): rows scheduled through its outbox API. Per message`,
     '  its share of a claim (`delivery_pick_due`, FOR UPDATE SKIP LOCKED, with the send-time checks:',
     '  tenant follow-ups switch, suppressions, consent, action item, reply, staleness, quiet hours,',
     '  frequency caps), a `sending` mark, the liquid render, the same signed POST through the same Agent,',
