@@ -105,7 +105,7 @@ export function spawnWorker(
           `${name}: ${what}`,
           () => {
             if (exitInfo && !logs.some(predicate)) {
-              // exitInfo is set once stdout has closed (above): the line can no longer come.
+              // exitInfo is set once stdout has closed (or 5 s after the exit, above): the line cannot come.
               throw new GiveUp(`${name} exited (${JSON.stringify(exitInfo)}); stderr: ${stderr.join('').slice(-2000)}`);
             }
             return logs.find(predicate);
