@@ -66,7 +66,7 @@ export function createCallSchedulerJob(options: CallSchedulerOptions): JobDefini
             placed++;
             options.metrics?.callsPlaced.inc({ result: 'accepted' });
             if (result.providerCallId) {
-              await recordProviderCallId(db, call.callId, result.providerCallId);
+              await recordProviderCallId(db, { id: call.callId, attempt: call.attempt }, result.providerCallId);
             }
             continue;
           }

@@ -179,11 +179,15 @@ export async function listCallsPage(
  * write a call through the transitions below (test/architecture/table-owners.test.ts).
  */
 
-/** A due call starts its next attempt: counted here, placed at `now`. */
+/**
+ * A due call starts its next attempt: counted here, placed at `now`. The provider's id is the
+ * last attempt's until the telephony side names this one's: cleared, so that the API never shows
+ * a new attempt under an old attempt's id (a CRM matching reports by it would file them wrongly).
+ */
 export async function markDialing(db: Queryable, id: string, now: Date): Promise<void> {
   await db.query(
     `UPDATE calls SET status = 'dialing', attempts = attempts + 1, placed_at = $2, next_attempt_at = NULL,
-            ended_at = NULL, updated_at = now() WHERE id = $1`,
+            ended_at = NULL, provider_call_id = NULL, updated_at = now() WHERE id = $1`,
     [id, now],
   );
 }
@@ -193,9 +197,9 @@ export async function deferCall(db: Queryable, id: string, until: Date, error: s
   await db.query(`UPDATE calls SET next_attempt_at = $2, last_error = $3, updated_at = now() WHERE id = $1`, [id, until, error]);
 }
 
-/** The telephony side's own id for a placed call, for its later outcome reports. */
-export async function recordProviderCallId(db: Queryable, id: string, providerCallId: string): Promise<void> {
-  await db.query('UPDATE calls SET provider_call_id = $2, updated_at = now() WHERE id = $1', [id, providerCallId]);
+/** The telephony side's own id for a placed attempt, for its later outcome reports; only while that attempt is the call's latest. */
+export async function recordProviderCallId(db: Queryable, call: { id: string; attempt: number }, providerCallId: string): Promise<void> {
+  await db.query('UPDATE calls SET provider_call_id = $2, updated_at = now() WHERE id = $1 AND attempts = $3', [call.id, providerCallId, call.attempt]);
 }
 
 /**

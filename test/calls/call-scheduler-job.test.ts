@@ -111,6 +111,25 @@ describe.each(['postgres', 'pglite'] as const)('call-scheduler job on %s', (kind
     await db.query(`UPDATE calls SET status = 'cancelled' WHERE id = $1`, [call]);
   });
 
+  it("shows each attempt under its own provider call id, never the last attempt's", async () => {
+    const providerId = async (id: string) => (await db.query<{ p: string | null }>('SELECT provider_call_id AS p FROM calls WHERE id = $1', [id])).rows[0]!.p;
+    const call = await queue('open', 3);
+    sink.answerWith((req) => ({ status: 200, body: { id: `prov-${req.body.callId}-a${req.body.attempt}` } }));
+    await runTick(deps, jobWith(sink.url), fireTime());
+    expect(await providerId(call)).toBe(`prov-${call}-a1`);
+    // The first attempt's outcome never came: it is counted unanswered and due again.
+    await db.query(`UPDATE calls SET placed_at = now() - interval '2 hours' WHERE id = $1`, [call]);
+    await runTick(deps, jobWith(sink.url, 3600), fireTime());
+    await db.query(`UPDATE calls SET next_attempt_at = now() - interval '1 second' WHERE id = $1`, [call]);
+    // The second attempt is accepted without an id of its own: the first one's must not stand for it.
+    sink.answerWith(() => ({ status: 200, body: {} }));
+    await runTick(deps, jobWith(sink.url), fireTime());
+    expect(await row(call)).toEqual(expect.objectContaining({ status: 'dialing', attempts: 2 }));
+    expect(await providerId(call)).toBeNull();
+    sink.answerWith((req) => ({ status: 200, body: { id: `prov-${req.body.callId}` } }));
+    await db.query(`UPDATE calls SET status = 'cancelled' WHERE id = $1`, [call]);
+  });
+
   it('counts a placed call whose outcome never came as unanswered, and retries it', async () => {
     const silent = await queue('open', 2);
     await runTick(deps, jobWith(sink.url), fireTime());

@@ -69,7 +69,12 @@ describe('/api/v1/calls and /api/v1/call-settings', () => {
 
     const noAnswer = await call('POST', `/v1/calls/${id}/outcome`, { outcome: 'no-answer', attempt: 1 });
     expect(noAnswer).toMatchObject({ status: 200, body: { status: 'queued', lastOutcome: 'no-answer' } });
-    await waitFor('second ring', async () => (await call('GET', `/v1/calls/${id}`)).body.attempts === 2);
+    // The ring is recorded in two steps (the attempt counted, then the provider's id once the
+    // telephony side answers): wait for both, or the read below could land between them.
+    await waitFor('second ring recorded', async () => {
+      const one = (await call('GET', `/v1/calls/${id}`)).body;
+      return one.attempts === 2 && one.providerCallId === `prov-${id}-2`;
+    });
 
     const before = (await call('GET', `/v1/calls/${id}`)).body;
     const stale = await call('POST', `/v1/calls/${id}/outcome`, { outcome: 'completed', attempt: 1 });
