@@ -12,6 +12,7 @@ import { createPgliteDatabase } from '../../src/db/pglite-database';
 import { scheduleMessages } from '../../src/delivery/outbox';
 import { quietLogger } from '../support/harness';
 import { createTestDatabase, type TestDatabase } from '../support/services';
+import { freshPgliteDir } from '../support/pglite-template';
 
 /**
  * The contact and tenant stores called from TypeScript, on PostgreSQL and on the embedded PGlite:
@@ -30,7 +31,7 @@ describe.each(['postgres', 'pglite'] as const)('contact store on %s', (kind) => 
       server = await createTestDatabase();
       db = createPgDatabase({ url: server.url, poolMax: 3, queryTimeoutMs: 10_000, applicationName: 'crm-contract test', logger: quietLogger });
     } else {
-      pgliteDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
+      pgliteDir = freshPgliteDir();
       db = await createPgliteDatabase(pgliteDir);
     }
   });

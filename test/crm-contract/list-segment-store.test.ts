@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { toContactInput } from '../../src/crm/contacts/contact-schema';
 import { upsertContacts } from '../../src/crm/contacts/contact-store';
 import { toListInput } from '../../src/crm/lists/list-schema';
@@ -13,6 +11,7 @@ import type { Database } from '../../src/db/database';
 import { migrate } from '../../src/db/migrate';
 import { createPgliteDatabase } from '../../src/db/pglite-database';
 import { quietLogger } from '../support/harness';
+import { freshPgliteDir } from '../support/pglite-template';
 
 /**
  * The list and segment stores on the embedded PGlite, whose SQL the API tests run on PostgreSQL
@@ -23,7 +22,7 @@ describe('list and segment stores on PGlite', () => {
   let db: Database;
   let dir: string;
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-lists-'));
+    dir = freshPgliteDir('crmw-lists-');
     db = await createPgliteDatabase(dir);
     await migrate(db, quietLogger);
     for (const t of ['t1', 't2']) await upsertTenant(db, toTenantInput(t, { name: t, status: 'active' }));

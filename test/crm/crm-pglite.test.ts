@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Database } from '../../src/db/database';
 import { cancelAppointment, createAppointment, moveAppointment } from '../../src/crm/appointments/appointment-reminders';
 import { createCampaignSchedulerJob } from '../../src/crm/campaigns/campaign-scheduler-job';
@@ -13,6 +11,7 @@ import { createNurtureJob } from '../../src/crm/nurture/nurture-job';
 import { enrollContact } from '../../src/crm/nurture/nurture';
 import { runTick, type TickDeps } from '../../src/scheduler/run-tick';
 import { openMigratedDatabase, inProcessTickDeps } from '../support/harness';
+import { freshPgliteDir } from '../support/pglite-template';
 import { addCampaign, addContacts, addTenant, campaignOutbox, contactId } from './crm-fixtures';
 
 /**
@@ -27,7 +26,7 @@ describe('CRM jobs on the embedded PGlite database', () => {
   const fire = () => new Date(Date.UTC(2026, 0, 1, 0, 0, tick++));
 
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-crm-pglite-'));
+    dataDir = freshPgliteDir('crmw-crm-pglite-');
     db = await openMigratedDatabase('pglite', dataDir);
     deps = inProcessTickDeps(db, 'pglite-test');
     await addTenant(db, 'emb', { timezone: 'America/New_York' });

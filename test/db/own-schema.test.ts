@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { loadConfig, ConfigError } from '../../src/config/config';
 import type { Database } from '../../src/db/database';
 import { migrate, readMigrations } from '../../src/db/migrate';
@@ -11,6 +9,7 @@ import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { createTestDatabase, type TestDatabase } from '../support/services';
 import { waitUntilStarted } from '../support/worker-process';
+import { freshPgliteDir } from '../support/pglite-template';
 
 /**
  * crm-worker keeps every table and function in its own schema (crm_worker, DATABASE_SCHEMA), so it
@@ -225,7 +224,7 @@ describe('own schema: the worker process on a CRM’s database', () => {
 describe('own schema: the embedded database', () => {
   let dataDir: string;
   beforeEach(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-schema-'));
+    dataDir = freshPgliteDir('crmw-schema-');
   });
   afterEach(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 

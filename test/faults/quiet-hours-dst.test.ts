@@ -8,6 +8,7 @@ import { v1Client } from '../support/v1-client';
 import { waitFor } from '../support/wait';
 import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { fastForward, fastForwardableClockEnv, skewedClockEnv } from '../support/faketime';
+import { seedPgliteDir } from '../support/pglite-template';
 
 const API_KEY = 'quiet-hours-dst-test-key-0123456789';
 const SPEED = 30; // one real second is thirty fake seconds
@@ -189,10 +190,13 @@ describe('quiet hours across the 2026 daylight-saving changes, on worker process
   /** Starts the night's worker, sets its windows and schedules its messages at real speed, then speeds up. */
   async function runNight(night: Night): Promise<WorkerProcess> {
     const clockFile = path.join(dir, `${night.name}.faketimerc`);
+    const dataDir = path.join(dir, `${night.name}-pglite`);
+    // initdb done once for the run (pglite-template.ts): four at once under libfaketime took 22 s each.
+    seedPgliteDir(dataDir);
     const worker = spawnWorker(night.name, {
       ...fastForwardableClockEnv(clockFile, night.startUtc),
       // The embedded database in the worker's process: its now() is the fake clock too.
-      PGLITE_DATA_DIR: path.join(dir, `${night.name}-pglite`),
+      PGLITE_DATA_DIR: dataDir,
       API_KEY,
       LOG_LEVEL: 'info',
       JOBS_ENABLED: 'false',

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { killAll, REPO_ROOT, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { freshPgliteDir } from '../support/pglite-template';
 
 // npx's own cache, new for this run: the first `npx crm-worker` of a fresh clone, as a newcomer's.
 const npmCache = mkdtempSync(path.join(os.tmpdir(), 'crmw-npx-cache-'));
@@ -26,7 +27,7 @@ function npx(args: string[], env: Record<string, string> = {}): Promise<{ code: 
 /** The operator CLI after the README's install (npm ci), as `npx crm-worker`, on the embedded default. */
 describe('npx crm-worker in the repository', () => {
   const workers: WorkerProcess[] = [];
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'crmw-cli-pglite-'));
+  const dataDir = freshPgliteDir('crmw-cli-pglite-');
   afterAll(async () => {
     await killAll(workers);
     rmSync(dataDir, { recursive: true, force: true });

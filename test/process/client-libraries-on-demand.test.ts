@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 import { killAll, REPO_ROOT, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { waitFor } from '../support/wait';
+import { freshPgliteDir } from '../support/pglite-template';
 
 // A worker loads a client library only for what it is configured to use: twilio, openai, the
 // Qdrant client, nodemailer, redis and pg each cost start time and resident memory (twilio alone
@@ -46,7 +47,7 @@ describe('client libraries are loaded only when configured', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-embedded-'));
+    dataDir = freshPgliteDir('crmw-embedded-');
   });
   afterAll(async () => {
     await killAll(workers);

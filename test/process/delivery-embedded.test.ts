@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { openMigratedDatabase } from '../support/harness';
 import { waitFor } from '../support/wait';
 import { spawnWorker, waitUntilStarted, killAll, type WorkerProcess } from '../support/worker-process';
+import { freshPgliteDir } from '../support/pglite-template';
 
 /**
  * The embedded default (no DATABASE_URL, no REDIS_URL, nothing configured): the auto follow-up
@@ -12,7 +11,7 @@ import { spawnWorker, waitUntilStarted, killAll, type WorkerProcess } from '../s
  */
 describe('delivery in the embedded default', () => {
   const workers: WorkerProcess[] = [];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-delivery-embedded-'));
+  const dataDir = freshPgliteDir('crmw-delivery-embedded-');
   afterAll(async () => {
     await killAll(workers);
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createPgliteDatabase } from '../../src/db/pglite-database';
 import { LOCK_FILE_NAME } from '../../src/db/data-dir-lock';
 import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { freshPgliteDir } from '../support/pglite-template';
 
 /**
  * Two processes on one embedded data folder both started and lost each other's writes. The second
@@ -12,7 +13,7 @@ import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../s
  */
 describe('embedded PGlite data folder: one process at a time', () => {
   const workers: WorkerProcess[] = [];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-lock-'));
+  const dataDir = freshPgliteDir('crmw-pglite-lock-');
   afterAll(async () => {
     await killAll(workers);
     fs.rmSync(dataDir, { recursive: true, force: true });

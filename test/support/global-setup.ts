@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { makePgliteTemplate } from './pglite-template';
 
 export default async function globalSetup(): Promise<void> {
   // One id per test run; worker processes of jest inherit it.
@@ -8,4 +9,6 @@ export default async function globalSetup(): Promise<void> {
   if (!fs.existsSync(main)) {
     throw new Error('dist/ is missing: run `npm run build` (the test command does) before jest');
   }
+  // PGlite's initdb once for the run, not once per embedded database (pglite-template.ts).
+  await makePgliteTemplate();
 }

@@ -1,9 +1,13 @@
 import { Client } from 'pg';
 import { createClient } from 'redis';
+import fs from 'node:fs';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './env';
+import { PGLITE_TEMPLATE_ENV } from './pglite-template';
 
 /** Whatever a crashed test file left behind under this run's names is removed here. */
 export default async function globalTeardown(): Promise<void> {
+  const template = process.env[PGLITE_TEMPLATE_ENV];
+  if (template) fs.rmSync(template, { recursive: true, force: true });
   const run = process.env.CRMW_TEST_RUN;
   if (!run) return;
   const admin = new Client({ connectionString: ADMIN_DATABASE_URL });

@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { createClient } from 'redis';
 import type { Database } from '../../src/db/database';
 import { migrate } from '../../src/db/migrate';
@@ -13,6 +11,7 @@ import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import type { RedisClient } from '../../src/redis/redis-client';
 import type { TickDeps } from '../../src/scheduler/run-tick';
 import { createInProcessLeaseLocks } from '../../src/locks/in-process-lease-locks';
+import { freshPgliteDir } from './pglite-template';
 import { createTestDatabase } from './services';
 
 export const quietLogger: Logger = createLogger({ level: 'error', instanceId: 'test', silent: true });
@@ -48,7 +47,7 @@ export async function openScratchDatabase(kind: 'postgres' | 'pglite'): Promise<
       },
     };
   }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crmw-pglite-'));
+  const dataDir = freshPgliteDir();
   const db = await openMigratedDatabase('pglite', dataDir);
   return {
     db,
