@@ -71,6 +71,14 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   });
   // Idle clients that lose their server emit here; without a listener that would crash the process.
   pool.on('error', (err) => options.logger.warn('postgres idle client error', { pool: poolName, error: err.message }));
+  // And every connection listens for its whole life. pg-pool takes its own listener off a
+  // connection it hands out, and the holder's (transaction, LISTEN) comes only when `await
+  // pool.connect()` resumes. pg reads the server's messages a TCP chunk at a time: a termination
+  // that arrives in the same chunk as a new connection's ReadyForQuery (a restart, a failover,
+  // pg_terminate_backend at that moment) is emitted before that, on a connection no one listens
+  // to, and that would crash the process. The pool's and the holder's listeners still decide what
+  // becomes of the connection (it is discarded); this one only keeps the error from being fatal.
+  pool.on('connect', (client) => client.on('error', (err) => options.logger.debug('postgres connection lost', { pool: poolName, error: err.message })));
 
   const asQueryable = (client: Pool | PoolClient): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
