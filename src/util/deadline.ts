@@ -9,15 +9,31 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-/** Races a promise against a timer so a hung dependency never hangs the caller. */
+/**
+ * Races a promise against a timer so a hung dependency never hangs the caller.
+ *
+ * The timer's expiry is not yet the verdict: after a stall of this process's event loop (a long
+ * synchronous stretch, a burst of requests to parse), Node runs the expired timers of the next
+ * turn before it reads the sockets whose answers came in meanwhile. So the rejection waits for
+ * one setImmediate, which runs after that turn's I/O: an answer already here wins, and a stall of
+ * the worker is not reported as a dependency that did not answer (a health probe of PostgreSQL
+ * and one of Redis "timed out" together under API load that way). A dependency that is silent
+ * still fails, one turn of the loop later.
+ */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let verdict: NodeJS.Immediate | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceededError(what, ms)), ms);
+    timer = setTimeout(() => {
+      verdict = setImmediate(() => reject(new DeadlineExceededError(what, ms)));
+    }, ms);
   });
   // The losing promise must not surface as an unhandled rejection.
   promise.catch(() => undefined);
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(verdict);
+  });
 }
 
 /** Sleeps, waking early (with a rejection) when the signal aborts. */

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startDeadline } from '../../src/util/deadline';
+import { startDeadline, withDeadline } from '../../src/util/deadline';
+import { TEST_REDIS_URL } from '../support/services';
 import { REPO_ROOT } from '../support/worker-process';
 
 const run = promisify(execFile);
@@ -52,5 +54,49 @@ describe('startDeadline: a deadline signal that holds under garbage collection',
     `;
     const { stdout } = await run(process.execPath, ['--expose-gc', '-e', script], { timeout: 60_000 });
     expect(stdout.trim()).toBe('aborted:TimeoutError');
+  });
+});
+
+/** Holds the event loop for `ms`, as a long synchronous stretch of the worker would. */
+function blockEventLoop(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // busy
+  }
+}
+
+describe('withDeadline: a stall of this process is not a dependency that did not answer', () => {
+  let socket: net.Socket;
+  beforeAll(async () => {
+    // The real Redis, another process: its answer arrives while this one is blocked.
+    const url = new URL(TEST_REDIS_URL);
+    socket = net.connect(Number(url.port || 6379), url.hostname);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  });
+  afterAll(() => socket.destroy());
+
+  /** PING on the raw socket under a 50 ms deadline; then `stallMs` of a blocked loop (from the check phase, so the next turn runs its timers before its I/O). */
+  const pingThroughStall = (stallMs: number, command = 'PING\r\n') =>
+    new Promise<{ answer?: string; error?: string }>((resolve) => {
+      setImmediate(() => {
+        const answer = new Promise<string>((r) => socket.once('data', (d: Buffer) => r(d.toString())));
+        socket.write(command);
+        withDeadline(answer, 50, 'redis ping').then(
+          (a) => resolve({ answer: a }),
+          (err: Error) => resolve({ error: `${err.name}: ${err.message}` }),
+        );
+        blockEventLoop(stallMs);
+      });
+    });
+
+  it('takes an answer that came in while the event loop was blocked past the deadline', async () => {
+    // Before: the expired timer ran first in the turn after the stall, and this was a timeout.
+    expect(await pingThroughStall(300)).toEqual({ answer: '+PONG\r\n' });
+  });
+
+  it('still fails a dependency that does not answer, stall or no stall', async () => {
+    // BLPOP on a key no one pushes to: Redis answers in 5 s, long after the deadline.
+    const silent = `BLPOP crmw-deadline-test-${process.pid} 5\r\n`;
+    expect(await pingThroughStall(0, silent)).toEqual({ error: 'DeadlineExceededError: redis ping did not answer within 50 ms' });
   });
 });
