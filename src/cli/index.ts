@@ -3,18 +3,13 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { redisConfigured, type Config } from '../config/config';
 import type { Database } from '../db/database';
-import { migrate } from '../db/migrate';
-import { createTemplateEngine } from '../templates/template-engine';
-import { createPgDatabase } from '../db/pg-database';
 import { createRedisLeaseLocks } from '../locks/redis-lease-locks';
 import type { Logger } from '../logging/logger';
-import { createMetrics } from '../metrics/metrics';
-import { closeRedis, connectRedis, type RedisConnection } from '../redis/redis-client';
+import type { RedisConnection } from '../redis/redis-client';
 import { CliError, cliConfig, cliLogger, processIo, type CliIo } from './cli-io';
 import { listDead, redriveDead } from './dead-commands';
 import { printHealth } from './health-command';
 import { listLocks, unlock } from './lock-commands';
-import { runJobOnce } from './run-command';
 
 const USAGE = `crm-worker — operator commands (configuration from the worker's environment variables)
 
@@ -76,6 +71,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
       if (!redisConfigured(config.redis)) {
         throw new CliError(`${command}: REDIS_URL (or REDIS_SENTINELS) is not set (without it, locks live inside the one worker process)`, 2);
       }
+      // Each client library is loaded by the command that needs it: an operator's `unlock` at 3 a.m.
+      // should not wait for the worker's job modules, templates and metrics to load.
+      const { connectRedis } = await import('../redis/redis-client');
       res.redis ??= await connectRedis(config.redis, logger);
       if (!res.redis.isReady) throw new CliError(`${command}: Redis at ${config.redis.sentinel ? 'REDIS_SENTINELS' : 'REDIS_URL'} does not answer`, 1);
       return res.redis;
@@ -84,6 +82,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
       if (!config.database.url) {
         throw new CliError(`${command}: DATABASE_URL is not set (the embedded PGlite database belongs to the running worker)`, 2);
       }
+      const { createPgDatabase } = await import('../db/pg-database');
       res.db ??= createPgDatabase({
         url: config.database.url,
         schema: config.database.schema,
@@ -116,6 +115,12 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
         if (Number.isNaN(fireTime.getTime())) throw new CliError(`run: --fire-time must be an ISO date-time, got "${values['fire-time']}"`, 2);
         const redis = await needRedis();
         const db = await needDatabase();
+        const [{ migrate }, { createTemplateEngine }, { createMetrics }, { runJobOnce }] = await Promise.all([
+          import('../db/migrate'),
+          import('../templates/template-engine'),
+          import('../metrics/metrics'),
+          import('./run-command'),
+        ]);
         await migrate(db, logger);
         const shutdown = new AbortController();
         process.once('SIGINT', () => shutdown.abort(new Error('interrupted')));
@@ -149,7 +154,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo =
     io.err(`error: ${(err as Error).message}`);
     return 1;
   } finally {
-    if (res.redis) await closeRedis(res.redis, 2_000);
+    if (res.redis) await (await import('../redis/redis-client')).closeRedis(res.redis, 2_000);
     if (res.db) await res.db.close().catch(() => undefined);
   }
 }
