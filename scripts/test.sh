@@ -99,7 +99,11 @@ fi
 
 mkdir -p .test-results
 set +e
-node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js --ci --maxWorkers=2 --json --outputFile=.test-results/jest.json "$@"
+# Three jest workers on two cores: with two, the cores stood idle a quarter of the run (many files
+# wait on processes under a fake clock, on supervisord or on a failover); with three they are busy
+# 93% of it, and jest took 740 s instead of 876 s here (bench/results/suite-time.md). Four buy less
+# and load the machine past what its timing-sensitive files should have to absorb.
+node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js --ci --maxWorkers=3 --json --outputFile=.test-results/jest.json "$@"
 status=$?
 set -e
 node -e '
