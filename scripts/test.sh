@@ -101,8 +101,9 @@ mkdir -p .test-results
 set +e
 # Three jest workers on two cores: with two, the cores stood idle a quarter of the run (many files
 # wait on processes under a fake clock, on supervisord or on a failover); with three they are busy
-# 93% of it, and jest took 740 s instead of 876 s here (bench/results/suite-time.md). Four buy less
-# and load the machine past what its timing-sensitive files should have to absorb.
+# 94% of it (bench/results/suite-time.md). In the working checkout jest took 739 s instead of
+# 875 s; in a clean clone, whose transform cache starts cold, 869 s (903 s with two, at b9bd0d0).
+# Four, at b58ba8a, failed two timing-sensitive tests under the load (both fixed since).
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js --ci --maxWorkers=3 --json --outputFile=.test-results/jest.json "$@"
 status=$?
 set -e
