@@ -35,11 +35,24 @@ function busyShare(logFile: string, fromMs: number, toMs: number): string {
   return `${(100 * (1 - idle / total)).toFixed(0)}%`;
 }
 
+/**
+ * 'jest.json' or 'jest.json+cpu.log'. A path may hold '+' itself: an existing file named by the
+ * whole value is the JSON; otherwise the last '+' whose two sides are both files splits it.
+ */
+function splitPaths(value: string): { jsonPath: string; cpuLog?: string } {
+  if (fs.existsSync(value)) return { jsonPath: value };
+  for (let at = value.lastIndexOf('+'); at > 0; at = value.lastIndexOf('+', at - 1)) {
+    const [jsonPath, cpuLog] = [value.slice(0, at), value.slice(at + 1)];
+    if (fs.existsSync(jsonPath) && fs.existsSync(cpuLog)) return { jsonPath, cpuLog };
+  }
+  throw new Error(`no such file: ${value} (expected path/to/jest.json or path/to/jest.json+cpu.log)`);
+}
+
 const runs = process.argv.slice(2).map((arg) => {
   const at = arg.lastIndexOf('='); // the label may hold '=', a path here does not
   if (at < 1) throw new Error(`expected label=path/to/jest.json, got ${arg}`);
-  const [jsonPath, cpuLog] = arg.slice(at + 1).split('+');
-  return { label: arg.slice(0, at), json: JSON.parse(fs.readFileSync(jsonPath!, 'utf8')) as JestJson, cpuLog };
+  const { jsonPath, cpuLog } = splitPaths(arg.slice(at + 1));
+  return { label: arg.slice(0, at), json: JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as JestJson, cpuLog };
 });
 if (runs.length === 0) throw new Error('give at least one label=path/to/jest.json');
 
