@@ -82,7 +82,9 @@ const NIGHTS: Night[] = [
     ],
   },
   {
-    // 2026-11-01 02:00 EDT (06:00Z) → 01:00 EST: 01:00-02:00 happens twice.
+    // 2026-11-01 02:00 EDT (06:00Z) → 01:00 EST: 01:00-02:00 happens twice. This night is two
+    // processes: this one up to the change, the next one through the repeated hour. As one, it was
+    // the suite's longest file (85 fake minutes at x30); each half runs beside the other nights.
     name: 'new-york-autumn',
     startUtc: '2026-11-01T05:05:00Z',
     windows: [
@@ -96,6 +98,14 @@ const NIGHTS: Night[] = [
       { key: 'nya-twice-1', tenant: 'nya-twice', type: 'campaign', at: '2026-11-01T05:10:00Z', heldUntil: '2026-11-01T05:30:00Z' },
       // 01:45 EDT is outside 00:30-01:30: not held.
       { key: 'nya-twice-outside', tenant: 'nya-twice', type: 'campaign', at: '2026-11-01T05:45:00Z', heldUntil: null },
+    ],
+  },
+  {
+    // The same night from 01:55 EDT (05:55Z), five minutes before the change: the repeated hour.
+    name: 'new-york-autumn-repeat',
+    startUtc: '2026-11-01T05:55:00Z',
+    windows: [{ tenant: 'nya-twice', zone: 'America/New_York', starts: '00:30', ends: '01:30' }],
+    messages: [
       // 01:05 EST, the window again in the repeated hour → the second 01:30 (EST).
       { key: 'nya-twice-2', tenant: 'nya-twice', type: 'campaign', at: '2026-11-01T06:05:00Z', heldUntil: '2026-11-01T06:30:00Z' },
       { key: 'nya-twice-reminder', tenant: 'nya-twice', type: 'appointment-reminder', at: '2026-11-01T06:10:00Z', heldUntil: null },
@@ -250,10 +260,10 @@ describe('quiet hours across the 2026 daylight-saving changes, on worker process
   (faketimeInstalled ? it : it.skip)(
     'nothing is delivered inside a window, each held message once at its end, a transactional one inside',
     async () => {
-      // One process per change night, side by side: each has its own clock.
+      // One process per night (the New York autumn night in two), side by side: each has its own clock.
       const started = await Promise.all(NIGHTS.map((n) => runNight(n)));
       const keys = NIGHTS.flatMap((n) => n.messages.map((m) => m.key));
-      // Progress, not a window: every key delivered (at x30 the longest night is three real minutes).
+      // Progress, not a window: every key delivered (at x30 the longest, Lord Howe in April, is two real minutes).
       await waitFor('every message delivered', () => keys.every((k) => sink.deliveredKeys().has(k)), { limitMs: 360_000, everyMs: 500 });
 
       for (const [i, night] of NIGHTS.entries()) {
