@@ -116,7 +116,14 @@ export interface PgClientLike {
 
 /** What createFollowUpService needs of a pg Pool. */
 export interface PgPoolLike extends PgClientLike {
-  connect(): Promise<PgClientLike & { release(err?: Error | boolean): void }>;
+  connect(): Promise<PgPoolClientLike>;
+}
+
+/** A client the pool hands out; `on`/`off` are a pg PoolClient's, an EventEmitter's. */
+export interface PgPoolClientLike extends PgClientLike {
+  release(err?: Error | boolean): void;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  off?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /**
@@ -191,6 +198,16 @@ function applicationDatabase(pool: PgPoolLike, schema: string): Database {
     async transaction(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // pg emits 'error' on a checked-out client whose connection ends (a restart, a failover,
+      // pg_terminate_backend), and pg-pool listens only while the client is idle: unheard, that
+      // error would crash the application. Heard here, it fails this transaction only, and the
+      // connection is destroyed on release. (A termination in the very TCP chunk that completes a
+      // new connection is emitted before this line runs; only the pool's owner can listen for
+      // that, with pool.on('connect', ...) as the worker does on its own pools.)
+      const onLost = (err: Error) => {
+        broken ??= err;
+      };
+      client.on?.('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(pgTransaction(client, { schema }));
@@ -202,7 +219,8 @@ function applicationDatabase(pool: PgPoolLike, schema: string): Database {
         });
         throw err;
       } finally {
-        // A connection that could not roll back is destroyed, never handed to the next caller.
+        client.off?.('error', onLost);
+        // A lost connection, or one that could not roll back, is destroyed, never handed to the next caller.
         client.release(broken);
       }
     },

@@ -4,6 +4,7 @@ import {
   IdempotencyKeyConflictError,
   loadConfig,
   pgTransaction,
+  type PgPoolLike,
   ValidationError,
   type FollowUpService,
   type ScheduleRequest,
@@ -110,5 +111,42 @@ describe('createFollowUpService over the application pool', () => {
     const counts = await Promise.all([1, 2, 3, 4].map(() => pool.query('SELECT 1 AS one')));
     expect(counts.map((r) => r.rows[0].one)).toEqual([1, 1, 1, 1]);
     expect(pool.totalCount).toBeLessThanOrEqual(3);
+  });
+
+  it('fails only the call whose connection the server terminated, not the application process', async () => {
+    // The application's pool hands out one connection whose backend is then terminated, as a
+    // restart or pg_terminate_backend does, while crm-worker's transaction holds it. pg
+    // emits 'error' on a checked-out client whose connection ends; with no listener that is an
+    // uncaught exception in the application, so the transaction listens while it holds the client.
+    let terminate = true;
+    const terminating: PgPoolLike = {
+      query: (text, values) => pool.query(text, values),
+      async connect() {
+        const client = await pool.connect();
+        if (!terminate) return client;
+        terminate = false;
+        // The backend is terminated when crm-worker sends its first statement (BEGIN) on the
+        // connection, by then holding it; pg's own client is what crm-worker listens on.
+        let first = true;
+        return {
+          async query(text: string, values?: unknown[]) {
+            if (first) {
+              first = false;
+              await pool.query('SELECT pg_terminate_backend($1)', [(client as unknown as { processID: number }).processID]);
+            }
+            return client.query(text, values);
+          },
+          release: (err?: Error | boolean) => client.release(err),
+          on: (event: 'error', listener: (err: Error) => void) => client.on(event, listener),
+          off: (event: 'error', listener: (err: Error) => void) => client.off(event, listener),
+        };
+      },
+    };
+    const overTerminated = createFollowUpService(terminating, loadConfig({ WEBHOOK_TARGETS: 'crm=https://crm.example.com/hook' }));
+    await expect(overTerminated.schedule([request('pool-terminated')])).rejects.toThrow(/terminat|Connection/i);
+    expect(await followUps.get({ idempotencyKey: 'pool-terminated', tenantId: 't1' })).toBeUndefined();
+    // The lost connection was not handed back: the next call gets a live one.
+    await overTerminated.schedule([request('pool-terminated')]);
+    expect((await followUps.get({ idempotencyKey: 'pool-terminated', tenantId: 't1' }))?.status).toBe('scheduled');
   });
 });
