@@ -73,18 +73,25 @@ export interface DeadlineSignal {
  * collected timeout signal takes its timer with it), so requests were held far past their
  * deadline. Here the timer is an ordinary setTimeout that holds the controller strongly until
  * it fires or clear() is called. The reason is a DOMException named TimeoutError, as
- * AbortSignal.timeout gives, so callers that tell timeouts by name keep working.
+ * AbortSignal.timeout gives, so callers that tell timeouts by name keep working. A stall of this
+ * process is not a timeout: see withDeadline.
  */
 export function startDeadline(ms: number, what: string, ...linked: ReadonlyArray<AbortSignal | undefined>): DeadlineSignal {
   const controller = new AbortController();
   let expired = false;
   const unlinks: Array<() => void> = [];
+  let verdict: NodeJS.Immediate | undefined;
+  // The verdict waits one setImmediate, as withDeadline's does: after a stall of this process an
+  // answer already in the socket is read first, and the operation's clear() takes the verdict back.
   const timer = setTimeout(() => {
-    expired = true;
-    controller.abort(new DOMException(`${what} did not answer within ${ms} ms`, 'TimeoutError'));
+    verdict = setImmediate(() => {
+      expired = true;
+      controller.abort(new DOMException(`${what} did not answer within ${ms} ms`, 'TimeoutError'));
+    });
   }, ms);
   const clear = () => {
     clearTimeout(timer);
+    clearImmediate(verdict);
     for (const unlink of unlinks.splice(0)) unlink();
   };
   for (const other of linked) {

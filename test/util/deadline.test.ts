@@ -65,15 +65,24 @@ function blockEventLoop(ms: number): void {
   }
 }
 
-describe('withDeadline: a stall of this process is not a dependency that did not answer', () => {
+describe('withDeadline and startDeadline: a stall of this process is not a dependency that did not answer', () => {
   let socket: net.Socket;
+  // startDeadline's own connection: a BLPOP left blocking on one holds back the next PING on it.
+  let signalSocket: net.Socket;
   beforeAll(async () => {
     // The real Redis, another process: its answer arrives while this one is blocked.
     const url = new URL(TEST_REDIS_URL);
-    socket = net.connect(Number(url.port || 6379), url.hostname);
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const open = async () => {
+      const s = net.connect(Number(url.port || 6379), url.hostname);
+      await new Promise<void>((resolve, reject) => s.once('connect', resolve).once('error', reject));
+      return s;
+    };
+    [socket, signalSocket] = await Promise.all([open(), open()]);
   });
-  afterAll(() => socket.destroy());
+  afterAll(() => {
+    socket.destroy();
+    signalSocket.destroy();
+  });
 
   /** PING on the raw socket under a 50 ms deadline; then `stallMs` of a blocked loop (from the check phase, so the next turn runs its timers before its I/O). */
   const pingThroughStall = (stallMs: number, command = 'PING\r\n') =>
@@ -98,5 +107,35 @@ describe('withDeadline: a stall of this process is not a dependency that did not
     // BLPOP on a key no one pushes to: Redis answers in 5 s, long after the deadline.
     const silent = `BLPOP crmw-deadline-test-${process.pid} 5\r\n`;
     expect(await pingThroughStall(0, silent)).toEqual({ error: 'DeadlineExceededError: redis ping did not answer within 50 ms' });
+  });
+
+  /** The same under startDeadline's signal, the way a send uses it: the operation clears the deadline once it settles. */
+  const pingThroughStallSignal = (stallMs: number, command = 'PING\r\n') =>
+    new Promise<{ answer?: string; error?: string }>((resolve) => {
+      setImmediate(() => {
+        const deadline = startDeadline(50, 'redis ping');
+        const answer = new Promise<string>((r, reject) => {
+          signalSocket.once('data', (d: Buffer) => r(d.toString()));
+          deadline.signal.addEventListener('abort', () => reject(deadline.signal.reason as Error), { once: true });
+        });
+        signalSocket.write(command);
+        answer
+          .then(
+            (a) => resolve({ answer: a }),
+            (err: Error) => resolve({ error: `${err.name}: ${err.message}` }),
+          )
+          .finally(() => deadline.clear());
+        blockEventLoop(stallMs);
+      });
+    });
+
+  it('startDeadline: takes an answer that came in while the event loop was blocked past the deadline', async () => {
+    // Before: the timer aborted the signal in the turn after the stall, before the answer was read.
+    expect(await pingThroughStallSignal(300)).toEqual({ answer: '+PONG\r\n' });
+  });
+
+  it('startDeadline: still aborts for a dependency that does not answer', async () => {
+    const silent = `BLPOP crmw-deadline-signal-test-${process.pid} 5\r\n`;
+    expect(await pingThroughStallSignal(0, silent)).toEqual({ error: 'TimeoutError: redis ping did not answer within 50 ms' });
   });
 });
