@@ -9,6 +9,14 @@ import { waitUntilStarted, type WorkerProcess } from '../support/worker-process'
 
 const API_KEY = 'outbox-db-faults-key-0123456789';
 const SECRET = 'outbox-db-faults-secret';
+/**
+ * The first worker's API pool (DB_POOL_MAX, 10 by default), which the /metrics row counts draw
+ * on. Small, so that few counts are more than it holds: a count comes at most every two seconds
+ * while the outbox is locked (a second waiting for its statement timeout, then a second of the
+ * render cache), and only counts beyond the pool's size show that each gave its connection back.
+ * The API calls of these tests are one at a time.
+ */
+const API_POOL = 3;
 
 /**
  * Issue 11, items 6, 8 and 9, against real worker processes on a real PostgreSQL: the outbox
@@ -49,6 +57,15 @@ describe('fault injection: a locked, a read-only and a slow outbox', () => {
           WHERE datname = current_database() AND application_name LIKE 'crm-worker%' AND wait_event_type = 'Lock'`,
       )
     ).map((r) => r.query);
+  /** The /metrics row counts of this test's database now waiting for a lock, each by backend and start. */
+  const blockedCounts = async () =>
+    (
+      await sql<{ id: string }>(
+        `SELECT pid || '@' || query_start::text AS id FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'crm-worker%' AND wait_event_type = 'Lock'
+            AND query LIKE '%FROM scheduled_messages GROUP BY status'`,
+      )
+    ).map((r) => r.id);
   const health = async (w: WorkerProcess) => {
     const r = await w.get('/health');
     return { status: r.status, body: r.json() };
@@ -72,6 +89,7 @@ describe('fault injection: a locked, a read-only and a slow outbox', () => {
       ...sinkWorkerEnv(fixture.serviceEnv('w1:'), sink.url, SECRET),
       API_KEY,
       HEALTH_PROBE_INTERVAL_MS: '250',
+      DB_POOL_MAX: String(API_POOL),
     });
     await waitUntilStarted(worker);
     await sql(`INSERT INTO tenants (id, name, status) VALUES ('t1', 'T1', 'active')`);
@@ -93,12 +111,24 @@ describe('fault injection: a locked, a read-only and a slow outbox', () => {
   it('item 6: /metrics scrapes while the outbox is locked give their connections back; /health stays up', async () => {
     const release = await holdLock('LOCK TABLE scheduled_messages IN ACCESS EXCLUSIVE MODE');
     try {
-      for (let scrape = 0; scrape < 30; scrape++) {
-        const metrics = await worker.get('/metrics', { accept: 'text/plain' });
-        expect(metrics.status).toBe(200);
-        // Paced past the render cache's second, so every scrape asks the database again.
-        await new Promise((r) => setTimeout(r, 1_100));
-      }
+      // Scrapes until more row counts than the API pool has connections have each been seen
+      // blocked on the lock (a backend and start time apiece). Were a count to keep its connection,
+      // no more could start once the pool was used up; were it to stay in flight, none at all (one
+      // count at a time): either way the wait would fail.
+      // Watching for the counts, rather than pacing the scrapes past the render cache, shows that
+      // the scrapes really asked the database, and takes no longer than the counts need.
+      const counts = new Set<string>();
+      const statuses: number[] = [];
+      await waitFor(
+        `${API_POOL + 2} row counts for /metrics blocked on the locked outbox`,
+        async () => {
+          statuses.push((await worker.get('/metrics', { accept: 'text/plain' })).status);
+          for (const id of await blockedCounts()) counts.add(id);
+          return counts.size >= API_POOL + 2;
+        },
+        { limitMs: 120_000 },
+      );
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
       const waiting = await waitingBackends();
       // The dispatcher's own claim may wait (up to DB_QUERY_TIMEOUT_MS) and one count at most.
       expect(waiting.filter((q) => q.includes('GROUP BY status')).length).toBeLessThanOrEqual(1);
