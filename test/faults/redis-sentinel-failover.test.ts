@@ -82,6 +82,11 @@ describe('fault injection: Redis Sentinel failover (master SIGKILLed) under thre
       // Renewed at 15 s, after the probe's hold: the old holder learns of its loss only from the fence.
       LOCK_TTL_MS: '30000',
       REDIS_COMMAND_TIMEOUT_MS: '1000',
+      // The probe is always mid-hold at the SIGTERM (its runs follow each other) and ignores its
+      // abort, so the shutdown always waits this long before aborting it; the other jobs take
+      // milliseconds. 1 s instead of the default 5 s: the same abort path, the run recorded
+      // 'aborted', the same clean exit asserted below.
+      SHUTDOWN_TIMEOUT_MS: '1000',
       HEALTH_PROBE_INTERVAL_MS: '250',
       DELIVERY_RETRY_BASE_MS: '200',
     };
@@ -92,37 +97,57 @@ describe('fault injection: Redis Sentinel failover (master SIGKILLed) under thre
     for (const w of workers) await w.waitForLog('connected through the sentinels', (l) => l.message === 'redis connected' && l.through === 'sentinel');
     expect((await workers[0]!.get('/health')).json().services.redis).toBe('connected');
 
-    await waitFor('every job running on the first master', async () => {
-      const runs = await succeededRunsAfter(db.url, new Date(0));
-      return ALL_JOBS.every((job) => (runs.get(job) ?? 0) >= 2);
-    });
-
-    // A stream of messages due over the next seconds, so some are due while no master is known.
+    const probeHoldings = () => new Set(workers.flatMap((w) => w.logs.filter((l) => l.message === 'probe holding').map((l) => String(l.runId))));
+    // The probe's runs follow each other (the holder runs the ticks left to it), so the one after
+    // the second starts as the second is recorded, while the check below is still polling. Taken
+    // at the previous poll, the runs holding before exclude that run: it is fresh (its 10 s hold
+    // began a poll ago), and the kill need not wait out its whole hold for the next one.
+    let holdingAtPoll = probeHoldings();
+    let holdingBefore = holdingAtPoll;
+    let requests: ScheduleRequest[] = [];
+    // Opened before the wait, so that only the scheduling itself follows it: the kill should land
+    // early in that fresh hold.
     const outbox = await openMigratedDatabase('postgres', db.url);
-    const now = Date.now();
-    const requests: ScheduleRequest[] = Array.from({ length: MESSAGES }, (_, i) => ({
-      tenantId: 't1',
-      contactId: `c${i}`,
-      channel: 'webhook',
-      recipient: 'sink',
-      scheduledAt: new Date(now + i * 30),
-      template: 'Sentinel {{ n }}',
-      variables: { n: i },
-      idempotencyKey: `sentinel-${i}`,
-    }));
     try {
       await outbox.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
+      await waitFor('every job running on the first master', async () => {
+        holdingBefore = holdingAtPoll;
+        holdingAtPoll = probeHoldings();
+        const runs = await succeededRunsAfter(db.url, new Date(0));
+        return ALL_JOBS.every((job) => (runs.get(job) ?? 0) >= 2);
+      });
+
+      // A stream of messages due over the next seconds, so some are due while no master is known.
+      const now = Date.now();
+      requests = Array.from({ length: MESSAGES }, (_, i) => ({
+        tenantId: 't1',
+        contactId: `c${i}`,
+        channel: 'webhook',
+        recipient: 'sink',
+        scheduledAt: new Date(now + i * 30),
+        template: 'Sentinel {{ n }}',
+        variables: { n: i },
+        idempotencyKey: `sentinel-${i}`,
+      }));
       expect(await scheduleMessages(outbox, requests)).toEqual(expect.objectContaining({ scheduled: MESSAGES, duplicates: 0 }));
     } finally {
       await outbox.close();
     }
     await waitFor('part of the stream delivered', () => sink.deliveries.length >= 30, { everyMs: 5 });
 
-    // The probe holds its lease now: the kill lands while a worker believes it holds lock:probe.
-    const holdingBefore = workers.flatMap((w) => w.logs.filter((l) => l.message === 'probe holding')).length;
-    await waitFor('a probe run holding its lease', () => workers.flatMap((w) => w.logs.filter((l) => l.message === 'probe holding')).length > holdingBefore, {
-      everyMs: 5,
-    });
+    // The probe holds its lease now: the kill lands while a worker believes it holds lock:probe,
+    // in a run that began its hold after the first-master wait (if that one has ended meanwhile,
+    // the next one).
+    await waitFor(
+      'a probe run holding its lease',
+      () => {
+        const finished = new Set(
+          workers.flatMap((w) => w.logs.filter((l) => l.message === 'job run finished' && l.job === 'probe').map((l) => String(l.runId))),
+        );
+        return [...probeHoldings()].some((runId) => !holdingBefore.has(runId) && !finished.has(runId));
+      },
+      { everyMs: 5 },
+    );
     const locksOnMaster = await g.onNode(g.masterPort, (c) => c.keys('*lock:*'));
     const lostOnReplica = await g.onNode(g.replicaPort, async (c) => {
       await c.configSet('replica-read-only', 'no');
