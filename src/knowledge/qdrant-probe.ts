@@ -11,7 +11,10 @@ export function qdrantProbe(baseUrl: string): Probe {
     okStatus: 'healthy',
     failStatus: 'unhealthy',
     async check() {
-      const response = await fetch(new URL('/readyz', baseUrl));
+      // A fresh connection per probe: Qdrant's graceful stop waits for its open connections, and a
+      // keep-alive one that this probe uses every HEALTH_PROBE_INTERVAL_MS never goes idle, so
+      // `supervisorctl restart qdrant` waited out supervisord's stopwaitsecs (30 s) and ended in SIGKILL.
+      const response = await fetch(new URL('/readyz', baseUrl), { headers: { connection: 'close' } });
       if (!response.ok) throw new Error(`qdrant /readyz answered ${response.status}`);
       await response.arrayBuffer();
     },

@@ -235,6 +235,9 @@ if (!qdrantBin) {
     JOBS_ENABLED: 'false',
     PORT: String(workerPort),
   });
+  // The test's own requests to Qdrant close their connection: Qdrant's graceful stop (the restart
+  // below) waits for open keep-alive connections, and this process's idle ones linger for seconds.
+  const qdrant = (route: string) => fetch(`http://127.0.0.1:${httpPort}${route}`, { headers: { connection: 'close' } });
   const workerSeesQdrant = async () => {
     const res = await fetch(`http://127.0.0.1:${workerPort}/health`, { headers: { 'x-api-key': apiKey } }).catch(() => undefined);
     return res && ((await res.json()) as { services?: { qdrant?: string } }).services?.qdrant === 'healthy';
@@ -242,13 +245,16 @@ if (!qdrantBin) {
   try {
     await waitForState(sup, 'qdrant', 'RUNNING');
     // Qdrant asks for the container's API key: without it a caller is refused.
-    await waitFor('qdrant /readyz', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok || undefined);
-    const anonymous = await fetch(`http://127.0.0.1:${httpPort}/collections`);
+    await waitFor('qdrant /readyz', async () => (await qdrant('/readyz')).ok || undefined);
+    const anonymous = await qdrant('/collections');
     expect(anonymous.status).toBe(401);
     await waitFor('the worker under the same supervisord sees qdrant healthy', workerSeesQdrant);
     const result = await sup.ctl('restart', 'qdrant');
     expect(result.stdout).toMatch(/qdrant: started/);
-    await waitFor('qdrant /readyz after restart', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok || undefined);
+    // A graceful stop, not supervisord's SIGKILL after stopwaitsecs: the worker's /readyz probe
+    // must not keep Qdrant's connections busy (src/knowledge/qdrant-probe.ts).
+    expect(sup.log('supervisord')).toMatch(/stopped: qdrant \(exit status 0\)/);
+    await waitFor('qdrant /readyz after restart', async () => (await qdrant('/readyz')).ok || undefined);
     await waitFor('the worker sees qdrant healthy after its restart', workerSeesQdrant);
   } finally {
     await sup.close();
