@@ -9,6 +9,12 @@ import { NEVER } from '../support/job-env';
 /**
  * The container's process tree without Docker: the real supervisord with the project's
  * supervisord.worker.conf, running the built worker (dist/main.js) on real PostgreSQL and Redis.
+ *
+ * Each describe below (and the Qdrant test) starts its own supervisord with its own folder,
+ * socket, database, key prefix and ports, and most of their time is waiting on supervisord
+ * (startsecs, the start retries' back-off, drains), not CPU: all but the first run as
+ * test.concurrent, side by side with the first describe, whose tests share one supervisord and
+ * run in order.
  */
 describe('supervisord.worker.conf with the real supervisord', () => {
   let database: TestDatabase;
@@ -125,7 +131,8 @@ describe('supervisorctl stop worker while a job runs', () => {
     await keys.removeKeys();
   });
 
-  test('the running job finishes, its lock is released, the shutdown is ordered and the exit status is 0', async () => {
+  // Concurrent (see the top): jest runs the afterAll above once this test has finished.
+  test.concurrent('the running job finishes, its lock is released, the shutdown is ordered and the exit status is 0', async () => {
     database = await createTestDatabase();
     await createProbeTable(database.url);
     // The probe fixture: the real worker plus one job that writes, holds 3 s, and writes again.
@@ -195,15 +202,18 @@ describe('supervisorctl stop worker while a job runs', () => {
 });
 
 describe('the fatal listener stops supervisord when a program turns FATAL', () => {
-  test('a worker that cannot start (bad config) goes FATAL and supervisord exits', async () => {
+  test.concurrent('a worker that cannot start (bad config) goes FATAL and supervisord exits', async () => {
     const sup = startSupervisor({ LOCK_TTL_MS: 'not-a-number', PORT: String(await freePort()) });
+    let limit: NodeJS.Timeout | undefined;
     try {
-      const code = await Promise.race([sup.exited(), new Promise<'still running'>((r) => setTimeout(() => r('still running'), 90_000))]);
+      const code = await Promise.race([sup.exited(), new Promise<'still running'>((r) => (limit = setTimeout(() => r('still running'), 90_000)))]);
       expect(code).not.toBe('still running');
       expect(sup.log('supervisord')).toMatch(/gave up: worker entered FATAL state/);
       expect(sup.log('fatal-listener')).toMatch(/program worker is FATAL; stopping supervisord/);
       expect(sup.log('worker-error')).toMatch(/LOCK_TTL_MS: must be a number/);
     } finally {
+      // A pending limit would keep jest's process alive for the rest of its 90 s.
+      clearTimeout(limit);
       await sup.close();
     }
   });
@@ -216,7 +226,7 @@ const qdrantTitle = qdrantBin
 if (!qdrantBin) {
   console.warn('supervisord test: Qdrant is not run under supervisord here: no qdrant binary on PATH or in QDRANT_BIN');
 }
-(qdrantBin ? test : test.skip)(qdrantTitle, async () => {
+(qdrantBin ? test.concurrent : test.skip)(qdrantTitle, async () => {
   const httpPort = await freePort();
   const workerPort = await freePort();
   const database = await createTestDatabase();

@@ -119,7 +119,10 @@ export function startSupervisor(env: Record<string, string>): Supervisor {
     async close() {
       if (child.exitCode === null && child.signalCode === null) {
         await ctl('shutdown');
-        const done = await Promise.race([exit.then(() => true), new Promise((r) => setTimeout(() => r(false), 45_000))]);
+        let limit: NodeJS.Timeout | undefined;
+        const done = await Promise.race([exit.then(() => true), new Promise((r) => (limit = setTimeout(() => r(false), 45_000)))]);
+        // Cleared: a pending limit would keep jest's process alive for the rest of its 45 s.
+        clearTimeout(limit);
         if (!done) child.kill('SIGKILL');
       }
       fs.rmSync(dir, { recursive: true, force: true });
