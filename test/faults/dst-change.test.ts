@@ -62,7 +62,7 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
     await waitUntilStarted(worker);
     const readyAt = Date.parse((await worker.get('/health')).json().timestamp);
     fastForward(clockFile, startUtc, SPEED);
-    // At real speed, start-up would have to take ten real minutes to reach the first fire time.
+    // At real speed, start-up would have to take four real minutes to reach the first fire time.
     if (readyAt >= Date.parse(firstFireUtc)) throw new Error(`${name}: the worker was ready only at ${new Date(readyAt).toISOString()}`);
     // The worker's own clock says when the window is over.
     await waitFor(`${name}: fake time past ${untilUtc}`, async () => Date.parse((await worker.get('/health')).json().timestamp) > Date.parse(untilUtc), {
@@ -89,10 +89,13 @@ describe('fault 11: daylight-saving changes under a fast fake clock', () => {
   }
 
   (faketimeInstalled ? it : it.skip)('spring forward 2026-03-08 and fall back 2026-11-01: one run per intended fire time', async () => {
-    // Both nights at once, in two processes: 01:50 EST → 04:05 EDT, and 00:50 EDT → 02:05 EST.
+    // Both nights at once, in two processes: 01:56 EST → 04:05 EDT, and 00:56 EDT → 02:05 EST.
+    // Four fake minutes before the first fire time: start-up runs at real speed (so four real
+    // minutes of margin), and the about two real seconds left at x120 once started only have to reach
+    // the first tick; the x120 stretch (the autumn night's, 129 fake minutes) is the file's time.
     const [spring, autumn] = await Promise.all([
-      runThrough('spring', '2026-03-08T06:50:00Z', '2026-03-08T07:00:00Z', '2026-03-08T08:05:00Z', '0 30 2 * * *'),
-      runThrough('autumn', '2026-11-01T04:50:00Z', '2026-11-01T05:00:00Z', '2026-11-01T07:05:00Z', '0 30 1 * * *'),
+      runThrough('spring', '2026-03-08T06:56:00Z', '2026-03-08T07:00:00Z', '2026-03-08T08:05:00Z', '0 30 2 * * *'),
+      runThrough('autumn', '2026-11-01T04:56:00Z', '2026-11-01T05:00:00Z', '2026-11-01T07:05:00Z', '0 30 1 * * *'),
     ]);
 
     // Spring: the 02:00 hour does not exist; hourly runs at 03:00 and 04:00 EDT, the daily 02:30 once at 03:30 EDT.
