@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { createProbeTable } from '../test/support/probe';
 import { createTestDatabase, TEST_REDIS_URL } from '../test/support/services';
 import { PROBE_WORKER } from '../test/support/probe';

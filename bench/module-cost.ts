@@ -19,7 +19,7 @@ const ROOT = path.join(__dirname, '..');
 const PACKAGES: Array<[string, string]> = [
   ['express', 'the HTTP API and /health, /metrics: always'],
   ['pg', 'PostgreSQL: with DATABASE_URL'],
-  ['redis', 'lease locks and rate limits: with REDIS_URL or REDIS_SENTINELS'],
+  ['@redis/client', 'lease locks and rate limits: with REDIS_URL or REDIS_SENTINELS'],
   ['prom-client', '/metrics: always'],
   ['liquidjs', 'templates: always'],
   ['undici', 'webhook sends: always (the delivery channel of the defaults)'],

@@ -4,7 +4,7 @@
  * processed job is recorded as "<scheduled ms>|<replica>".
  */
 import { Queue, Worker } from 'bullmq';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 
 async function main(): Promise<void> {
   const [, replica, runsKey, redisUrl] = process.argv.slice(2) as [string, string, string, string];

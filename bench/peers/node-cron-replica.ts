@@ -7,7 +7,7 @@
  * Each run is recorded in a Redis list as "<slot ms>|<replica>".
  */
 import cron from 'node-cron';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 
 async function main(): Promise<void> {
   const [mode, replica, runsKey, redisUrl] = process.argv.slice(2) as [string, string, string, string];

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createClient, createSentinel } from 'redis';
+import { createClient, createSentinel, type RedisClientType } from '@redis/client';
 import type { Logger } from '../logging/logger';
 import { withDeadline } from '../util/deadline';
 
 type SentinelClient = ReturnType<typeof createSentinel>;
 
 /** A node-redis client for one server (REDIS_URL); what the tests and tools open directly. */
-export type RedisClient = ReturnType<typeof createClient>;
+export type RedisClient = RedisClientType;
 
 /**
  * What crm-worker asks of Redis, whether it reaches one server (REDIS_URL) or the master that

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { PROBE_WORKER, createProbeTable } from '../support/probe';
 import { startPrivateRedis } from '../support/private-services';
 import { createTestDatabase, type TestDatabase } from '../support/services';
@@ -75,7 +75,7 @@ describe('fault injection: Redis', () => {
     };
   }
 
-  const admin = async <T>(fn: (c: ReturnType<typeof createClient>) => Promise<T>) => {
+  const admin = async <T>(fn: (c: RedisClientType) => Promise<T>) => {
     const c = createClient({ url: redis.url });
     c.on('error', () => undefined);
     await c.connect();

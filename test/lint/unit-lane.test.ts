@@ -13,7 +13,7 @@ const unitLane: string[] = require('../unit-lane');
 const serviceModules = new Set(
   [
     'pg',
-    'redis',
+    '@redis/client',
     '@electric-sql/pglite',
     '@qdrant/js-client-rest',
     'bullmq',

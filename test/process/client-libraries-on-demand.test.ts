@@ -23,7 +23,7 @@ const CLIENTS = [
   'nodemailer',
   'openai',
   'pg',
-  'redis',
+  '@redis/client',
   'twilio',
 ];
 
@@ -60,7 +60,7 @@ describe('client libraries are loaded only when configured', () => {
     expect(await clientsLoadedBy('bare', { PGLITE_DATA_DIR: dataDir }, workers)).toEqual(['@electric-sql/pglite']);
   });
 
-  it('with PostgreSQL, Redis and SMTP: pg, redis and nodemailer, and still no twilio, openai or Qdrant client', async () => {
+  it('with PostgreSQL, Redis and SMTP: pg, @redis/client and nodemailer, and still no twilio, openai or Qdrant client', async () => {
     const loaded = await clientsLoadedBy(
       'configured',
       {
@@ -72,7 +72,7 @@ describe('client libraries are loaded only when configured', () => {
       },
       workers,
     );
-    expect(loaded).toEqual(['nodemailer', 'pg', 'redis']);
+    expect(loaded).toEqual(['@redis/client', 'nodemailer', 'pg']);
   });
 
   it('with Twilio and OpenAI keys: their clients too', async () => {

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import fs from 'node:fs';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL } from './env';
 import { PGLITE_TEMPLATE_ENV } from './pglite-template';

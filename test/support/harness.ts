@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import type { Database } from '../../src/db/database';
 import { migrate } from '../../src/db/migrate';
 import { createPgDatabase } from '../../src/db/pg-database';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { waitFor } from './wait';
 
 /**
@@ -248,7 +248,7 @@ export async function startPrivateRedisSentinels(options: { masterName?: string;
       await waitFor('sentinel to accept connections', () => canConnect(port));
     }
 
-    const withNode = async <T>(port: number, secret: string, fn: (c: ReturnType<typeof createClient>) => Promise<T>): Promise<T> => {
+    const withNode = async <T>(port: number, secret: string, fn: (c: RedisClientType) => Promise<T>): Promise<T> => {
       const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, password: secret });
       client.on('error', () => undefined);
       await client.connect();
@@ -292,7 +292,7 @@ export async function startPrivateRedisSentinels(options: { masterName?: string;
         return reply ? Number(reply[1]) : undefined;
       },
       /** A command on a data node (the master or the replica) by its port. */
-      onNode: <T>(port: number, fn: (c: ReturnType<typeof createClient>) => Promise<T>) => withNode(port, password, fn),
+      onNode: <T>(port: number, fn: (c: RedisClientType) => Promise<T>) => withNode(port, password, fn),
       /** SIGKILL of the original master: no shutdown, no last replication. */
       async killMaster() {
         const exited = new Promise((resolve) => master.once('exit', resolve));

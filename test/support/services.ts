@@ -1,7 +1,7 @@
 import { DEFAULT_SCHEMA } from '../../src/db/schema';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { createClient } from 'redis';
+import { createClient, type RedisClientType } from '@redis/client';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL, runId } from './env';
 
 export interface TestDatabase {
@@ -59,7 +59,7 @@ export function createKeyPrefix(): { prefix: string; removeKeys(): Promise<void>
   };
 }
 
-export async function withRedis<T>(fn: (redis: ReturnType<typeof createClient>) => Promise<T>): Promise<T> {
+export async function withRedis<T>(fn: (redis: RedisClientType) => Promise<T>): Promise<T> {
   const redis = createClient({ url: TEST_REDIS_URL });
   await redis.connect();
   try {
