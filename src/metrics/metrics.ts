@@ -52,7 +52,7 @@ export function createMetrics() {
     }),
     missedTicks: new Counter({
       name: 'crm_worker_missed_ticks_total',
-      help: 'Scheduled fire times that passed without a run: blocked (event loop late) or down (no worker ran).',
+      help: 'Scheduled fire times that passed without a run: blocked (event loop late), down (no worker ran) or late (left to a lease holder that came to it past the tolerance).',
       labelNames: ['job', 'reason'] as const,
       registers,
     }),

@@ -226,13 +226,19 @@ async function recordOutcome(db: Database, runId: string, result: Parameters<typ
 /**
  * The holder's catch-up: fire times due on the database clock within the tolerance, not in
  * job_runs, run oldest first under the lease still held. One pass, so a job slower than its
- * schedule does not keep the lease forever; what it leaves, the next holder takes.
+ * schedule does not keep the lease forever; what it leaves, the next holder takes. Each is checked
+ * against the tolerance again just before it runs: the list is read once, and behind a slow run a
+ * fire time that was young enough at the read can be far past it, which is a tick missed, not run.
  */
 async function catchUp(deps: TickDeps, job: JobDefinition, lease: Lease, timing: TickTiming, log: Logger): Promise<void> {
   if (deps.shutdownSignal.aborted || deps.stoppingSignal?.aborted || !lease.isHeld()) return;
   let due: Date[];
+  // The database clock now, read once and carried on by the monotonic clock.
+  let databaseNowMs: () => number;
   try {
     const { databaseNow } = await readDatabaseNow(deps.db);
+    const readAt = monotonicMs();
+    databaseNowMs = () => databaseNow.getTime() + (monotonicMs() - readAt);
     const from = new Date(Math.max(databaseNow.getTime() - timing.toleranceMs, timing.notBefore.getTime()));
     const recorded = await recordedFireTimes(deps.db, job.name, from, databaseNow);
     due = fireTimesBetween(job.schedule, timing.timezone, from, databaseNow, MAX_CATCH_UP_CANDIDATES)
@@ -245,6 +251,12 @@ async function catchUp(deps: TickDeps, job: JobDefinition, lease: Lease, timing:
   for (const fireTime of due) {
     if (deps.shutdownSignal.aborted || deps.stoppingSignal?.aborted || !lease.isHeld()) return;
     const takeOverLog = deps.logger.child({ job: job.name, fireTime: fireTime.toISOString() });
+    const lateMs = databaseNowMs() - fireTime.getTime();
+    if (lateMs > timing.toleranceMs) {
+      deps.metrics.missedTicks.inc({ job: job.name, reason: 'late' });
+      takeOverLog.warn('tick missed: left to the lease holder, it came to it past the tolerance', { lateMs, toleranceMs: timing.toleranceMs });
+      continue;
+    }
     takeOverLog.info('running a tick another replica left to the lease holder');
     deps.metrics.ticksTakenOver.inc({ job: job.name });
     await runFenced(deps, job, lease, fireTime, 'schedule', timing, skipper(deps, job, takeOverLog));

@@ -4,6 +4,7 @@ import { FencedDatabase } from '../../src/scheduler/fenced-database';
 import type { JobDefinition } from '../../src/scheduler/job';
 import { claimTick, finishRun } from '../../src/scheduler/job-runs';
 import { runTick } from '../../src/scheduler/run-tick';
+import { sleep } from '../../src/util/deadline';
 import type { RedisClient } from '../../src/redis/redis-client';
 import { connectTestRedis, openMigratedDatabase, replica } from '../support/harness';
 import { TEST_REDIS_URL, createKeyPrefix, createTestDatabase, type TestDatabase } from '../support/services';
@@ -210,6 +211,34 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
       // The contender comes back for `left` later: the fence says it ran.
       expect(await runTick(contender, job, left, 'schedule', timing(new Date(second - 3000)))).toEqual(
         expect.objectContaining({ ran: false, reason: 'already-ran' }),
+      );
+    });
+    it('runs a tick left to it only while it is within the tolerance: one that aged past it behind a slow run is counted missed', async () => {
+      const now = await databaseNow();
+      const second = Math.floor(now.getTime() / 1000) * 1000;
+      // Left unrun (no job_runs row), oldest first: `slow` takes 4 s, so the next one (second -
+      // 1000), inside the 3.5 s tolerance when the catch-up reads the list, is about 5 s late once
+      // `slow` is done. Nothing before `slow` counts (notBefore).
+      const slow = second - 2000;
+      const job: JobDefinition = {
+        name: 'aging-catch-up-job',
+        healthKey: 'aging-catch-up-job',
+        schedule: '* * * * * *',
+        description: 'test job whose oldest left tick is slow',
+        async run(ctx) {
+          if (ctx.fireTime.getTime() === slow) await sleep(4_000);
+          await ctx.db.query('SELECT 1');
+          return { items: 1 };
+        },
+      };
+      const holder = replica('holder-aging', db, redis, keys.prefix);
+      const result = await runTick(holder, job, new Date(second), 'schedule', { toleranceMs: 3_500, timezone: 'UTC', notBefore: new Date(slow) });
+      expect(result).toEqual(expect.objectContaining({ ran: true, outcome: 'succeeded' }));
+      const rows = await db.query<{ fire_time: Date }>('SELECT fire_time FROM job_runs WHERE job = $1 ORDER BY fire_time', [job.name]);
+      // Before: second - 1000 ran too, about 5 s after its fire time.
+      expect(rows.rows.map((r) => new Date(r.fire_time).toISOString())).toEqual([new Date(slow).toISOString(), new Date(second).toISOString()]);
+      expect(await holder.metrics.registry.getSingleMetricAsString('crm_worker_missed_ticks_total')).toMatch(
+        /crm_worker_missed_ticks_total\{job="aging-catch-up-job",reason="late"\} [1-9]/,
       );
     });
   });
