@@ -33,15 +33,31 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
   const keys = createKeyPrefix();
   let env: Record<string, string>;
   const workers: WorkerProcess[] = [];
+  // Most of this file's time is spent starting node processes (each CLI call loads its modules
+  // afresh). The worker the health test asks and the Qdrant the knowledge-sync test embeds into
+  // are therefore started here, to come up while the lock tests run, and calls that do not
+  // depend on each other's effects run side by side; each call's own assertions stay as they were.
+  const healthApiKey = 'cli-health-api-key-0123';
+  let healthWorker: WorkerProcess;
+  let qdrantStarting: Promise<RealQdrant> | undefined;
 
   beforeAll(async () => {
     database = await createTestDatabase();
     db = await openMigratedDatabase('postgres', database.url);
     redis = await connectTestRedis(TEST_REDIS_URL);
     env = { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: keys.prefix };
+    // Its own key prefix below ours: whatever it keeps in Redis is never one of the lock:* keys
+    // the lock tests list (`locks` must see "no locks held"), and removeKeys still finds it.
+    // JOBS_ENABLED=false: it runs no job, so it never takes trial-expiration from the run test.
+    healthWorker = spawnWorker('cli-health', { ...env, REDIS_KEY_PREFIX: `${keys.prefix}health:`, JOBS_ENABLED: 'false', API_KEY: healthApiKey });
+    workers.push(healthWorker);
+    qdrantStarting = startRealQdrant();
+    // Not left unhandled while no test awaits it yet; the knowledge-sync test's beforeAll rethrows.
+    qdrantStarting.catch(() => undefined);
   });
   afterAll(async () => {
     await killAll(workers);
+    await (await qdrantStarting?.catch(() => undefined))?.close();
     await redis?.quit();
     await db?.close();
     await database?.drop();
@@ -71,16 +87,16 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     expect(lease).not.toBeNull();
     const key = `${keys.prefix}lock:trial-expiration`;
 
-    const refused = await cli(['unlock', 'trial-expiration'], env);
+    // Three refusals side by side: none may touch the key, so the token is checked after all of
+    // them (had any one cleared it, it would be gone).
+    const [refused, wrongOwner, noReason] = await Promise.all([
+      cli(['unlock', 'trial-expiration'], env),
+      cli(['unlock', 'trial-expiration', '--owner', 'worker-z'], env),
+      cli(['unlock', 'trial-expiration', '--force'], env),
+    ]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/held by worker-b and expires by itself/);
-    expect(await redis.get(key)).toBe(lease!.token);
-
-    const wrongOwner = await cli(['unlock', 'trial-expiration', '--owner', 'worker-z'], env);
     expect(wrongOwner.code).toBe(3);
-    expect(await redis.get(key)).toBe(lease!.token);
-
-    const noReason = await cli(['unlock', 'trial-expiration', '--force'], env);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--force needs --reason/);
     expect(await redis.get(key)).toBe(lease!.token);
@@ -96,13 +112,16 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
   test('unlock clears a lock without expiry (never clears by itself) and --force with a reason clears a live one', async () => {
     const stuck = `${keys.prefix}lock:campaign-scheduler`;
     await redis.set(stuck, 'old-worker/abc');
-    const result = await cli(['unlock', 'campaign-scheduler'], env);
+    const live = await holder('worker-c').acquire('call-scheduler', 60_000);
+    // Two different keys: the two unlocks run side by side.
+    const [result, forced] = await Promise.all([
+      cli(['unlock', 'campaign-scheduler'], env),
+      cli(['unlock', 'call-scheduler', '--force', '--reason', 'worker-c host was decommissioned'], env),
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/no expiry/);
     expect(await redis.get(stuck)).toBeNull();
 
-    const live = await holder('worker-c').acquire('call-scheduler', 60_000);
-    const forced = await cli(['unlock', 'call-scheduler', '--force', '--reason', 'worker-c host was decommissioned'], env);
     expect(forced.code).toBe(0);
     expect(forced.stdout).toMatch(/forced: worker-c host was decommissioned/);
     expect(await redis.get(`${keys.prefix}lock:call-scheduler`)).toBeNull();
@@ -119,6 +138,9 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     const fireTime = '2030-01-01T00:00:00.000Z';
 
     const lease = await holder('busy-worker').acquire('trial-expiration', 60_000);
+    // The refusals of an unknown and of a disabled job touch neither the lock nor the database:
+    // they run beside the contended run (and are checked at the end, as before).
+    const refusals = Promise.all([cli(['run', 'no-such-job'], env), cli(['run', 'knowledge-sync'], env)]);
     const contended = await cli(['run', 'trial-expiration', '--fire-time', fireTime], env);
     expect(contended.code).toBe(3);
     expect(contended.stdout).toMatch(/not run: contended/);
@@ -143,10 +165,9 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     expect(again.code).toBe(3);
     expect(again.stdout).toMatch(/not run: already-ran/);
 
-    const unknown = await cli(['run', 'no-such-job'], env);
+    const [unknown, disabled] = await refusals;
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown or disabled job "no-such-job"; jobs of this configuration: .*trial-expiration/);
-    const disabled = await cli(['run', 'knowledge-sync'], env);
     expect(disabled.code).toBe(2);
     expect(disabled.stderr).toMatch(/unknown or disabled job "knowledge-sync"/);
   });
@@ -155,11 +176,11 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
     let qdrant: RealQdrant;
     let openai: FakeOpenAI;
     beforeAll(async () => {
-      qdrant = await startRealQdrant();
+      qdrant = await qdrantStarting!;
       openai = await startFakeOpenAI();
     });
     afterAll(async () => {
-      await qdrant?.close();
+      // Qdrant is closed by the outer afterAll, which started it.
       await openai?.close();
     });
     test('embeds the documents through the same job the worker schedules', async () => {
@@ -185,13 +206,13 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
 
   test("health prints a running worker's /health summary; exit 1 when nothing answers", async () => {
     // The instance shows only to a caller with the API key: the CLI sends API_KEY as the worker reads it.
-    const apiKey = 'cli-health-api-key-0123';
-    const worker = spawnWorker('cli-health', { ...env, JOBS_ENABLED: 'false', API_KEY: apiKey });
-    workers.push(worker);
+    const worker = healthWorker;
     await waitUntilStarted(worker);
-    const anonymous = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {});
+    const [anonymous, result] = await Promise.all([
+      cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], {}),
+      cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], { API_KEY: healthApiKey }),
+    ]);
     expect(anonymous.stdout).toMatch(/^status: ok \(HTTP 200\), instance \?/);
-    const result = await cli(['health', '--url', `http://127.0.0.1:${worker.port()}`], { API_KEY: apiKey });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^status: ok \(HTTP 200\), instance cli-health/);
     expect(result.stdout).toMatch(/database\s+connected/);
@@ -248,13 +269,16 @@ describe('operator CLI (crm-worker bin) against real Redis and PostgreSQL', () =
       const row = await db.query(`SELECT status, attempts, due_at <= now() AS due, resolution FROM scheduled_messages WHERE id = $1`, [deadId]);
       expect(row.rows[0]).toEqual(expect.objectContaining({ status: 'scheduled', attempts: 0, due: true }));
       expect(String(row.rows[0]!.resolution)).toMatch(/redriven by .*: mailbox fixed; last error: SMTP 550/);
-      expect((await cli(['dead', 'list'], env)).stdout).toContain('no dead messages');
-
-      const notDead = await cli(['dead', 'redrive', sentId], env);
+      // The list after the redrive and two refused redrives (which change nothing) side by side.
+      const [after, notDead, missing] = await Promise.all([
+        cli(['dead', 'list'], env),
+        cli(['dead', 'redrive', sentId], env),
+        cli(['dead', 'redrive', '999999'], env),
+      ]);
+      expect(after.stdout).toContain('no dead messages');
       expect(notDead.code).toBe(1);
       expect(notDead.stderr).toMatch(new RegExp(`message ${sentId} is sent, not dead; left unchanged`));
       expect((await db.query('SELECT status FROM scheduled_messages WHERE id = $1', [sentId])).rows[0]).toEqual({ status: 'sent' });
-      const missing = await cli(['dead', 'redrive', '999999'], env);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/no message 999999/);
     });
