@@ -30,7 +30,7 @@ const PACKAGES: Array<[string, string]> = [
   ['@qdrant/js-client-rest', 'knowledge sync: only with QDRANT_URL'],
   ['@electric-sql/pglite', 'the embedded database: only without DATABASE_URL'],
   ['@opentelemetry/sdk-trace-base', 'traces: only with OTEL_EXPORTER_OTLP_ENDPOINT'],
-  ['@sentry/node', 'error reports: only with SENTRY_DSN'],
+  ['@sentry/node-core', 'error reports: only with SENTRY_DSN'],
   ['winston', 'logging: always'],
 ];
 

@@ -1,4 +1,4 @@
-import { defaultStackParser, linkedErrorsIntegration, makeNodeTransport, NodeClient, Scope, type ErrorEvent } from '@sentry/node';
+import { defaultStackParser, linkedErrorsIntegration, makeNodeTransport, NodeClient, Scope, type ErrorEvent } from '@sentry/node-core';
 import type { ErrorReporter, ErrorReportingOptions } from './error-reporting';
 
 /**

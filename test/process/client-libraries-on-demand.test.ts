@@ -19,7 +19,7 @@ const CLIENTS = [
   '@opentelemetry/sdk-trace-base',
   '@qdrant/js-client-rest',
   '@sentry/core',
-  '@sentry/node',
+  '@sentry/node-core',
   'nodemailer',
   'openai',
   'pg',
@@ -97,6 +97,6 @@ describe('client libraries are loaded only when configured', () => {
       { DATABASE_URL: db.url, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1', SENTRY_DSN: 'http://publickey@127.0.0.1:1/1' },
       workers,
     );
-    expect(loaded).toEqual(['@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/sdk-trace-base', '@sentry/core', '@sentry/node', 'pg']);
+    expect(loaded).toEqual(['@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/sdk-trace-base', '@sentry/core', '@sentry/node-core', 'pg']);
   });
 });
