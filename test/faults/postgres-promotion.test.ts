@@ -1,6 +1,6 @@
-import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
+import { scheduleMessages } from '../../src/delivery/outbox';
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
-import { sinkWorkerEnv } from '../support/delivery-harness';
+import { sinkStream, sinkWorkerEnv } from '../support/delivery-harness';
 import { openMigratedDatabase } from '../support/harness';
 import { startPrivatePostgres, startPrivateStandby } from '../support/private-services';
 import { withClient } from '../support/probe';
@@ -83,17 +83,7 @@ describe('fault injection: PostgreSQL replica promoted under three workers', () 
     });
 
     const outbox = await openMigratedDatabase('postgres', p.url);
-    const now = Date.now();
-    const requests: ScheduleRequest[] = Array.from({ length: MESSAGES }, (_, i) => ({
-      tenantId: 't1',
-      contactId: `c${i}`,
-      channel: 'webhook',
-      recipient: 'sink',
-      scheduledAt: new Date(now + i * 30),
-      template: 'Promotion {{ n }}',
-      variables: { n: i },
-      idempotencyKey: `promotion-${i}`,
-    }));
+    const requests = sinkStream('promotion', MESSAGES, 30);
     try {
       await outbox.query(`INSERT INTO tenants (id, name) VALUES ('t1', 'Tenant one')`);
       expect(await scheduleMessages(outbox, requests)).toEqual(expect.objectContaining({ scheduled: MESSAGES, duplicates: 0 }));

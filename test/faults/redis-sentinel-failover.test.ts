@@ -1,6 +1,6 @@
 import { scheduleMessages, type ScheduleRequest } from '../../src/delivery/outbox';
 import { startWebhookSink, type WebhookSink } from '../fakes/webhook-sink';
-import { sinkWorkerEnv } from '../support/delivery-harness';
+import { sinkStream, sinkWorkerEnv } from '../support/delivery-harness';
 import { openMigratedDatabase } from '../support/harness';
 import { startPrivateRedisSentinels } from '../support/private-services';
 import { createProbeTable, PROBE_WORKER, withClient } from '../support/probe';
@@ -118,17 +118,7 @@ describe('fault injection: Redis Sentinel failover (master SIGKILLed) under thre
       });
 
       // A stream of messages due over the next seconds, so some are due while no master is known.
-      const now = Date.now();
-      requests = Array.from({ length: MESSAGES }, (_, i) => ({
-        tenantId: 't1',
-        contactId: `c${i}`,
-        channel: 'webhook',
-        recipient: 'sink',
-        scheduledAt: new Date(now + i * 30),
-        template: 'Sentinel {{ n }}',
-        variables: { n: i },
-        idempotencyKey: `sentinel-${i}`,
-      }));
+      requests = sinkStream('sentinel', MESSAGES, 30);
       expect(await scheduleMessages(outbox, requests)).toEqual(expect.objectContaining({ scheduled: MESSAGES, duplicates: 0 }));
     } finally {
       await outbox.close();

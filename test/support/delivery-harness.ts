@@ -99,6 +99,24 @@ export function sinkRequest(key: string, dueInMs = 500): ScheduleRequest {
   };
 }
 
+/**
+ * A stream of `count` webhook messages to "sink" for tenant t1, one per contact, the first due
+ * now and each next one `everyMs` later: what a fault test keeps in flight across a failover.
+ */
+export function sinkStream(keyPrefix: string, count: number, everyMs: number): ScheduleRequest[] {
+  const now = Date.now();
+  return Array.from({ length: count }, (_, i) => ({
+    tenantId: 't1',
+    contactId: `c${i}`,
+    channel: 'webhook',
+    recipient: 'sink',
+    scheduledAt: new Date(now + i * everyMs),
+    template: 'Message {{ n }}',
+    variables: { n: i },
+    idempotencyKey: `${keyPrefix}-${i}`,
+  }));
+}
+
 export interface OutboxRow {
   idempotency_key: string;
   status: string;
