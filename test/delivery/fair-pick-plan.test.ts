@@ -80,4 +80,23 @@ describe('fair pick plan on postgres, 50,000 due rows', () => {
       expect(plan).toMatch(/scheduled_messages_class_due/);
     }
   });
+
+  it('the send-time checks run once per picked row, not once per use of their verdict', async () => {
+    plans.length = 0;
+    const queryable = { query: (sql: string, params?: unknown[]) => client.query(sql, params) } as unknown as Queryable;
+    await client.query('BEGIN');
+    const claimed = await claimDueMessages(queryable, { token: 'checks', limit: 100, leaseMs: 60_000, excludeChannels: [], staleAfterSeconds: 86_400 });
+    await client.query('ROLLBACK');
+    expect(claimed).toHaveLength(100);
+    const claim = plans.filter((p) => p.includes('Update on scheduled_messages') && p.includes('suppressions'));
+    expect(claim).toHaveLength(1);
+    // The first check that probes a table for every row: is the recipient suppressed? (The
+    // WhatsApp prefix probe never runs: these rows go to the log channel.) Each executed scan of
+    // suppressions says how many times it ran; together once per claimed row.
+    const loops = [...claim[0]!.matchAll(/Scan (?:using \S+ )?on suppressions \S+ {2}\(cost=[^)]*\) \(actual time=\S+ rows=\d+ loops=(\d+)\)/g)].map(([, n]) =>
+      Number(n),
+    );
+    expect(loops.length).toBeGreaterThan(0);
+    expect(loops.reduce((a, b) => a + b, 0)).toBe(claimed.length);
+  });
 });

@@ -103,7 +103,12 @@ async function claimAndCheck(
   const result = await db.query<CheckedRow>(
     `WITH picked AS (
        SELECT ARRAY(SELECT delivery_pick_due($3::integer, $4::text[])) AS ids
-     ), checked AS (
+     ),
+     -- MATERIALIZED: the UPDATE below reads c.reason in eleven places, and PostgreSQL inlines a
+     -- CTE read once, repeating the whole CASE (each EXISTS probe of the checks) wherever it is
+     -- read: the checks ran up to eleven times per row, most of the claim's cost in a burst
+     -- (test/delivery/fair-pick-plan.test.ts counts the probes). Computed once per row here.
+     checked AS MATERIALIZED (
        SELECT m.id, q.held_until, ${classOfRowSql('m')} AS message_class, ${classOfRowSql('m')} <> 'transactional' AND m.contact_id IS NOT NULL
            AND EXISTS (SELECT 1 FROM tenant_frequency_caps f
                         WHERE f.tenant_id = m.tenant_id AND f.class IN (${classOfRowSql('m')}, '*')) AS capped,
