@@ -19,7 +19,8 @@ import type { FairPeerArgs } from '../peers/fair-args';
 export type SystemName = 'crm' | 'bullmq' | 'pgboss';
 export interface FairConfig {
   system: SystemName;
-  settings: 'defaults' | 'best';
+  /** 'design': the design document's own setting (BullMQ: concurrency 5), the one issue 17's lag ratio names. */
+  settings: 'defaults' | 'design' | 'best';
   label: string;
 }
 
@@ -30,6 +31,7 @@ export const FAIR_CONFIGS: readonly FairConfig[] = [
   { system: 'crm', settings: 'defaults', label: 'crm-worker (defaults: DELIVERY_CONCURRENCY 5, DELIVERY_BATCH_SIZE 100)' },
   { system: 'crm', settings: 'best', label: 'crm-worker (tuned: DELIVERY_CONCURRENCY 100, DELIVERY_BATCH_SIZE 500)' },
   { system: 'bullmq', settings: 'defaults', label: 'BullMQ (defaults: concurrency 1)' },
+  { system: 'bullmq', settings: 'design', label: "BullMQ (the design's concurrency 5, without its 10/minute limiter)" },
   { system: 'bullmq', settings: 'best', label: 'BullMQ (best: concurrency 100, removeOnComplete)' },
   { system: 'pgboss', settings: 'defaults', label: 'pg-boss (defaults: poll 2 s, batch 1)' },
   { system: 'pgboss', settings: 'best', label: 'pg-boss (best: poll 0.5 s, batch 1000, 4 loops)' },

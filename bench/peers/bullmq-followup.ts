@@ -6,6 +6,7 @@
  * Settings:
  * - defaults: new Worker(queue, processor, { connection }) — concurrency 1 (BullMQ's default;
  *   the design itself runs 5 and a 10/minute limiter, which would cap every figure at 0.17 msg/s);
+ * - design: concurrency 5, the design's own worker setting (its limiter left out, as above);
  * - best: concurrency 100 (crm-worker's tuned DELIVERY_CONCURRENCY), and the producer sets
  *   removeOnComplete on the jobs, which spares Redis a completed-set entry per job.
  * Prints "ready" once connected; runs until the bench sends SIGTERM (or SIGKILL).
@@ -15,6 +16,7 @@ import { followupWork } from '../lib/followup-work';
 import { exitOnSignal, readFairPeerArgs } from './fair-args';
 
 export const BULLMQ_FAIR_BEST = { concurrency: 100 };
+export const BULLMQ_FAIR_DESIGN = { concurrency: 5 };
 
 async function main(): Promise<void> {
   const args = readFairPeerArgs();
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
     {
       connection: { host: url.hostname, port: Number(url.port || 6379) },
       prefix: args.redisPrefix,
-      ...(args.settings === 'best' ? BULLMQ_FAIR_BEST : {}),
+      ...(args.settings === 'best' ? BULLMQ_FAIR_BEST : args.settings === 'design' ? BULLMQ_FAIR_DESIGN : {}),
     },
   );
   worker.on('error', (err) => console.error('bullmq worker error', err.message));

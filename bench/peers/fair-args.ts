@@ -1,6 +1,6 @@
 /** The argument a fair-bench peer process gets: one JSON object (argv[2]). */
 export interface FairPeerArgs {
-  settings: 'defaults' | 'best';
+  settings: 'defaults' | 'design' | 'best';
   queue: string;
   databaseUrl: string;
   sinkUrl: string;
