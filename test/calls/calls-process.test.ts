@@ -4,9 +4,13 @@ import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { startTelephonySink } from '../fakes/telephony-sink';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const API_KEY = 'calls-test-api-key-0123456789';
 const WEBHOOK_TOKEN = 'telephony-token-abc';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(19);
 
 /**
  * A real worker process with the call-scheduler firing every second (CALL_SCHEDULER_CRON) and a

@@ -5,6 +5,10 @@ import { findQdrantBinary, freePort, startSupervisor, waitForState, type Supervi
 import { REPO_ROOT } from '../support/worker-process';
 import { waitFor } from '../support/wait';
 import { NEVER } from '../support/job-env';
+import { reserveConnectionsForFile } from '../support/connection-budget';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(27);
 
 /**
  * The container's process tree without Docker: the real supervisord with the project's

@@ -7,10 +7,14 @@ import { useProcessFixture } from '../support/process-fixture';
 import { v1Client } from '../support/v1-client';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const API_KEY = 'dashboard-test-key-0123456789';
 /** What a hostile receiver answers: it lands in last_error, which the dashboard shows. */
 const HOSTILE = `<script>window.__xss = 'script'</script><img src=x onerror="window.__xss = 'img'">`;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(27);
 
 /**
  * The operator dashboard in real headless Chromium against a real worker process on PostgreSQL

@@ -8,10 +8,14 @@ import { useProcessFixture } from '../support/process-fixture';
 import { v1Client } from '../support/v1-client';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const API_KEY = 'policies-process-test-key-0123456789';
 const CONTACTS = 8;
 const CAP = 3;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(28);
 
 /**
  * The delivery policies on three real worker processes sharing one PostgreSQL: a frequency cap

@@ -6,6 +6,10 @@ import { outboxRows, sinkRequest, sinkWorkerEnv } from '../support/delivery-harn
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(19);
 
 /**
  * Crashes and misbehaving providers (issue 6 §7 and §9) against real worker processes, real

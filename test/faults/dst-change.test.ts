@@ -6,9 +6,13 @@ import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { fastForward, fastForwardableClockEnv, skewedClockEnv } from '../support/faketime';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const DST_WORKER = path.join(__dirname, '..', 'fixtures', 'dst-worker.js');
 const SPEED = 120; // one real second is two fake minutes
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(30);
 
 /**
  * Fault scenario 11: a daylight-saving change while hourly and daily jobs run. Real worker

@@ -6,6 +6,7 @@ import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const API_KEY = 'outbox-db-faults-key-0123456789';
 const SECRET = 'outbox-db-faults-secret';
@@ -17,6 +18,9 @@ const SECRET = 'outbox-db-faults-secret';
  * The API calls of these tests are one at a time.
  */
 const API_POOL = 3;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(19);
 
 /**
  * Issue 11, items 6, 8 and 9, against real worker processes on a real PostgreSQL: the outbox

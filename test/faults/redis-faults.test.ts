@@ -6,6 +6,10 @@ import { startTcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait';
 import { killAll, spawnWorker, waitUntilStarted, type LogLine, type WorkerProcess } from '../support/worker-process';
 import { checkJobInvariants, expectJobInvariants } from './job-invariants';
+import { reserveConnectionsForFile } from '../support/connection-budget';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(20);
 
 /**
  * Redis misbehaving under two replicas running jobs every second (the probe job holds its

@@ -9,6 +9,7 @@ import { waitFor } from '../support/wait';
 import { killAll, spawnWorker, waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { checkJobInvariants, expectJobInvariants } from './job-invariants';
 import { leaseOverlaps, succeededRunsAfter } from './failover-evidence';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const MESSAGES = 300;
 const WEBHOOK_SECRET = 'failover-webhook-secret';
@@ -26,6 +27,9 @@ const JOBS: ReadonlyArray<readonly [job: string, cronVariable: string]> = [
 ];
 const ALL_JOBS = [...JOBS.map(([job]) => job), 'probe'];
 const FINAL = ['sent', 'failed', 'dead', 'skipped', 'cancelled'];
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(42);
 
 /**
  * Issue 16 item 3: Redis behind Sentinel. Three workers reach Redis through three sentinels

@@ -3,6 +3,10 @@ import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
 import { checkJobInvariants, expectJobInvariants } from './job-invariants';
+import { reserveConnectionsForFile } from '../support/connection-budget';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(50);
 
 /** Five replicas racing the same ticks, then a rolling restart of them one by one. */
 describe('fault injection: five replicas and a rolling restart', () => {

@@ -4,6 +4,7 @@ import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted } from '../support/worker-process';
 import { checkJobInvariants, expectJobInvariants } from './job-invariants';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const EVERY_SECOND = '* * * * * *';
 const JOBS = [
@@ -21,6 +22,9 @@ const JOBS = [
 const OBSERVE_MS = 20_000;
 
 const skewAvailable = skewedClockEnv('+0s') !== undefined;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(46);
 
 /**
  * Issue 11 item 1: the lease is per job, so replicas whose clocks disagree fire different ticks

@@ -8,6 +8,10 @@ import { quietLogger } from '../support/harness';
 import { createKeyPrefix, createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
 import { NEVER } from '../support/job-env';
+import { reserveConnectionsForFile } from '../support/connection-budget';
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(19);
 
 /**
  * Several replicas, each with its own embedded Qdrant (the container's supervisord runs one per

@@ -5,6 +5,7 @@ import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted, type WorkerProcess } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 /** The value of crm_worker_delivery_sends_total{channel="sms",result} in one worker's /metrics. */
 async function smsSends(worker: WorkerProcess, result: string): Promise<number> {
@@ -14,6 +15,9 @@ async function smsSends(worker: WorkerProcess, result: string): Promise<number> 
     .find((l) => l.startsWith('crm_worker_delivery_sends_total{') && l.includes('channel="sms"') && l.includes(`result="${result}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(27);
 
 describe('delivery: the SMS limit of 10 per minute holds across two worker processes', () => {
   const fixture = useProcessFixture();

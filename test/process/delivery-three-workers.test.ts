@@ -6,8 +6,12 @@ import { openMigratedDatabase } from '../support/harness';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitFor } from '../support/wait';
 import { waitUntilStarted } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 const MESSAGES = 1_000;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(28);
 
 describe('delivery: 1,000 messages due in the same second, three worker processes', () => {
   const fixture = useProcessFixture();

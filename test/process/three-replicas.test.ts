@@ -2,6 +2,7 @@ import { skewedClockEnv } from '../support/faketime';
 import { withClient } from '../support/probe';
 import { useProcessFixture } from '../support/process-fixture';
 import { waitUntilStarted } from '../support/worker-process';
+import { reserveConnectionsForFile } from '../support/connection-budget';
 
 // Every second, the shortest cron period: the window then needs 18 s, not 30 s, for the same 12+
 // fire times per job (the assertion below), so the test waits out only what the count needs. The
@@ -14,6 +15,9 @@ const PERIOD_MS = 1_000;
 // SIGTERM comes. Kept at the 2 s of the former 2 s period, not shrunk with it.
 const EDGE_MS = 2_000;
 const WINDOW_MS = 18_000;
+
+// Its peak of PostgreSQL connections, measured by scripts/pg-connections-by-file.sh, with a margin.
+reserveConnectionsForFile(29);
 
 describe('three worker processes on one Redis and PostgreSQL, jobs every second for 18 s', () => {
   const fixture = useProcessFixture();

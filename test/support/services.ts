@@ -1,5 +1,6 @@
 import { DEFAULT_SCHEMA } from '../../src/db/schema';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { Client } from 'pg';
 import { createClient, type RedisClientType } from '@redis/client';
 import { ADMIN_DATABASE_URL, TEST_REDIS_URL, runId } from './env';
@@ -20,6 +21,9 @@ export async function createTestDatabase(options: { plain?: boolean } = {}): Pro
     // The tests' own clients read crm-worker's tables unqualified. The worker never relies on
     // this: it sets its search_path on every connection (a `plain` database shows it does).
     if (!options.plain) await admin.query(`ALTER DATABASE "${name}" SET search_path = ${DEFAULT_SCHEMA}, public`);
+    // Which test file owns it, for the connection sampler (scripts/pg-connections-by-file.sh).
+    const file = currentTestFile();
+    if (file) await admin.query(`COMMENT ON DATABASE "${name}" IS ${quoteLiteral(file)}`);
   } finally {
     await admin.end();
   }
@@ -39,6 +43,14 @@ export async function createTestDatabase(options: { plain?: boolean } = {}): Pro
     },
   };
 }
+
+/** The running jest test file, relative to the project; undefined outside jest (the benches). */
+function currentTestFile(): string | undefined {
+  const state = (globalThis as { expect?: { getState?: () => { testPath?: string } } }).expect?.getState?.();
+  return state?.testPath ? path.relative(path.join(__dirname, '..', '..'), state.testPath) : undefined;
+}
+
+const quoteLiteral = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** A Redis key prefix private to one test; removeKeys() deletes what it left. */
 export function createKeyPrefix(): { prefix: string; removeKeys(): Promise<void> } {
