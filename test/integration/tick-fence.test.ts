@@ -181,7 +181,11 @@ describe('each tick runs once: Redis lease plus a fence row in PostgreSQL', () =
       expect(result).toEqual(expect.objectContaining({ ran: false, reason: 'ahead-of-database' }));
       const future = await db.query("SELECT 1 FROM job_runs WHERE job = $1 AND fire_time > now() + interval '1 hour'", [job.name]);
       expect(future.rowCount).toBe(0);
-      expect(calls).toHaveLength(0);
+      // The holder's catch-up may run this per-second job's seconds that came due on the database
+      // clock since `now` (under load a second or more passes): those are due ticks, not the
+      // refused one. Every run the handler saw is such a tick, at or before the database's now().
+      const runs = await db.query<{ run_id: string }>('SELECT run_id FROM job_runs WHERE job = $1 AND fire_time <= now()', [job.name]);
+      expect([...calls].sort()).toEqual(runs.rows.map((r) => r.run_id).sort());
     });
 
     it('a tick that found the lease taken is run by the holder before it releases, once', async () => {
