@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { ADMIN_DATABASE_URL, runId } from './env';
+import { withClient } from './probe';
 
 /**
  * The shared PostgreSQL's client connections (max_connections, 100 by default) as a budget that
@@ -119,29 +120,19 @@ async function tryTake(client: Client, key: number, size: number, units: number)
 /** Units of this run's budget held right now, by anyone (for the budget's own test). */
 export async function unitsHeld(namespace?: string): Promise<number> {
   const key = budgetKey(runId(), namespace);
-  const client = new Client({ connectionString: ADMIN_DATABASE_URL });
-  await client.connect();
-  try {
+  return withClient(ADMIN_DATABASE_URL, async (client) => {
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
           AND classid = ($1::int)::bit(32)::bigint::oid AND objid::bigint < 2147483648`,
       [key],
     );
     return rows[0]!.n;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** The budget's size on this server (for the budget's own test). */
 export async function budgetUnits(): Promise<number> {
-  const client = new Client({ connectionString: ADMIN_DATABASE_URL });
-  await client.connect();
-  try {
-    return await budgetSize(client);
-  } finally {
-    await client.end();
-  }
+  return withClient(ADMIN_DATABASE_URL, budgetSize);
 }
 
 /**
